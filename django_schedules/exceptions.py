@@ -1,0 +1,19 @@
+"""The exceptions django-schedules raises. Pure Python: importing this imports no Django."""
+
+from __future__ import annotations
+
+
+class SchedulesError(Exception):
+    """The base of every error this package raises; never raised itself."""
+
+
+class TriggerError(SchedulesError, ValueError):
+    """A trigger's arguments are invalid; the message names the field and the value."""
+
+
+class ScheduleNotFound(SchedulesError, LookupError):
+    """No schedule has the given job id."""
+
+
+class JobNotRegistered(SchedulesError, LookupError):
+    """A callable name is not in the registry, so it may not be scheduled or run."""

@@ -1,0 +1,222 @@
+"""Where schedules live: one ``Schedule`` row per job, one ``Execution`` per firing, one
+``SchedulerLease`` per scheduler group.
+
+Every query the engine and the API run lives in ``store.py``; this module names the querysets.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class TriggerKind(models.TextChoices):
+    DATE = "date", _("Date (once)")
+    INTERVAL = "interval", _("Interval")
+    CRON = "cron", _("Cron")
+    CALENDAR_INTERVAL = "calendarinterval", _("Calendar interval")
+    AND = "and", _("All of (AND)")
+    OR = "or", _("Any of (OR)")
+
+
+class MisfirePolicy(models.TextChoices):
+    RUN_ONCE = "run_once", _("Run once for the latest missed occurrence")
+    SKIP = "skip", _("Skip missed occurrences")
+    RUN_ALL = "run_all", _("Run every missed occurrence")
+
+
+class ScheduleSource(models.TextChoices):
+    CODE = "code", _("Code")
+    SETTINGS = "settings", _("Settings")
+    ADMIN = "admin", _("Admin")
+
+
+class ExecutionKind(models.TextChoices):
+    SCHEDULED = "scheduled", _("Scheduled")
+    MANUAL = "manual", _("Manual")
+    CATCH_UP = "catch_up", _("Catch-up")
+
+
+class ExecutionStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    MISSED = "missed", _("Missed")
+    SKIPPED = "skipped", _("Skipped")
+    LOST = "lost", _("Lost")
+
+
+FINISHED_STATUSES = frozenset(
+    {
+        ExecutionStatus.SUCCEEDED,
+        ExecutionStatus.FAILED,
+        ExecutionStatus.MISSED,
+        ExecutionStatus.SKIPPED,
+        ExecutionStatus.LOST,
+    }
+)
+
+
+class ScheduleQuerySet(models.QuerySet["Schedule"]):
+    def due(self, now: datetime) -> ScheduleQuerySet:
+        """Return enabled schedules whose next run is at or before `now`, earliest first."""
+        return self.filter(enabled=True, next_run_at__lte=now).order_by("next_run_at")
+
+
+class Schedule(models.Model):
+    job_id = models.CharField(
+        _("job id"),
+        max_length=200,
+        unique=True,
+        help_text=_("A stable identifier chosen by you, as APScheduler's job id."),
+    )
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    func = models.CharField(
+        _("callable"), max_length=255, help_text=_("The registered name of the job to run.")
+    )
+    args = models.JSONField(_("positional arguments"), default=list, blank=True)
+    kwargs = models.JSONField(_("keyword arguments"), default=dict, blank=True)
+    trigger = models.JSONField(_("trigger"), help_text=_("The trigger's to_dict() form."))
+    trigger_kind = models.CharField(_("trigger kind"), max_length=20, choices=TriggerKind.choices)
+    executor = models.CharField(_("executor"), max_length=100, default="default")
+    misfire_grace_time = models.PositiveIntegerField(
+        _("misfire grace time"),
+        null=True,
+        blank=True,
+        default=60,
+        help_text=_(
+            "Seconds after its fire time within which a late run still starts. "
+            "Empty: always start, however late."
+        ),
+    )
+    misfire_policy = models.CharField(
+        _("misfire policy"),
+        max_length=20,
+        choices=MisfirePolicy.choices,
+        default=MisfirePolicy.RUN_ONCE,
+    )
+    max_instances = models.PositiveIntegerField(
+        _("max instances"), default=1, help_text=_("How many runs may overlap.")
+    )
+    timeout = models.FloatField(
+        _("timeout"), null=True, blank=True, help_text=_("Seconds a run may take.")
+    )
+    max_retries = models.PositiveIntegerField(_("max retries"), default=0)
+    retry_delay = models.FloatField(
+        _("retry delay"), default=0, help_text=_("Seconds before the first retry; doubles.")
+    )
+    rerun_lost = models.BooleanField(
+        _("re-run lost executions"),
+        default=False,
+        help_text=_("Run again an execution whose worker died."),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
+    next_run_at = models.DateTimeField(_("next run at"), null=True, blank=True)
+    version = models.PositiveBigIntegerField(_("version"), default=1)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    source = models.CharField(
+        _("source"), max_length=20, choices=ScheduleSource.choices, default=ScheduleSource.CODE
+    )
+
+    objects = ScheduleQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("schedule")
+        verbose_name_plural = _("schedules")
+        ordering = ["job_id"]
+        permissions = [("run_schedule", _("Can run a schedule now"))]
+        indexes = [
+            # Serves ScheduleQuerySet.due(), which the scheduler runs on every tick.
+            models.Index(fields=["enabled", "next_run_at"], name="schedules_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.job_id
+
+
+class Execution(models.Model):
+    schedule = models.ForeignKey(
+        Schedule,
+        verbose_name=_("schedule"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="executions",
+    )
+    job_id = models.CharField(_("job id"), max_length=200)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    func = models.CharField(_("callable"), max_length=255, blank=True)
+    fire_time = models.DateTimeField(_("fire time"), help_text=_("The nominal occurrence."))
+    run_at = models.DateTimeField(
+        _("run at"), null=True, blank=True, help_text=_("Fire time plus jitter.")
+    )
+    kind = models.CharField(
+        _("kind"),
+        max_length=20,
+        choices=ExecutionKind.choices,
+        default=ExecutionKind.SCHEDULED,
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=ExecutionStatus.choices,
+        default=ExecutionStatus.PENDING,
+    )
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    attempt = models.PositiveIntegerField(_("attempt"), default=1)
+    executor = models.CharField(_("executor"), max_length=100, blank=True)
+    epoch = models.PositiveBigIntegerField(
+        _("lease epoch"), null=True, blank=True, help_text=_("The lease epoch it was claimed in.")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(_("heartbeat at"), null=True, blank=True)
+    duration = models.DurationField(_("duration"), null=True, blank=True)
+    worker = models.CharField(_("worker"), max_length=255, blank=True)
+    result = models.TextField(_("result"), blank=True)
+    traceback = models.TextField(_("traceback"), blank=True)
+
+    class Meta:
+        verbose_name = _("execution")
+        verbose_name_plural = _("executions")
+        ordering = ["-fire_time", "-id"]
+        constraints = [
+            # The database, not the code, guarantees one record per occurrence.
+            models.UniqueConstraint(
+                fields=["schedule", "fire_time"], name="schedules_one_execution_per_fire"
+            ),
+        ]
+        indexes = [
+            # Serves the lost-execution sweeper and the pending re-dispatch.
+            models.Index(fields=["status", "heartbeat_at"], name="schedules_exec_status_idx"),
+            # Serves pruning by age.
+            models.Index(fields=["created_at"], name="schedules_exec_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} @ {self.fire_time.isoformat()}"
+
+
+class SchedulerLease(models.Model):
+    group = models.CharField(_("group"), max_length=100, unique=True)
+    owner = models.CharField(_("owner"), max_length=255, blank=True)
+    epoch = models.PositiveBigIntegerField(
+        _("epoch"), default=0, help_text=_("Fencing number; grows with each new holder.")
+    )
+    expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    acquired_at = models.DateTimeField(_("acquired at"), null=True, blank=True)
+    renewed_at = models.DateTimeField(_("renewed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("scheduler lease")
+        verbose_name_plural = _("scheduler leases")
+
+    def __str__(self) -> str:
+        return f"{self.group} ({self.owner or 'free'})"

@@ -1,0 +1,195 @@
+/* django-schedules: the schedule form. Shows only the fields of the chosen kind, fills cron
+ * presets, and previews the description and next fire times while staff type (nothing is saved
+ * until they press Save). */
+"use strict";
+
+(function () {
+  const KIND_FIELDS = {
+    date: ["run_date", "run_time"],
+    interval: [
+      "interval_weeks", "interval_days", "interval_hours", "interval_minutes",
+      "interval_seconds", "start_date", "end_date", "jitter",
+    ],
+    cron: [
+      "cron_mode", "cron_preset", "crontab", "cron_day_of_week", "cron_hour", "cron_minute",
+      "cron_second", "cron_day", "cron_month", "cron_year", "cron_week", "start_date",
+      "end_date", "jitter",
+    ],
+    calendarinterval: [
+      "calendar_years", "calendar_months", "calendar_weeks", "calendar_days", "calendar_time",
+      "start_date", "end_date",
+    ],
+  };
+  const CRON_FIELD_ROWS = [
+    "cron_preset", "cron_day_of_week", "cron_hour", "cron_minute", "cron_second", "cron_day",
+    "cron_month", "cron_year", "cron_week",
+  ];
+  const ALL_TIMING = new Set(Object.values(KIND_FIELDS).flat());
+
+  function rowOf(form, name) {
+    const input = form.querySelector(`[name="${name}"]`);
+    if (!input) return null;
+    return input.closest(".form-row");
+  }
+
+  function fieldBoxOf(form, name) {
+    const input = form.querySelector(`[name="${name}"]`);
+    if (!input) return null;
+    return input.closest(".fieldBox") || input.closest(".form-row");
+  }
+
+  function selectedKind(form) {
+    const select = form.querySelector('[name="trigger_kind"]');
+    return select ? select.value : null;
+  }
+
+  function cronMode(form) {
+    const checked = form.querySelector('[name="cron_mode"]:checked');
+    return checked ? checked.value : "fields";
+  }
+
+  function setVisible(element, visible) {
+    if (element) element.hidden = !visible;
+  }
+
+  function applyVisibility(form) {
+    const kind = selectedKind(form);
+    if (!kind) return;
+    const shown = new Set(KIND_FIELDS[kind] || []);
+    if (kind === "cron") {
+      const typed = cronMode(form) === "crontab";
+      for (const name of CRON_FIELD_ROWS) {
+        if (typed) shown.delete(name);
+      }
+      if (!typed) shown.delete("crontab");
+    }
+    // Hide each field's box, then each row whose boxes are all hidden.
+    const rows = new Set();
+    for (const name of ALL_TIMING) {
+      setVisible(fieldBoxOf(form, name), shown.has(name));
+      const row = rowOf(form, name);
+      if (row) rows.add(row);
+    }
+    for (const row of rows) {
+      const names = [...row.querySelectorAll("[name]")].map((el) => el.name);
+      row.hidden = !names.some((name) => shown.has(name));
+    }
+  }
+
+  function applyPreset(form, presets, index) {
+    const preset = presets[Number(index)];
+    if (!preset) return;
+    const values = preset.values;
+    for (const name of ["cron_hour", "cron_minute", "cron_second", "cron_day", "cron_month", "cron_year", "cron_week"]) {
+      const input = form.querySelector(`[name="${name}"]`);
+      const key = name.slice("cron_".length);
+      if (input) input.value = key in values ? values[key] : (name === "cron_second" ? "0" : "");
+    }
+    const days = new Set(values.day_of_week || []);
+    for (const box of form.querySelectorAll('[name="cron_day_of_week"]')) {
+      box.checked = days.has(box.value);
+    }
+  }
+
+  function renderPreview(panel, data) {
+    const description = panel.querySelector(".schedules-preview-description");
+    const table = panel.querySelector(".schedules-preview-table");
+    const body = table.querySelector("tbody");
+    const errors = panel.querySelector(".schedules-preview-errors");
+    body.replaceChildren();
+    errors.replaceChildren();
+    if (!data.ok) {
+      description.textContent = "This timing cannot be saved yet:";
+      for (const [field, messages] of Object.entries(data.errors || {})) {
+        for (const message of messages) {
+          const item = document.createElement("li");
+          item.textContent = field === "__all__" ? message : `${field.replace(/_/g, " ")}: ${message}`;
+          errors.append(item);
+        }
+      }
+      errors.hidden = false;
+      table.hidden = true;
+      return;
+    }
+    errors.hidden = true;
+    description.textContent = data.description;
+    panel.querySelector(".schedules-preview-zone").textContent = data.zone;
+    if (data.fire_times.length === 0) {
+      const row = body.insertRow();
+      const cell = row.insertCell();
+      cell.colSpan = 3;
+      cell.textContent = "It will not run again.";
+    }
+    for (const fire of data.fire_times) {
+      const row = body.insertRow();
+      row.insertCell().textContent = fire.schedule_zone;
+      row.insertCell().textContent = fire.viewer_zone;
+      const note = row.insertCell();
+      if (fire.dst_note) {
+        note.className = "schedules-dst";
+        note.textContent = `⚠ ${fire.dst_note}`;
+      }
+    }
+    table.hidden = false;
+  }
+
+  function setUp() {
+    const panel = document.getElementById("schedules-preview");
+    if (!panel) return;
+    const form = panel.closest("form");
+    if (!form || !form.querySelector('[name="trigger_kind"]')) {
+      panel.hidden = true;
+      return;
+    }
+    const presetsNode = document.getElementById("schedules-presets");
+    const presets = presetsNode ? JSON.parse(presetsNode.textContent) : [];
+    let timer = null;
+    let sequence = 0;
+
+    async function refresh() {
+      const mine = ++sequence;
+      const params = new URLSearchParams();
+      for (const [name, value] of new FormData(form)) {
+        if (name !== "csrfmiddlewaretoken" && typeof value === "string") params.append(name, value);
+      }
+      try {
+        const response = await fetch(`${panel.dataset.url}?${params}`, {
+          credentials: "same-origin",
+          headers: { Accept: "application/json" },
+        });
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const data = await response.json();
+        if (mine === sequence) renderPreview(panel, data);
+      } catch (error) {
+        if (mine === sequence) {
+          panel.querySelector(".schedules-preview-description").textContent =
+            `The preview is not available (${error.message}).`;
+        }
+      }
+    }
+
+    function schedule() {
+      clearTimeout(timer);
+      timer = setTimeout(refresh, 250);
+    }
+
+    form.addEventListener("input", schedule);
+    form.addEventListener("change", (event) => {
+      if (event.target.name === "trigger_kind" || event.target.name === "cron_mode") {
+        applyVisibility(form);
+      }
+      if (event.target.name === "cron_preset" && event.target.value !== "") {
+        applyPreset(form, presets, event.target.value);
+      }
+      schedule();
+    });
+    applyVisibility(form);
+    refresh();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUp);
+  } else {
+    setUp();
+  }
+})();

@@ -1,0 +1,97 @@
+"""Real processes for tests: a `manage.py` command run against the test database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from django.db import connections
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_database_url(alias: str = "default") -> str:
+    """DATABASE_URL of the database the test run is using (the test database, not NAME)."""
+    settings = connections[alias].settings_dict
+    vendor = connections[alias].vendor
+    name = settings["NAME"]
+    if vendor == "sqlite":
+        return f"sqlite:///{name}"
+    user, password = settings.get("USER") or "", settings.get("PASSWORD") or ""
+    credentials = f"{user}:{password}@" if password else f"{user}@" if user else ""
+    host = settings.get("HOST") or "127.0.0.1"
+    port = settings.get("PORT") or ""
+    scheme = {"postgresql": "postgres", "mysql": "mysql"}[vendor]
+    return f"{scheme}://{credentials}{host}{':' + str(port) if port else ''}/{name}"
+
+
+def command_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": test_database_url(),
+            "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")]),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+class ManageCommand:
+    """Run `python -m django <args>` in the background with its output in a temporary file.
+
+    Used as a context manager: on exit the process gets SIGTERM, then SIGKILL after `grace`
+    seconds, and its output file is closed.
+    """
+
+    def __init__(self, *args: str, grace: float = 15.0, **env: str) -> None:
+        self.args = [sys.executable, "-m", "django", *args]
+        self.env = command_env(**env)
+        self.grace = grace
+        self.log: IO[str] = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in __exit__)
+            "w+", prefix="schedules-", suffix=".log", delete=False
+        )
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ManageCommand:
+        self.process = subprocess.Popen(
+            self.args, env=self.env, cwd=REPO_ROOT, stdout=self.log, stderr=subprocess.STDOUT
+        )
+        return self
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text()
+
+    def signal(self, signum: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(signum)
+
+    def stop(self) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(self.grace)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+        self.log.close()
+        os.unlink(self.log.name)

@@ -8,7 +8,7 @@ view sees, change edits, pauses and resumes, and running now also needs ``run_sc
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -32,8 +32,13 @@ from django_schedules.models import (
     ScheduleSource,
     TriggerKind,
 )
-from django_schedules.triggers import BaseTrigger, trigger_from_dict
-from django_schedules.triggers import dst_note as trigger_dst_note
+from django_schedules.triggers import BaseTrigger, describe_dst, trigger_from_dict
+
+if TYPE_CHECKING:  # django-stubs' generics; at run time ModelAdmin takes no parameters.
+    _ScheduleAdmin = admin.ModelAdmin[Schedule]
+    _ExecutionAdmin = admin.ModelAdmin[Execution]
+else:
+    _ScheduleAdmin = _ExecutionAdmin = admin.ModelAdmin
 
 PREVIEW_COUNT = 5
 RECENT_EXECUTIONS = 10
@@ -44,7 +49,7 @@ STATUS_STYLE: dict[str, tuple[str, str]] = {
     ExecutionStatus.FAILED: ("bad", "✖"),
     ExecutionStatus.LOST: ("bad", "✖"),
     ExecutionStatus.MISSED: ("warn", "!"),
-    ExecutionStatus.SKIPPED: ("warn", "–"),
+    ExecutionStatus.SKIPPED: ("warn", "\u2013"),  # en dash
     ExecutionStatus.RUNNING: ("busy", "▶"),
     ExecutionStatus.PENDING: ("busy", "…"),
 }
@@ -117,7 +122,7 @@ class SchedulesMedia:
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(admin.ModelAdmin[Schedule]):
+class ScheduleAdmin(_ScheduleAdmin):
     form = ScheduleForm
     Media = SchedulesMedia
     list_display = (
@@ -173,9 +178,7 @@ class ScheduleAdmin(admin.ModelAdmin[Schedule]):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Schedule]:
         last = Execution.objects.filter(schedule=OuterRef("pk")).order_by("-fire_time", "-id")
         return (
-            super()
-            .get_queryset(request)
-            .annotate(last_status=Subquery(last.values("status")[:1]))
+            super().get_queryset(request).annotate(last_status=Subquery(last.values("status")[:1]))
         )
 
     def get_fieldsets(self, request: HttpRequest, obj: Schedule | None = None) -> Any:
@@ -311,11 +314,13 @@ class ScheduleAdmin(admin.ModelAdmin[Schedule]):
     def source_label(self, obj: Schedule) -> str:
         if obj.source == ScheduleSource.ADMIN:
             return str(_("Admin"))
-        return str(_("%(source)s (timing is read-only here)") % {"source": obj.get_source_display()})
+        return str(
+            _("%(source)s (timing is read-only here)") % {"source": obj.get_source_display()}
+        )
 
     @admin.display(description=_("last 10 executions"))
     def recent_executions(self, obj: Schedule) -> SafeString | str:
-        if obj.pk is None:
+        if not obj.pk:
             return "—"
         rows = Execution.objects.filter(schedule=obj).order_by("-fire_time", "-id")[
             :RECENT_EXECUTIONS
@@ -364,12 +369,14 @@ class ScheduleAdmin(admin.ModelAdmin[Schedule]):
 
     @admin.action(description=_("Pause selected schedules"), permissions=["change"])
     def pause_schedules(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
-        count = sum(1 for s in queryset if s.enabled and api.pause_job(s.job_id))
+        paused = [api.pause_job(s.job_id) for s in queryset if s.enabled]
+        count = len(paused)
         self.message_user(request, _("Paused %(count)d schedule(s).") % {"count": count})
 
     @admin.action(description=_("Resume selected schedules"), permissions=["change"])
     def resume_schedules(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
-        count = sum(1 for s in queryset if not s.enabled and api.resume_job(s.job_id))
+        resumed = [api.resume_job(s.job_id) for s in queryset if not s.enabled]
+        count = len(resumed)
         self.message_user(request, _("Resumed %(count)d schedule(s).") % {"count": count})
 
     @admin.action(description=_("Run selected schedules now"), permissions=["run"])
@@ -398,7 +405,7 @@ class ScheduleAdmin(admin.ModelAdmin[Schedule]):
 
     # -- extra views: preview, and the change page's buttons ----------------------------------
 
-    def get_urls(self) -> list[URLPattern]:  # type: ignore[override]
+    def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
         return [
             path("preview/", view(self.preview_view), name="django_schedules_schedule_preview"),
@@ -481,7 +488,7 @@ def preview(trigger: BaseTrigger, count: int, now: datetime | None = None) -> di
                 "iso": fire.isoformat(),
                 "schedule_zone": f"{fire.astimezone(zone):%a %Y-%m-%d %H:%M:%S %Z}",
                 "viewer_zone": f"{fire.astimezone(viewer):%a %Y-%m-%d %H:%M:%S %Z}",
-                "dst_note": trigger_dst_note(trigger, fire) or "",
+                "dst_note": describe_dst(trigger, fire) or "",
             }
         )
     return {
@@ -525,7 +532,7 @@ class ScheduleLinkFilter(admin.SimpleListFilter):
 
 
 @admin.register(Execution)
-class ExecutionAdmin(admin.ModelAdmin[Execution]):
+class ExecutionAdmin(_ExecutionAdmin):
     Media = SchedulesMedia
     list_display = (
         "job_id",
@@ -635,4 +642,3 @@ class ExecutionAdmin(admin.ModelAdmin[Execution]):
         if not obj.traceback:
             return "—"
         return format_html('<pre class="schedules-pre">{}</pre>', obj.traceback)
-

@@ -11,18 +11,19 @@ from __future__ import annotations
 import json
 import re
 import zoneinfo
-from datetime import UTC, datetime, time
 from collections.abc import Callable
+from datetime import UTC, datetime, time
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils import timezone as django_timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from django_schedules.conf import conf
 from django_schedules.exceptions import JobNotRegistered, TriggerError
-from django_schedules.models import MisfirePolicy, Schedule, TriggerKind
+from django_schedules.models import Schedule, TriggerKind
 from django_schedules.registry import get_registered, registered_jobs
 from django_schedules.triggers import (
     BaseTrigger,
@@ -32,6 +33,13 @@ from django_schedules.triggers import (
     IntervalTrigger,
     trigger_from_dict,
 )
+
+StrOrPromise = str | Promise
+
+if TYPE_CHECKING:  # django-stubs' generics; at run time ModelForm takes no parameters.
+    _ScheduleModelForm = forms.ModelForm[Schedule]
+else:
+    _ScheduleModelForm = forms.ModelForm
 
 EDITABLE_KINDS = [
     (TriggerKind.CRON.value, _("Cron: at set times (every weekday at 09:00, ...)")),
@@ -52,12 +60,18 @@ WEEKDAYS = [
 
 # Presets fill the cron fields in the browser; each is (label, field values).
 CRON_PRESETS: list[tuple[str, dict[str, Any]]] = [
-    ("Every weekday at 09:00", {"hour": "9", "minute": "0", "day_of_week": ["mon", "tue", "wed", "thu", "fri"]}),
+    (
+        "Every weekday at 09:00",
+        {"hour": "9", "minute": "0", "day_of_week": ["mon", "tue", "wed", "thu", "fri"]},
+    ),
     ("Every day at midnight", {"hour": "0", "minute": "0", "day_of_week": []}),
     ("Every hour, on the hour", {"hour": "*", "minute": "0", "day_of_week": []}),
     ("Every 15 minutes", {"hour": "*", "minute": "*/15", "day_of_week": []}),
     ("Every Monday at 08:00", {"hour": "8", "minute": "0", "day_of_week": ["mon"]}),
-    ("First day of the month at 06:00", {"day": "1", "hour": "6", "minute": "0", "day_of_week": []}),
+    (
+        "First day of the month at 06:00",
+        {"day": "1", "hour": "6", "minute": "0", "day_of_week": []},
+    ),
 ]
 
 # Where each trigger argument lives in the form, so a TriggerError lands on its own field.
@@ -104,19 +118,22 @@ class NamedJSONField(forms.JSONField):
 
 def _job_choices() -> list[tuple[str, str]]:
     choices = [("", "---------")]
-    for name, registered in sorted(registered_jobs().items()):
-        label = f"{name} — {registered.help}" if registered.help else name
-        choices.append((name, label))
+    for registered in registered_jobs():
+        name = registered.name
+        choices.append((name, f"{name} — {registered.help}" if registered.help else name))
     return choices
 
 
-def _number(name: str, label: str, minimum: int = 0) -> forms.IntegerField:
+def _number(name: str, label: StrOrPromise, minimum: int = 0) -> forms.IntegerField:
     return forms.IntegerField(
-        label=label, required=False, min_value=minimum, widget=forms.NumberInput(attrs={"min": minimum, "class": "vSmallField"})
+        label=label,
+        required=False,
+        min_value=minimum,
+        widget=forms.NumberInput(attrs={"min": minimum, "class": "vSmallField"}),
     )
 
 
-def _cron_text(label: str, help_text: str = "") -> forms.CharField:
+def _cron_text(label: StrOrPromise, help_text: StrOrPromise = "") -> forms.CharField:
     return forms.CharField(label=label, required=False, max_length=100, help_text=help_text)
 
 
@@ -129,8 +146,16 @@ class TriggerForm(forms.Form):
         help_text=_("The wall clock the schedule follows (an IANA name, such as Europe/Berlin)."),
     )
     # Date (once)
-    run_date = forms.DateField(label=_("Date"), required=False, widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"))
-    run_time = forms.TimeField(label=_("Time"), required=False, widget=forms.TimeInput(attrs={"type": "time", "step": 1}, format="%H:%M:%S"))
+    run_date = forms.DateField(
+        label=_("Date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+    )
+    run_time = forms.TimeField(
+        label=_("Time"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time", "step": 1}, format="%H:%M:%S"),
+    )
 
     # Interval
     interval_weeks = _number("interval_weeks", _("Weeks"))
@@ -170,10 +195,14 @@ class TriggerForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("None ticked: every day."),
     )
-    cron_hour = _cron_text(_("Hour"), _("0-23; * for every hour; 9-17 a range; */2 every second hour; 8,12 a list."))
+    cron_hour = _cron_text(
+        _("Hour"), _("0-23; * for every hour; 9-17 a range; */2 every second hour; 8,12 a list.")
+    )
     cron_minute = _cron_text(_("Minute"), _("0-59, with the same forms."))
     cron_second = _cron_text(_("Second"), _("0-59; empty means 0."))
-    cron_day = _cron_text(_("Day of the month"), _("1-31, last, or 1st mon ... 5th fri; empty: any."))
+    cron_day = _cron_text(
+        _("Day of the month"), _("1-31, last, or 1st mon ... 5th fri; empty: any.")
+    )
     cron_month = _cron_text(_("Month"), _("1-12 or jan-dec; empty: any."))
     cron_year = _cron_text(_("Year"), _("Empty: any."))
     cron_week = _cron_text(_("ISO week"), _("1-53; empty: any."))
@@ -184,7 +213,9 @@ class TriggerForm(forms.Form):
     calendar_weeks = _number("calendar_weeks", _("Weeks"))
     calendar_days = _number("calendar_days", _("Days"))
     calendar_time = forms.TimeField(
-        label=_("At"), required=False, widget=forms.TimeInput(attrs={"type": "time", "step": 1}, format="%H:%M:%S")
+        label=_("At"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time", "step": 1}, format="%H:%M:%S"),
     )
 
     # Shared by interval, cron and calendar
@@ -192,13 +223,17 @@ class TriggerForm(forms.Form):
         label=_("Starts"),
         required=False,
         help_text=_("In the schedule's time zone. Empty: from now."),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}, format="%Y-%m-%dT%H:%M:%S"),
+        widget=forms.DateTimeInput(
+            attrs={"type": "datetime-local", "step": 1}, format="%Y-%m-%dT%H:%M:%S"
+        ),
     )
     end_date = forms.DateTimeField(
         label=_("Ends"),
         required=False,
         help_text=_("In the schedule's time zone. Empty: never."),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "step": 1}, format="%Y-%m-%dT%H:%M:%S"),
+        widget=forms.DateTimeInput(
+            attrs={"type": "datetime-local", "step": 1}, format="%Y-%m-%dT%H:%M:%S"
+        ),
     )
     jitter = forms.IntegerField(
         label=_("Jitter (seconds)"),
@@ -218,7 +253,7 @@ class TriggerForm(forms.Form):
         return cleaned
 
 
-class ScheduleForm(forms.ModelForm[Schedule], TriggerForm):  # type: ignore[misc]
+class ScheduleForm(_ScheduleModelForm, TriggerForm):
     """Create and edit a schedule; ``self.trigger`` is the built trigger after ``is_valid()``."""
 
     func = forms.ChoiceField(label=_("Job"), choices=())
@@ -257,30 +292,38 @@ class ScheduleForm(forms.ModelForm[Schedule], TriggerForm):  # type: ignore[misc
         ]
         help_texts = {
             "misfire_policy": _(
-                "When the scheduler was down or busy past the grace time: run once now for the "
-                "latest missed time (the usual choice), skip what was missed, or run each missed time."
+                "When the scheduler was down or busy past the grace time: run once now for "
+                "the latest missed time (the usual choice), skip what was missed, or run each "
+                "missed time."
             ),
-            "max_instances": _("How many runs of this job may overlap; 1 never starts a run while one is going."),
-            "timeout": _("Seconds a run may take before it is stopped (where the executor can stop it) and marked failed."),
+            "max_instances": _(
+                "How many runs of this job may overlap; 1 never starts a run while one is going."
+            ),
+            "timeout": _(
+                "Seconds a run may take before it is stopped (where the executor can stop "
+                "it) and marked failed."
+            ),
             "max_retries": _("How many times to try a failed run again."),
         }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["func"].choices = _job_choices()
-        self.fields["executor"] = forms.ChoiceField(
-            label=_("Executor"),
-            choices=[(name, name) for name in conf.SCHEDULES_EXECUTORS],
-            initial="default",
-            help_text=_("Where the job runs: named in SCHEDULES_EXECUTORS."),
-        )
-        self.fields["misfire_policy"].choices = MisfirePolicy.choices
+        func_field = self.fields.get("func")
+        if isinstance(func_field, forms.ChoiceField):
+            func_field.choices = _job_choices()
+        if "executor" in self.fields:  # absent when the admin shows the form read-only
+            self.fields["executor"] = forms.ChoiceField(
+                label=_("Executor"),
+                choices=[(name, name) for name in conf.SCHEDULES_EXECUTORS],
+                initial="default",
+                help_text=_("Where the job runs: named in SCHEDULES_EXECUTORS."),
+            )
         if not self.is_bound:
             self.initial.setdefault("timezone", conf.TIME_ZONE)
             instance = self.instance
             if instance.pk and instance.trigger:
                 self.initial.update(initial_from_trigger(instance.trigger))
-        if self.instance.pk:
+        if self.instance.pk and "job_id" in self.fields:
             self.fields["job_id"].disabled = True
 
     # -- validation ---------------------------------------------------------------------------
@@ -323,7 +366,8 @@ class ScheduleForm(forms.ModelForm[Schedule], TriggerForm):  # type: ignore[misc
         if func and args is not None and kwargs is not None:
             bind_error = signature_error(func, args, kwargs)
             if bind_error:
-                self.add_error("kwargs" if kwargs else "args", bind_error)
+                field = "args" if "positional" in bind_error else "kwargs"
+                self.add_error(field, bind_error)
         if self.instance.pk and self.instance.source != "admin" and self.timing_changed(cleaned):
             raise forms.ValidationError(
                 _(
@@ -356,7 +400,12 @@ def signature_error(func_name: str, args: list[Any], kwargs: dict[str, Any]) -> 
 
 def _field_for_error(kind: str, message: str) -> str | None:
     """Map a TriggerError message to the form field it names."""
-    names: dict[str, str] = {"timezone": "timezone", "start_date": "start_date", "end_date": "end_date", "jitter": "jitter"}
+    names: dict[str, str] = {
+        "timezone": "timezone",
+        "start_date": "start_date",
+        "end_date": "end_date",
+        "jitter": "jitter",
+    }
     if kind == "cron":
         names.update({name: f"cron_{name}" for name in CRON_FIELDS})
         names["crontab"] = "crontab"
@@ -365,14 +414,19 @@ def _field_for_error(kind: str, message: str) -> str | None:
         names.update({name: f"interval_{name}" for name in INTERVAL_FIELDS})
     elif kind == "calendarinterval":
         names.update({name: f"calendar_{name}" for name in CALENDAR_FIELDS})
-        names.update({"hour": "calendar_time", "minute": "calendar_time", "second": "calendar_time"})
+        names.update(
+            {"hour": "calendar_time", "minute": "calendar_time", "second": "calendar_time"}
+        )
     elif kind == "date":
         names["run_date"] = "run_date"
-    # The longest name first, so "day_of_week" wins over "day" and "weeks" over "week".
-    for name in sorted(names, key=len, reverse=True):
-        if re.search(rf"\b{re.escape(name)}\b", message):
-            return names[name]
-    return None
+    # The name the message mentions first is the field at fault ("Bad end_date ...: is before
+    # start_date ..."); at one position the longer name wins ("day_of_week" over "day").
+    found = [
+        (match.start(), -len(name), names[name])
+        for name in names
+        if (match := re.search(rf"\b{re.escape(name)}\b", message))
+    ]
+    return min(found)[2] if found else None
 
 
 def _aware(value: datetime | None, zone: str) -> datetime | None:
@@ -385,7 +439,7 @@ def _aware(value: datetime | None, zone: str) -> datetime | None:
     return value.replace(tzinfo=zoneinfo.ZoneInfo(zone))
 
 
-ErrorSink = Callable[[str | None, str], None]
+ErrorSink = Callable[[str | None, StrOrPromise], None]
 
 
 def build_trigger(
@@ -423,23 +477,35 @@ def build_trigger(
             if not any(values.values()):
                 add_error("interval_seconds", _("Give an interval greater than zero."))
                 return None
-            return IntervalTrigger(**values, start_date=start, end_date=end, timezone=zone, jitter=jitter)
+            return IntervalTrigger(
+                **values, start_date=start, end_date=end, timezone=zone, jitter=jitter
+            )
         if kind == "calendarinterval":
             values = {name: cleaned.get(f"calendar_{name}") or 0 for name in CALENDAR_FIELDS}
             if not any(values.values()):
-                add_error("calendar_days", _("Give a number of years, months, weeks or days greater than zero."))
+                add_error(
+                    "calendar_days",
+                    _("Give a number of years, months, weeks or days greater than zero."),
+                )
                 return None
             at = cleaned.get("calendar_time") or time(0)
             return CalendarIntervalTrigger(
-                **values, hour=at.hour, minute=at.minute, second=at.second,
-                start_date=start, end_date=end, timezone=zone,
+                **values,
+                hour=at.hour,
+                minute=at.minute,
+                second=at.second,
+                start_date=start,
+                end_date=end,
+                timezone=zone,
             )
         if cleaned.get("cron_mode") == "crontab":
             expr = (cleaned.get("crontab") or "").strip()
             if not expr:
                 add_error("crontab", _("Type a crontab line, such as 30 9 * * 1-5."))
                 return None
-            return CronTrigger.from_crontab(expr, timezone=zone)
+            return CronTrigger.from_crontab(
+                expr, timezone=zone, start_date=start, end_date=end, jitter=jitter
+            )
         days = cleaned.get("cron_day_of_week") or []
         fields: dict[str, Any] = {}
         for name in CRON_FIELDS:
@@ -470,7 +536,8 @@ def initial_from_trigger(data: dict[str, Any]) -> dict[str, Any]:
 
     initial["start_date"] = local(getattr(trigger, "start_date", None))
     initial["end_date"] = local(getattr(trigger, "end_date", None))
-    initial["jitter"] = int(trigger.jitter) if getattr(trigger, "jitter", None) else None
+    jitter = getattr(trigger, "jitter", None)
+    initial["jitter"] = int(jitter) if jitter else None
     kind = data.get("kind")
     if kind == "date":
         moment = local(getattr(trigger, "run_date", None))
@@ -482,7 +549,9 @@ def initial_from_trigger(data: dict[str, Any]) -> dict[str, Any]:
     elif kind == "calendarinterval":
         for name in CALENDAR_FIELDS:
             initial[f"calendar_{name}"] = data.get(name) or None
-        initial["calendar_time"] = time(data.get("hour", 0), data.get("minute", 0), data.get("second", 0))
+        initial["calendar_time"] = time(
+            data.get("hour", 0), data.get("minute", 0), data.get("second", 0)
+        )
     elif kind == "cron":
         if data.get("crontab"):
             initial.update(cron_mode="crontab", crontab=data["crontab"])

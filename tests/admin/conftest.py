@@ -17,7 +17,9 @@ assert admin_jobs.send_report  # imported for its registration
 def _staff(username: str, *codenames: str) -> User:
     user = User.objects.create_user(username, password="pw", is_staff=True)
     user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="django_schedules", codename__in=codenames)
+        Permission.objects.filter(
+            content_type__app_label="django_schedules", codename__in=codenames
+        )
     )
     return user
 

@@ -52,7 +52,9 @@ def test_executions_are_read_only_even_for_a_superuser(superuser: User, client_f
 
 def test_a_traceback_and_result_are_shown_as_text(viewer: User, client_for) -> None:
     execution = make_execution(
-        make_schedule(), status=ExecutionStatus.FAILED, result=HOSTILE,
+        make_schedule(),
+        status=ExecutionStatus.FAILED,
+        result=HOSTILE,
         traceback=f"Traceback (most recent call last):\nValueError: {HOSTILE}",
     )
     url = reverse("admin:django_schedules_execution_change", args=[execution.pk])

@@ -26,8 +26,12 @@ def executions(count: int, created: datetime, status: str = ExecutionStatus.SUCC
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("90s", timedelta(seconds=90)), ("45m", timedelta(minutes=45)), ("12h", timedelta(hours=12)),
-     ("30d", timedelta(days=30))],
+    [
+        ("90s", timedelta(seconds=90)),
+        ("45m", timedelta(minutes=45)),
+        ("12h", timedelta(hours=12)),
+        ("30d", timedelta(days=30)),
+    ],
 )
 def test_it_reads_each_unit(text: str, expected: timedelta) -> None:
     assert age(text) == expected
@@ -45,7 +49,9 @@ def test_it_deletes_old_finished_executions_in_batches() -> None:
     executions(5, NOW - timedelta(days=1))
     out = StringIO()
     with time_machine.travel(NOW, tick=False):
-        call_command("pruneexecutions", "--older-than", "30d", "--batch-size", "10", "-v", "2", stdout=out)
+        call_command(
+            "pruneexecutions", "--older-than", "30d", "--batch-size", "10", "-v", "2", stdout=out
+        )
     assert "Deleted 25 execution(s)" in out.getvalue()
     assert "deleted 10 so far" in out.getvalue() and "deleted 20 so far" in out.getvalue()
     assert Execution.objects.count() == 8

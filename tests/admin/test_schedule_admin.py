@@ -73,7 +73,11 @@ def test_staff_create_a_schedule_from_a_crontab_line(superuser: User, client_for
     ("kind", "fields", "expected_kind"),
     [
         ("interval", {"interval_minutes": "15"}, "interval"),
-        ("calendarinterval", {"calendar_months": "1", "calendar_time": "08:00:00"}, "calendarinterval"),
+        (
+            "calendarinterval",
+            {"calendar_months": "1", "calendar_time": "08:00:00"},
+            "calendarinterval",
+        ),
         ("date", {"run_date": "2099-05-01", "run_time": "12:00:00"}, "date"),
     ],
 )
@@ -111,7 +115,8 @@ def form_errors(response) -> dict[str, list[str]]:
             "2001-01-01",
         ),
         ({"kwargs": "{not json"}, "kwargs", "{not json"),
-        ({"kwargs": '{"colour": "red"}'}, "kwargs", "colour"),
+        ({"kwargs": '{"recipient": "x", "colour": "red"}'}, "kwargs", "colour"),
+        ({"kwargs": "{}"}, "kwargs", "recipient"),
         ({"args": '{"a": 1}'}, "args", '{"a": 1}'),
         ({"timezone": "Mars/Olympus"}, "timezone", "Mars/Olympus"),
         ({"func": "os.system"}, "func", "os.system"),
@@ -130,8 +135,14 @@ def test_each_bad_value_is_an_error_on_its_own_field_and_nothing_is_saved(
 
 def test_the_change_page_shows_the_stored_timing(superuser: User, client_for) -> None:
     schedule = api.add_job(
-        REPORT, "cron", id="r", kwargs={"recipient": "x"}, hour=7, minute=45,
-        day_of_week="tue,thu", timezone="America/New_York",
+        REPORT,
+        "cron",
+        id="r",
+        kwargs={"recipient": "x"},
+        hour=7,
+        minute=45,
+        day_of_week="tue,thu",
+        timezone="America/New_York",
     )
     schedule.source = "admin"
     schedule.save()
@@ -149,8 +160,13 @@ def test_editing_the_timing_of_a_schedule_declared_in_code_is_refused(
 ) -> None:
     schedule = add_report()
     before = schedule.trigger
-    data = cron_form(job_id=schedule.job_id, cron_hour="11", cron_minute="0", cron_day_of_week=None,
-                     kwargs='{"recipient": "a@example.com"}')
+    data = cron_form(
+        job_id=schedule.job_id,
+        cron_hour="11",
+        cron_minute="0",
+        cron_day_of_week=None,
+        kwargs='{"recipient": "a@example.com"}',
+    )
     response = client_for(superuser).post(change_url(schedule), data)
     errors = form_errors(response)
     assert any("declared in code" in message for message in errors["__all__"]), errors
@@ -163,7 +179,9 @@ def test_an_admin_made_schedule_can_be_retimed(superuser: User, client_for) -> N
     assert client.post(ADD_URL, cron_form()).status_code == 302
     schedule = Schedule.objects.get(job_id="weekly-report")
     version = schedule.version
-    response = client.post(change_url(schedule), cron_form(cron_hour="18", cron_day_of_week=["sat"]))
+    response = client.post(
+        change_url(schedule), cron_form(cron_hour="18", cron_day_of_week=["sat"])
+    )
     assert response.status_code == 302
     schedule.refresh_from_db()
     assert schedule.trigger["hour"] == "18"
@@ -193,7 +211,9 @@ def test_the_preview_describes_and_lists_five_fire_times(viewer: User, client_fo
 def test_the_preview_warns_of_a_repeated_hour(superuser: User, client_for) -> None:
     # Berlin falls back on 2099-10-25 (last Sunday of October): 02:30 happens twice.
     query = preview_query(
-        cron_mode="crontab", crontab="30 2 25 10 *", cron_day_of_week=None,
+        cron_mode="crontab",
+        crontab="30 2 25 10 *",
+        cron_day_of_week=None,
         start_date="2099-10-24T00:00:00",
     )
     data = client_for(superuser).get(PREVIEW_URL, query).json()
@@ -231,7 +251,9 @@ def test_the_change_list_shows_description_next_run_and_last_outcome(
 ) -> None:
     schedule = add_report()
     Execution.objects.create(
-        schedule=schedule, job_id=schedule.job_id, fire_time=datetime(2026, 1, 1, tzinfo=UTC),
+        schedule=schedule,
+        job_id=schedule.job_id,
+        fire_time=datetime(2026, 1, 1, tzinfo=UTC),
         status=ExecutionStatus.FAILED,
     )
     html = client_for(superuser).get(LIST_URL).content.decode()
@@ -257,7 +279,9 @@ def test_the_change_list_filters_by_last_outcome(superuser: User, client_for) ->
     failed, fine = add_report("failed"), add_report("fine")
     for schedule, status in ((failed, ExecutionStatus.FAILED), (fine, ExecutionStatus.SUCCEEDED)):
         Execution.objects.create(
-            schedule=schedule, job_id=schedule.job_id, fire_time=datetime(2026, 1, 1, tzinfo=UTC),
+            schedule=schedule,
+            job_id=schedule.job_id,
+            fire_time=datetime(2026, 1, 1, tzinfo=UTC),
             status=status,
         )
     response = client_for(superuser).get(LIST_URL, {"last_outcome": "failed"})
@@ -346,8 +370,11 @@ def test_a_viewer_cannot_add_or_change(viewer: User, client_for) -> None:
 def test_deleting_a_schedule_keeps_its_history(superuser: User, client_for) -> None:
     schedule = add_report()
     Execution.objects.create(
-        schedule=schedule, job_id=schedule.job_id, name="Report",
-        fire_time=datetime(2026, 1, 1, tzinfo=UTC), status=ExecutionStatus.SUCCEEDED,
+        schedule=schedule,
+        job_id=schedule.job_id,
+        name="Report",
+        fire_time=datetime(2026, 1, 1, tzinfo=UTC),
+        status=ExecutionStatus.SUCCEEDED,
     )
     url = reverse("admin:django_schedules_schedule_delete", args=[schedule.pk])
     assert client_for(superuser).post(url, {"post": "yes"}).status_code == 302
@@ -363,17 +390,21 @@ def test_the_form_offers_only_registered_jobs(superuser: User, client_for) -> No
     assert "E-mail the weekly report" in labels[REPORT]
 
 
-def test_the_date_picker_reads_the_schedule_zone_not_the_viewers(superuser: User, client_for) -> None:
-    data = cron_form(trigger_kind="date", run_date="2099-07-01", run_time="12:00:00",
-                     timezone="Asia/Tokyo")
+def test_the_date_picker_reads_the_schedule_zone_not_the_viewers(
+    superuser: User, client_for
+) -> None:
+    data = cron_form(
+        trigger_kind="date", run_date="2099-07-01", run_time="12:00:00", timezone="Asia/Tokyo"
+    )
     assert client_for(superuser).post(ADD_URL, data).status_code == 302
     schedule = Schedule.objects.get()
     assert schedule.next_run_at == datetime(2099, 7, 1, 3, 0, tzinfo=UTC)
 
 
 def test_jitter_and_start_are_kept(superuser: User, client_for) -> None:
-    data = cron_form(trigger_kind="interval", interval_hours="2", jitter="30",
-                     start_date="2099-01-01T06:00:00")
+    data = cron_form(
+        trigger_kind="interval", interval_hours="2", jitter="30", start_date="2099-01-01T06:00:00"
+    )
     assert client_for(superuser).post(ADD_URL, data).status_code == 302
     trigger = Schedule.objects.get().trigger
     assert trigger["jitter"] == 30
@@ -386,4 +417,3 @@ def test_a_paused_schedule_is_created_paused(superuser: User, client_for) -> Non
     del data["enabled"]
     assert client_for(superuser).post(ADD_URL, data).status_code == 302
     assert Schedule.objects.get().enabled is False
-

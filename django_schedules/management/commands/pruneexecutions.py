@@ -65,7 +65,9 @@ class Command(BaseCommand):
         before = timezone.now() - options["older_than"]
         if options["dry_run"]:
             count = store.count_prunable_executions(before)
-            self.stdout.write(f"Would delete {count} execution(s) created before {before:%Y-%m-%d %H:%M:%S %Z}.")
+            self.stdout.write(
+                f"Would delete {count} execution(s) created before {before:%Y-%m-%d %H:%M:%S %Z}."
+            )
             return
         total = 0
         for deleted in store.prune_executions(before, batch_size=options["batch_size"]):

@@ -1,0 +1,222 @@
+"""A staff member's whole flow in a real Chromium, with `runscheduler` as a real process.
+
+Log in, create a cron schedule with the field form, watch the preview update, save, pause,
+resume, run now, and open the execution the run produced; then a failing job's traceback.
+Screenshots land in `artifacts/screenshots/` (the best go into docs/img/). Any JavaScript
+console error fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+
+from django_schedules.models import Execution, ExecutionStatus, Schedule
+from tests.processes import REPO_ROOT, ManageCommand
+
+CHROMIUM = os.environ.get("SCHEDULES_CHROMIUM", "/usr/bin/chromium")
+SHOTS = REPO_ROOT / "artifacts" / "screenshots"
+
+if not Path(CHROMIUM).exists():
+    # CI installs Debian's chromium (.ci/run): there a missing browser is a failure, not a skip.
+    if os.environ.get("CI"):
+        raise RuntimeError(f"Chromium is not at {CHROMIUM}; .ci/run should have installed it")
+    pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
+    # test itself (not by the live server) are then flagged as async-unsafe, though they are not.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def page(browser: Any, live_server: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+
+    def on_console(msg: Any) -> None:
+        # Browsers ask every site for /favicon.ico; the admin has none, which is no page error.
+        if msg.type == "error" and not msg.location.get("url", "").endswith("/favicon.ico"):
+            errors.append(msg.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript console errors: {errors}"
+
+
+@pytest.fixture
+def scheduler() -> Iterator[ManageCommand]:
+    with ManageCommand("runscheduler", "--poll-interval", "0.2", "--lease-ttl", "5") as process:
+        yield process
+        sys.stderr.write(process.output())  # shown when a test fails
+
+
+def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def wait_until(predicate: Any, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def log_in(page: Any, base: str) -> None:
+    User.objects.create_superuser("staff", "staff@example.com", "a-strong-password")
+    page.goto(f"{base}/admin/login/?next=/admin/")
+    page.fill("#id_username", "staff")
+    page.fill("#id_password", "a-strong-password")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base}/admin/")
+
+
+def test_staff_create_pause_resume_and_run_a_schedule(
+    page: Any, live_server: Any, scheduler: ManageCommand
+) -> None:
+    base = live_server.url
+    log_in(page, base)
+
+    # Create a cron schedule with the field form; the preview follows the typing.
+    page.goto(f"{base}/admin/django_schedules/schedule/add/")
+    page.fill("#id_job_id", "weekday-sum")
+    page.fill("#id_name", "Weekday sum")
+    page.select_option("#id_func", "tests.testapp.jobs.add")
+    page.fill("#id_kwargs", '{"a": 2, "b": 3}')
+    page.select_option("#id_trigger_kind", "cron")
+    assert page.is_hidden("#id_interval_minutes")  # only the cron fields show
+    page.select_option("#id_cron_preset", label="Every weekday at 09:00")
+    page.fill("#id_cron_minute", "30")
+    page.fill("#id_timezone", "Europe/Berlin")
+    preview = page.locator("#schedules-preview")
+    sync_api.expect(preview.locator(".schedules-preview-description")).to_contain_text(
+        "09:30", timeout=10_000
+    )
+    sync_api.expect(preview.locator("tbody tr")).to_have_count(5)
+    shot(page, "admin-form-preview")
+    page.click("input[name=_save]")
+    page.wait_for_url(re.compile(r".*/schedule/$"))
+    schedule = Schedule.objects.get(job_id="weekday-sum")
+    assert schedule.trigger["minute"] == "30" and schedule.next_run_at is not None
+    assert page.get_by_text("Weekday sum").count() >= 1
+    shot(page, "admin-changelist")
+
+    # Pause, then resume, from the change list's actions.
+    def act(action: str) -> None:
+        page.check(f"input[name=_selected_action][value='{schedule.pk}']")
+        page.select_option("select[name=action]", action)
+        page.click("button[name=index]")
+        page.wait_for_load_state()
+
+    act("pause_schedules")
+    sync_api.expect(page.locator(".messagelist")).to_contain_text("Paused 1")
+    schedule.refresh_from_db()
+    assert schedule.enabled is False
+    act("resume_schedules")
+    sync_api.expect(page.locator(".messagelist")).to_contain_text("Resumed 1")
+    schedule.refresh_from_db()
+    assert schedule.enabled is True
+
+    # Run now from the change page: the request returns at once; the scheduler runs it.
+    page.goto(f"{base}/admin/django_schedules/schedule/{schedule.pk}/change/")
+    page.click("button:has-text('Run now')")
+    message = page.locator(".messagelist")
+    sync_api.expect(message).to_contain_text("will run now")
+    message.get_by_role("link", name="See its execution.").click()
+    wait_until(
+        lambda: Execution.objects.filter(status=ExecutionStatus.SUCCEEDED).exists(),
+        60,
+        "runscheduler to run the manual execution",
+    )
+    page.reload()
+    sync_api.expect(page.locator(".field-status_label")).to_contain_text("Succeeded")
+    sync_api.expect(page.locator(".field-result_block")).to_contain_text("5")
+
+
+def test_staff_read_a_failed_runs_traceback(
+    page: Any, live_server: Any, scheduler: ManageCommand
+) -> None:
+    from django_schedules import api
+
+    base = live_server.url
+    log_in(page, base)
+    api.add_job(
+        "tests.testapp.jobs.fail_loudly",
+        "cron",
+        id="nightly-import",
+        name="Nightly import",
+        hour=2,
+        minute=30,
+        kwargs={"path": "/srv/imports/<today>.csv"},
+    )
+    execution = api.run_job_now("nightly-import")
+    wait_until(
+        lambda: Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.FAILED).exists(),
+        60,
+        "runscheduler to run the failing job",
+    )
+    page.goto(f"{base}/admin/django_schedules/execution/{execution.pk}/change/")
+    traceback = page.locator(".field-traceback_block pre")
+    sync_api.expect(traceback).to_contain_text("Traceback (most recent call last)")
+    sync_api.expect(traceback).to_contain_text("<today>.csv")  # shown as text, not markup
+    shot(page, "admin-execution-traceback")
+    page.goto(f"{base}/admin/django_schedules/execution/")
+    sync_api.expect(page.locator("#result_list")).to_contain_text("Failed")
+
+
+def test_every_form_input_has_a_label(page: Any, live_server: Any) -> None:
+    base = live_server.url
+    log_in(page, base)
+    page.goto(f"{base}/admin/django_schedules/schedule/add/")
+    unlabeled = page.evaluate(
+        """() => [...document.querySelectorAll(
+                '#schedule_form input, #schedule_form select, #schedule_form textarea')]
+            .filter(el => el.type !== 'hidden' && el.type !== 'submit')
+            .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+            .map(el => el.name || el.id)"""
+    )
+    assert unlabeled == []

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils import timezone as django_timezone
-from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from django_schedules.conf import conf
@@ -34,9 +33,12 @@ from django_schedules.triggers import (
     trigger_from_dict,
 )
 
-StrOrPromise = str | Promise
-
 if TYPE_CHECKING:  # django-stubs' generics; at run time ModelForm takes no parameters.
+    from django.utils.functional import _StrPromise
+
+    StrOrPromise = str | _StrPromise
+    # Where build_trigger reports an error: a form's add_error(field, message).
+    ErrorSink = Callable[[str | None, Any], None]
     _ScheduleModelForm = forms.ModelForm[Schedule]
 else:
     _ScheduleModelForm = forms.ModelForm
@@ -124,7 +126,7 @@ def _job_choices() -> list[tuple[str, str]]:
     return choices
 
 
-def _number(name: str, label: StrOrPromise, minimum: int = 0) -> forms.IntegerField:
+def _number(label: StrOrPromise, minimum: int = 0) -> forms.IntegerField:
     return forms.IntegerField(
         label=label,
         required=False,
@@ -158,11 +160,11 @@ class TriggerForm(forms.Form):
     )
 
     # Interval
-    interval_weeks = _number("interval_weeks", _("Weeks"))
-    interval_days = _number("interval_days", _("Days"))
-    interval_hours = _number("interval_hours", _("Hours"))
-    interval_minutes = _number("interval_minutes", _("Minutes"))
-    interval_seconds = _number("interval_seconds", _("Seconds"))
+    interval_weeks = _number(_("Weeks"))
+    interval_days = _number(_("Days"))
+    interval_hours = _number(_("Hours"))
+    interval_minutes = _number(_("Minutes"))
+    interval_seconds = _number(_("Seconds"))
 
     # Cron
     cron_mode = forms.ChoiceField(
@@ -208,10 +210,10 @@ class TriggerForm(forms.Form):
     cron_week = _cron_text(_("ISO week"), _("1-53; empty: any."))
 
     # Calendar interval
-    calendar_years = _number("calendar_years", _("Years"))
-    calendar_months = _number("calendar_months", _("Months"))
-    calendar_weeks = _number("calendar_weeks", _("Weeks"))
-    calendar_days = _number("calendar_days", _("Days"))
+    calendar_years = _number(_("Years"))
+    calendar_months = _number(_("Months"))
+    calendar_weeks = _number(_("Weeks"))
+    calendar_days = _number(_("Days"))
     calendar_time = forms.TimeField(
         label=_("At"),
         required=False,
@@ -437,9 +439,6 @@ def _aware(value: datetime | None, zone: str) -> datetime | None:
         # schedule's own zone, so take the wall-clock reading and place it there.
         value = django_timezone.make_naive(value)
     return value.replace(tzinfo=zoneinfo.ZoneInfo(zone))
-
-
-ErrorSink = Callable[[str | None, StrOrPromise], None]
 
 
 def build_trigger(

@@ -13,7 +13,36 @@ from django_schedules.__about__ import __version__
 __all__ = ["__version__"]
 
 # name -> module that defines it; filled in as the API grows.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {
+    # registry
+    "job": "django_schedules.registry",
+    "JobContext": "django_schedules.registry",
+    "RegisteredJob": "django_schedules.registry",
+    "get_registered": "django_schedules.registry",
+    "registered_jobs": "django_schedules.registry",
+    # the API (APScheduler 3's scheduler methods)
+    "add_job": "django_schedules.api",
+    "get_job": "django_schedules.api",
+    "get_jobs": "django_schedules.api",
+    "modify_job": "django_schedules.api",
+    "reschedule_job": "django_schedules.api",
+    "pause_job": "django_schedules.api",
+    "resume_job": "django_schedules.api",
+    "remove_job": "django_schedules.api",
+    "run_job_now": "django_schedules.api",
+    "print_jobs": "django_schedules.api",
+    "sync_schedules": "django_schedules.sync",
+    # exceptions
+    "SchedulesError": "django_schedules.exceptions",
+    "TriggerError": "django_schedules.exceptions",
+    "ScheduleNotFound": "django_schedules.exceptions",
+    "JobNotRegistered": "django_schedules.exceptions",
+    "JobAlreadyRegistered": "django_schedules.exceptions",
+    "ScheduleExists": "django_schedules.exceptions",
+    "InvalidSchedule": "django_schedules.exceptions",
+    "ConflictingIdError": "django_schedules.exceptions",
+    "JobLookupError": "django_schedules.exceptions",
+}
 
 
 def __getattr__(name: str) -> Any:

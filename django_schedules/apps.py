@@ -12,6 +12,8 @@ class SchedulesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_schedules import checks
+        from django_schedules import checks, registry
 
         checks.register()
+        # Import each installed app's jobs.py, so its @job functions are registered.
+        registry.autodiscover()

@@ -8,7 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.apps import AppConfig
-from django.core.checks import CheckMessage, Error, register as register_check
+from django.core.checks import CheckMessage, Error, Tags, Warning
+from django.core.checks import register as register_check
 
 from django_schedules.conf import conf
 
@@ -19,6 +20,12 @@ def _error(check_id: str, msg: str, hint: str) -> Error:
     """Build an Error whose hint links to the id's own section of docs/checks.md."""
     anchor = check_id.lower().replace(".", "")
     return Error(msg, hint=f"{hint} See {DOCS}#{anchor}", id=check_id)
+
+
+def _warning(check_id: str, msg: str, hint: str) -> Warning:
+    """Build a Warning whose hint links to the id's own section of docs/checks.md."""
+    anchor = check_id.lower().replace(".", "")
+    return Warning(msg, hint=f"{hint} See {DOCS}#{anchor}", id=check_id)
 
 
 def _positive_number(value: object) -> bool:
@@ -56,7 +63,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
                     "Give it in seconds, such as 0.5, or remove it.",
                 )
             )
-    grace = conf.SCHEDULES_SHUTDOWN_GRACE
+    grace: object = conf.SCHEDULES_SHUTDOWN_GRACE
     if isinstance(grace, bool) or not isinstance(grace, int | float) or not grace >= 0:
         errors.append(
             _error(
@@ -66,17 +73,16 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
                 "Give it in seconds, such as 30, or remove it.",
             )
         )
-    chars = conf.SCHEDULES_RESULT_MAX_CHARS
+    chars: object = conf.SCHEDULES_RESULT_MAX_CHARS
     if isinstance(chars, bool) or not isinstance(chars, int) or chars < 0:
         errors.append(
             _error(
                 "django_schedules.E005",
-                "SCHEDULES_RESULT_MAX_CHARS must be a whole number, zero or more, "
-                f"got {chars!r}.",
+                f"SCHEDULES_RESULT_MAX_CHARS must be a whole number, zero or more, got {chars!r}.",
                 "Give a number of characters, such as 2000.",
             )
         )
-    keep = conf.SCHEDULES_KEEP_EXECUTIONS
+    keep: object = conf.SCHEDULES_KEEP_EXECUTIONS
     if keep is not None and not (isinstance(keep, timedelta) and keep > timedelta(0)):
         errors.append(
             _error(
@@ -89,6 +95,165 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
     return errors
 
 
+def check_max_catch_up(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """SCHEDULES_MAX_CATCH_UP: a whole number of occurrences, 1 or more."""
+    value: object = conf.SCHEDULES_MAX_CATCH_UP
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return []
+    return [
+        _error(
+            "django_schedules.E011",
+            f"SCHEDULES_MAX_CATCH_UP must be a whole number, 1 or more, got {value!r}.",
+            "Give the most missed occurrences a run_all schedule runs after downtime, such as 100.",
+        )
+    ]
+
+
+BUILTIN_BACKENDS = frozenset({"threadpool", "processpool", "inline", "tasks"})
+
+
+def check_executors(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+    """SCHEDULES_EXECUTORS: a dict like DATABASES, with a "default" entry."""
+    executors: object = conf.SCHEDULES_EXECUTORS
+    problems: list[str] = []
+    shaped = isinstance(executors, dict)
+    if not isinstance(executors, dict):
+        problems.append(f"SCHEDULES_EXECUTORS must be a dict of names to dicts, got {executors!r}.")
+        executors = {}
+    names: list[object] = list(executors)
+    for name, entry in executors.items():
+        where = f"SCHEDULES_EXECUTORS[{name!r}]"
+        if not isinstance(name, str) or not name:
+            problems.append(f"SCHEDULES_EXECUTORS keys must be non-empty strings, got {name!r}.")
+        elif not isinstance(entry, dict):
+            problems.append(f"{where} must be a dict with a BACKEND, got {entry!r}.")
+        else:
+            backend = entry.get("BACKEND")
+            if not isinstance(backend, str) or not (backend in BUILTIN_BACKENDS or "." in backend):
+                problems.append(
+                    f"{where}['BACKEND'] must be one of {', '.join(sorted(BUILTIN_BACKENDS))} "
+                    f"or the dotted path of an executor class, got {backend!r}."
+                )
+            if not isinstance(entry.get("OPTIONS", {}), dict):
+                problems.append(f"{where}['OPTIONS'] must be a dict, got {entry['OPTIONS']!r}.")
+            unknown = sorted(str(key) for key in set(entry) - {"BACKEND", "OPTIONS"})
+            if unknown:
+                problems.append(
+                    f"{where} has unknown keys {unknown}; only BACKEND and OPTIONS are read."
+                )
+    errors: list[CheckMessage] = [
+        _error(
+            "django_schedules.E007",
+            problem,
+            'Such as {"default": {"BACKEND": "threadpool", "OPTIONS": {"max_workers": 10}}}.',
+        )
+        for problem in problems
+    ]
+    if shaped and "default" not in names:
+        errors.append(
+            _error(
+                "django_schedules.E008",
+                "SCHEDULES_EXECUTORS has no 'default' entry, which schedules use unless they "
+                f"name another executor; got the names {sorted(map(str, names))}.",
+                'Add a "default" entry, such as {"BACKEND": "threadpool"}.',
+            )
+        )
+    return errors
+
+
+def check_declared_jobs(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Each SCHEDULES_JOBS entry must be a valid add_job call."""
+    from django_schedules.sync import declared_errors
+
+    return [
+        _error(
+            "django_schedules.E009",
+            f"{error}",
+            "Give each entry the keyword arguments add_job takes, with a registered 'func'.",
+        )
+        for error in declared_errors()
+    ]
+
+
+def check_sqlite_transaction_mode(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """On SQLite, the app's database alias should use transaction_mode="IMMEDIATE"."""
+    alias = conf.SCHEDULES_DATABASE
+    databases = conf.DATABASES
+    if alias not in databases:
+        return [
+            _error(
+                "django_schedules.E010",
+                f"SCHEDULES_DATABASE names the database alias {alias!r}, which is not in "
+                f"DATABASES (aliases: {sorted(databases)}).",
+                "Name a key of DATABASES, or remove SCHEDULES_DATABASE to use 'default'.",
+            )
+        ]
+    database = databases[alias]
+    if "sqlite" not in database.get("ENGINE", ""):
+        return []
+    mode = (database.get("OPTIONS") or {}).get("transaction_mode")
+    if isinstance(mode, str) and mode.upper() == "IMMEDIATE":
+        return []
+    return [
+        _warning(
+            "django_schedules.W001",
+            f"DATABASES[{alias!r}] is SQLite with transaction_mode={mode!r}: in that mode a "
+            "transaction that reads then writes fails at once with 'database is locked' when "
+            "another process writes (the busy timeout does not apply), so the admin and your "
+            "own code can fail while the scheduler runs.",
+            f'Set DATABASES[{alias!r}]["OPTIONS"]["transaction_mode"] = "IMMEDIATE" '
+            '(and a "timeout" of some seconds).',
+        )
+    ]
+
+
+def check_unregistered_callables(
+    app_configs: Sequence[AppConfig] | None,
+    databases: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> list[CheckMessage]:
+    """Schedules whose callable is not registered (a job renamed or removed by a deploy).
+
+    A database check: runs only when the check is given databases (``check --database``,
+    ``migrate``), as Django's own database checks do, and only on the app's alias.
+    """
+    from django.db import DatabaseError
+
+    from django_schedules import store
+    from django_schedules.registry import registered_jobs
+
+    alias = conf.SCHEDULES_DATABASE
+    if not databases or alias not in databases:
+        return []
+    try:
+        if not store.schedules_table_exists(alias):
+            return []  # not migrated yet
+        missing = store.unregistered_schedules([job.name for job in registered_jobs()], alias)
+    except DatabaseError:
+        return []  # the database is not reachable: Django's own checks say so
+    return [
+        _warning(
+            "django_schedules.W002",
+            f"Schedule {job_id!r} runs {func!r}, which is not registered: it will be recorded "
+            "as failed ('callable not registered') each time it fires.",
+            "Register the callable with @django_schedules.job, or point the schedule at a "
+            "registered one, or remove the schedule.",
+        )
+        for job_id, func in missing
+    ]
+
+
 def register() -> None:
     """Register the checks; called from ``SchedulesConfig.ready()``."""
     register_check(check_settings)
+    register_check(check_executors)
+    register_check(check_max_catch_up)
+    register_check(check_declared_jobs)
+    register_check(check_sqlite_transaction_mode)
+    register_check(check_unregistered_callables, Tags.database)

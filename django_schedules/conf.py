@@ -26,44 +26,44 @@ class Settings:
         return str(getattr(settings, "TIME_ZONE", None) or "UTC")
 
     @property
+    def DATABASES(self) -> dict[str, dict[str, Any]]:
+        return getattr(settings, "DATABASES", {})
+
+    @property
     def SCHEDULES_DATABASE(self) -> str:
-        return getattr(settings, "SCHEDULES_DATABASE", "default")  # type: ignore[no-any-return]
+        return getattr(settings, "SCHEDULES_DATABASE", "default")
 
     @property
     def SCHEDULES_POLL_INTERVAL(self) -> float:
-        return getattr(settings, "SCHEDULES_POLL_INTERVAL", 0.5)  # type: ignore[no-any-return]
+        return getattr(settings, "SCHEDULES_POLL_INTERVAL", 0.5)
 
     @property
     def SCHEDULES_LEASE_TTL(self) -> float:
-        return getattr(settings, "SCHEDULES_LEASE_TTL", 15.0)  # type: ignore[no-any-return]
+        return getattr(settings, "SCHEDULES_LEASE_TTL", 15.0)
 
     @property
     def SCHEDULES_SHUTDOWN_GRACE(self) -> float:
-        return getattr(settings, "SCHEDULES_SHUTDOWN_GRACE", 30.0)  # type: ignore[no-any-return]
+        return getattr(settings, "SCHEDULES_SHUTDOWN_GRACE", 30.0)
 
     @property
     def SCHEDULES_RESULT_MAX_CHARS(self) -> int:
-        return getattr(settings, "SCHEDULES_RESULT_MAX_CHARS", 2000)  # type: ignore[no-any-return]
+        return getattr(settings, "SCHEDULES_RESULT_MAX_CHARS", 2000)
 
     @property
     def SCHEDULES_KEEP_EXECUTIONS(self) -> timedelta | None:
-        return getattr(  # type: ignore[no-any-return]
-            settings, "SCHEDULES_KEEP_EXECUTIONS", timedelta(days=30)
-        )
+        return getattr(settings, "SCHEDULES_KEEP_EXECUTIONS", timedelta(days=30))
 
     @property
     def SCHEDULES_MAX_CATCH_UP(self) -> int:
-        return getattr(settings, "SCHEDULES_MAX_CATCH_UP", 100)  # type: ignore[no-any-return]
+        return getattr(settings, "SCHEDULES_MAX_CATCH_UP", 100)
 
     @property
     def SCHEDULES_EXECUTORS(self) -> dict[str, dict[str, Any]]:
-        return getattr(  # type: ignore[no-any-return]
-            settings, "SCHEDULES_EXECUTORS", DEFAULT_EXECUTORS
-        )
+        return getattr(settings, "SCHEDULES_EXECUTORS", DEFAULT_EXECUTORS)
 
     @property
     def SCHEDULES_JOBS(self) -> dict[str, dict[str, Any]]:
-        return getattr(settings, "SCHEDULES_JOBS", {})  # type: ignore[no-any-return]
+        return getattr(settings, "SCHEDULES_JOBS", {})
 
 
 conf = Settings()

@@ -17,3 +17,20 @@ class ScheduleNotFound(SchedulesError, LookupError):
 
 class JobNotRegistered(SchedulesError, LookupError):
     """A callable name is not in the registry, so it may not be scheduled or run."""
+
+
+class JobAlreadyRegistered(SchedulesError, ValueError):
+    """Two different callables were registered under one name."""
+
+
+class ScheduleExists(SchedulesError, ValueError):
+    """A schedule with this job id exists and ``replace_existing`` was not given."""
+
+
+class InvalidSchedule(SchedulesError, ValueError):
+    """An argument of a schedule is invalid; the message names the field and the value."""
+
+
+# APScheduler 3's names for the same errors, so ``except`` clauses survive a migration.
+ConflictingIdError = ScheduleExists
+JobLookupError = ScheduleNotFound

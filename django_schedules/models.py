@@ -196,6 +196,9 @@ class Execution(models.Model):
         indexes = [
             # Serves the lost-execution sweeper and the pending re-dispatch.
             models.Index(fields=["status", "heartbeat_at"], name="schedules_exec_status_idx"),
+            # Serves store.probe() (manual runs waiting: pending, epoch NULL) and
+            # store.adopt_pending() (pending rows of an earlier lease holder).
+            models.Index(fields=["status", "epoch"], name="schedules_exec_pending_idx"),
             # Serves pruning by age.
             models.Index(fields=["created_at"], name="schedules_exec_created_idx"),
         ]

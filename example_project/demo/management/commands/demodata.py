@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand
 from django_schedules import add_job
 
 DEMO_USERNAME = "admin"
-DEMO_PASSWORD = "admin"  # noqa: S105 (a demo login, printed by the demo command)
+DEMO_PASSWORD = "admin"
 
 
 class Command(BaseCommand):

@@ -1,0 +1,104 @@
+"""``manage.py runscheduler``: hold the group's lease, fire due schedules, sleep until the next.
+
+Thin: it parses and validates options, wires a ``Scheduler`` and handles signals. SIGTERM or
+SIGINT stops claiming and releases the lease at once, lets running jobs finish up to
+``SCHEDULES_SHUTDOWN_GRACE`` seconds, records any still running as lost and exits 0; a second
+signal exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import re
+import signal
+from argparse import ArgumentTypeError
+from types import FrameType
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from django_schedules.conf import conf
+from django_schedules.scheduler import AsyncIOScheduler, Scheduler
+
+GROUP_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+
+
+def positive_seconds(value: str) -> float:
+    """Parse a number of seconds: finite and greater than zero."""
+    try:
+        seconds = float(value)
+    except ValueError as exc:
+        raise ArgumentTypeError(f"must be a number of seconds, got {value!r}") from exc
+    if not (math.isfinite(seconds) and seconds > 0):  # this form rejects NaN as well
+        raise ArgumentTypeError(f"must be a finite number greater than zero, got {value!r}")
+    return seconds
+
+
+def group_name(value: str) -> str:
+    """Parse --group: 1 to 100 characters among letters, digits, '_', '.', ':' and '-'."""
+    if not GROUP_RE.match(value):
+        raise ArgumentTypeError(
+            "must be 1 to 100 characters among letters, digits, '_', '.', ':' and '-', "
+            f"got {value!r}"
+        )
+    return value
+
+
+class Command(BaseCommand):
+    help = "Hold the scheduler lease, fire due schedules, and sleep until the next one."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--group", type=group_name, default="default", help="Scheduler group (lease name)."
+        )
+        parser.add_argument(
+            "--once",
+            action="store_true",
+            help="Fire what is due now, wait for those runs to finish, and exit.",
+        )
+        parser.add_argument(
+            "--poll-interval",
+            type=positive_seconds,
+            default=None,
+            help="Longest sleep between passes, in seconds (default SCHEDULES_POLL_INTERVAL).",
+        )
+        parser.add_argument(
+            "--lease-ttl",
+            type=positive_seconds,
+            default=None,
+            help="Seconds the lease lasts without renewal (default SCHEDULES_LEASE_TTL).",
+        )
+        parser.add_argument(
+            "--asyncio", action="store_true", help="Run the loop beside an asyncio event loop."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from django_schedules.registry import autodiscover
+
+        autodiscover()
+        kwargs: dict[str, Any] = {
+            "group": options["group"],
+            "poll_interval": options["poll_interval"] or conf.SCHEDULES_POLL_INTERVAL,
+            "lease_ttl": options["lease_ttl"] or conf.SCHEDULES_LEASE_TTL,
+        }
+        if options["asyncio"] and not options["once"]:
+            aio = AsyncIOScheduler(**kwargs)
+            self._install_signals(aio.scheduler)
+            asyncio.run(aio.serve())
+            return
+        scheduler = Scheduler(**kwargs)
+        self._install_signals(scheduler)
+        self.stdout.write(f"scheduler {scheduler.owner} started (group {options['group']!r})")
+        scheduler.run(once=options["once"])
+        self.stdout.write("scheduler stopped")
+
+    def _install_signals(self, scheduler: Scheduler) -> None:
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            if scheduler.stopping:
+                os._exit(1)  # The second signal: leave at once.
+            scheduler.stop()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)

@@ -1,0 +1,662 @@
+"""The scheduler loop: hold the lease, claim due occurrences, hand them to executors, sleep.
+
+``Scheduler.tick()`` is one pass (tests drive it with a manual clock); ``run()`` loops until
+``stop()``; ``BackgroundScheduler`` runs the loop in a daemon thread and ``AsyncIOScheduler``
+beside an asyncio event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import DatabaseError, connections
+
+from django_schedules import store
+from django_schedules.clock import Clock, SystemClock
+from django_schedules.conf import conf
+from django_schedules.executors import Executor, build_executors
+from django_schedules.lease import Lease
+from django_schedules.models import ExecutionKind, ExecutionStatus, MisfirePolicy, Schedule
+from django_schedules.store import Claimed, NewExecution, SchedulePlan
+
+logger = logging.getLogger("django_schedules.scheduler")
+
+# Walking a long gap occurrence by occurrence stops after this many; the rest is counted by
+# jumping straight to the first occurrence after the gap.
+MAX_WALK = 100_000
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+@dataclass
+class _Gap:
+    """Missed occurrences, counted without keeping them all."""
+
+    count: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    exact: bool = True
+
+    def add(self, fire_time: datetime) -> None:
+        self.count += 1
+        self.first = self.first or fire_time
+        self.last = fire_time
+
+    def reason(self) -> str:
+        assert self.first is not None and self.last is not None  # noqa: S101 - invariant
+        n = f"{self.count}" if self.exact else f"more than {self.count}"
+        word = "occurrence" if self.count == 1 and self.exact else "occurrences"
+        return f"{n} {word} missed from {self.first.isoformat()} to {self.last.isoformat()}"
+
+
+def plan_schedule(
+    schedule: Schedule,
+    live: int,
+    *,
+    now: datetime,
+    horizon: datetime,
+    max_catch_up: int,
+) -> SchedulePlan:
+    """Decide what a due schedule does now: which occurrences run, which are recorded as
+    missed or skipped, and its next run. Pure: no query, no clock.
+
+    An occurrence is misfired when it cannot start within ``misfire_grace_time`` seconds of
+    its fire time; ``misfire_policy`` then decides (docs/scheduler.md#misfires).
+    """
+    from django_schedules.exceptions import JobNotRegistered
+    from django_schedules.registry import get_registered
+    from django_schedules.triggers import trigger_from_dict
+
+    try:
+        trigger = trigger_from_dict(schedule.trigger)
+    except Exception as exc:
+        return SchedulePlan(None, error=f"invalid trigger: {type(exc).__name__}: {exc}")
+    refusal = ""
+    try:
+        get_registered(schedule.func).bind(schedule.args, schedule.kwargs)
+    except JobNotRegistered:
+        refusal = f"callable not registered: {schedule.func!r}"
+    except TypeError as exc:
+        refusal = f"arguments do not bind: {exc}"
+
+    grace = schedule.misfire_grace_time
+    late_before = None if grace is None else now - timedelta(seconds=grace)
+    policy = schedule.misfire_policy
+    missed = _Gap()
+    run_missed: list[datetime] = []  # run_all: the oldest ones, up to max_catch_up
+    beyond = _Gap()  # run_all: the missed ones past max_catch_up
+    on_time: list[datetime] = []
+    before_last: datetime | None = None  # run_once: the missed occurrence before the latest
+    try:
+        fire: datetime | None = _utc(schedule.next_run_at)
+        walked = 0
+        while fire is not None and fire <= horizon and len(on_time) < max_catch_up:
+            if late_before is not None and fire < late_before:
+                if walked >= MAX_WALK:
+                    # Jump over the rest of the gap; the count is now a lower bound.
+                    missed.exact = beyond.exact = False
+                    fire = _utc(trigger.get_next_fire_time(None, late_before))
+                    continue
+                before_last = missed.last
+                missed.add(fire)
+                if policy == MisfirePolicy.RUN_ALL:
+                    if len(run_missed) < max_catch_up:
+                        run_missed.append(fire)
+                    else:
+                        beyond.add(fire)
+            else:
+                on_time.append(fire)
+            walked += 1
+            fire = _utc(trigger.get_next_fire_time(fire, now))
+        next_run_at = fire
+    except Exception as exc:
+        return SchedulePlan(None, error=f"trigger failed: {type(exc).__name__}: {exc}")
+
+    rows: list[NewExecution] = []
+    runs: list[tuple[datetime, str]] = [(f, ExecutionKind.SCHEDULED) for f in on_time]
+    if missed.count:
+        if policy == MisfirePolicy.RUN_ALL:
+            runs = [(f, ExecutionKind.CATCH_UP) for f in run_missed] + runs
+            if beyond.count:
+                rows.append(
+                    NewExecution(
+                        fire_time=beyond.first,  # type: ignore[arg-type]
+                        status=ExecutionStatus.MISSED,
+                        reason=f"{beyond.reason()} (beyond SCHEDULES_MAX_CATCH_UP)",
+                    )
+                )
+        elif policy == MisfirePolicy.RUN_ONCE and not on_time:
+            # Run the latest missed occurrence once now; record the others.
+            runs = [(missed.last, ExecutionKind.CATCH_UP)]  # type: ignore[list-item]
+            if missed.count > 1:
+                others = _Gap(missed.count - 1, missed.first, before_last, missed.exact)
+                rows.append(
+                    NewExecution(
+                        fire_time=missed.first,  # type: ignore[arg-type]
+                        status=ExecutionStatus.MISSED,
+                        reason=others.reason(),
+                    )
+                )
+        else:  # skip, or run_once coalesced into an on-time run
+            rows.append(
+                NewExecution(
+                    fire_time=missed.first,  # type: ignore[arg-type]
+                    status=ExecutionStatus.MISSED,
+                    reason=missed.reason(),
+                )
+            )
+    for fire, kind in runs:
+        if refusal:
+            rows.append(NewExecution(fire, kind, ExecutionStatus.FAILED, reason=refusal[:500]))
+        elif live >= schedule.max_instances:
+            rows.append(
+                NewExecution(
+                    fire,
+                    kind,
+                    ExecutionStatus.SKIPPED,
+                    reason=f"max_instances reached ({schedule.max_instances} already running)",
+                )
+            )
+        else:
+            live += 1
+            run_at = fire + trigger.get_jitter(fire)
+            rows.append(NewExecution(fire, kind, run_at=run_at.astimezone(UTC)))
+    return SchedulePlan(next_run_at, rows, error=refusal)
+
+
+class Scheduler:
+    """The loop for one scheduler group. Thread-compatible: drive it from one thread.
+
+    ``clock``: where the time comes from (tests pass a ``ManualClock``). ``executors``: a
+    name -> Executor dict; built from ``SCHEDULES_EXECUTORS`` when omitted. ``lookahead``:
+    seconds ahead of an occurrence it is claimed, to start it on the instant.
+    """
+
+    def __init__(
+        self,
+        *,
+        group: str = "default",
+        clock: Clock | None = None,
+        poll_interval: float | None = None,
+        lease_ttl: float | None = None,
+        using: str | None = None,
+        executors: dict[str, Executor] | None = None,
+        batch_size: int = 100,
+        lookahead: float = 0.05,
+        owner: str | None = None,
+        shutdown_grace: float | None = None,
+    ) -> None:
+        self.group = group
+        self.clock: Clock = clock or SystemClock()
+        self.poll_interval = float(poll_interval or conf.SCHEDULES_POLL_INTERVAL)
+        self.lease_ttl = float(lease_ttl or conf.SCHEDULES_LEASE_TTL)
+        self.using = using or conf.SCHEDULES_DATABASE
+        self.batch_size = batch_size
+        self.lookahead = lookahead
+        self.shutdown_grace = float(
+            conf.SCHEDULES_SHUTDOWN_GRACE if shutdown_grace is None else shutdown_grace
+        )
+        self.lease = Lease(
+            group, ttl=self.lease_ttl, clock=self.clock, using=self.using, owner=owner
+        )
+        self._executors = executors
+        self._stop = threading.Event()
+        self._timers: list[tuple[datetime, int, Claimed, int]] = []
+        self._timer_seq = itertools.count()
+        self._timer_cond = threading.Condition()
+        self._housekeeping_at = 0.0
+        self._lost_check_at = 0.0
+        self._waker: _Waker | None = None
+
+    # Parts.
+
+    @property
+    def executors(self) -> dict[str, Executor]:
+        if self._executors is None:
+            self._executors = build_executors(using=self.using)
+        return self._executors
+
+    @property
+    def owner(self) -> str:
+        return self.lease.owner
+
+    # One pass.
+
+    def tick(self) -> float:
+        """Do one pass; return how many seconds the loop may sleep before the next one."""
+        now = self.clock.now()
+        if not self.lease.held:
+            if not self.lease.acquire():
+                self._housekeeping()  # a standby still heartbeats its own runs
+                return self.poll_interval
+            self._lost_check_at = 0.0
+            self._adopt()  # pending rows of the previous holder, and manual runs
+        elif self.lease.renewal_due and not self.lease.renew():
+            self._drop_timers()
+            return self.poll_interval
+        self._housekeeping()
+        epoch = self.lease.epoch
+        if epoch is None:  # lost while marking lost executions: nothing to do
+            return self.poll_interval
+        seen = store.probe(self.group, self.owner, epoch, self.using)
+        if not seen.holds_lease:
+            # Expired (we were paused?) or taken: drop it and try to take it afresh.
+            self.lease.lost()
+            self._drop_timers()
+            return 0.0
+        if seen.manual_pending:
+            self._adopt()
+        horizon = now + timedelta(seconds=self.lookahead)
+        wait = self.poll_interval
+        if seen.earliest is not None and seen.earliest <= horizon:
+            self._claim(now, horizon, epoch)
+            wait = 0.0  # Look again at once: the next probe finds the new earliest run.
+        elif seen.earliest is not None:
+            until = (seen.earliest - horizon).total_seconds()
+            wait = min(wait, max(until, 0.0))
+        self._release_timers()
+        return wait
+
+    def _claim(self, now: datetime, horizon: datetime, epoch: int) -> None:
+        max_catch_up = int(conf.SCHEDULES_MAX_CATCH_UP)
+
+        def planner(schedule: Schedule, live: int) -> SchedulePlan:
+            return plan_schedule(
+                schedule, live, now=now, horizon=horizon, max_catch_up=max_catch_up
+            )
+
+        while True:
+            result = store.claim_due(
+                self.group,
+                self.owner,
+                epoch,
+                horizon=horizon,
+                batch=self.batch_size,
+                planner=planner,
+                now=now,
+                using=self.using,
+            )
+            if result.fenced_out:
+                self.lease.lost()
+                self._drop_timers()
+                return
+            for schedule_id, error in result.errors:
+                logger.error("schedule %d: %s", schedule_id, error)
+            for claimed in result.claimed:
+                self._schedule_start(claimed, epoch)
+            if not result.more:
+                return
+
+    def _adopt(self) -> None:
+        epoch = self.lease.epoch
+        if epoch is None:
+            return
+        for claimed in store.adopt_pending(epoch, self.batch_size, self.using):
+            logger.info("dispatching pending execution %d", claimed.execution_id)
+            self._schedule_start(claimed, epoch)
+
+    # Starting on the instant.
+
+    def _schedule_start(self, claimed: Claimed, epoch: int) -> None:
+        with self._timer_cond:
+            # Hand it over a lookahead early: the worker claims the row (pending -> running)
+            # first and then waits for the instant, so the job starts on time.
+            release_at = claimed.run_at - timedelta(seconds=self.lookahead)
+            heapq.heappush(self._timers, (release_at, next(self._timer_seq), claimed, epoch))
+            self._timer_cond.notify()
+
+    def _drop_timers(self) -> None:
+        # Rows claimed ahead stay pending; the next holder adopts them.
+        with self._timer_cond:
+            self._timers.clear()
+
+    def _pop_due(self) -> list[tuple[Claimed, int]]:
+        now = self.clock.now()
+        due: list[tuple[Claimed, int]] = []
+        with self._timer_cond:
+            while self._timers and self._timers[0][0] <= now:
+                _, _, claimed, epoch = heapq.heappop(self._timers)
+                due.append((claimed, epoch))
+        return due
+
+    def _release_timers(self) -> None:
+        for claimed, epoch in self._pop_due():
+            self._start(claimed, epoch)
+
+    def _start(self, claimed: Claimed, epoch: int) -> None:
+        executor = self.executors.get(claimed.executor or "default")
+        if executor is None:
+            store.fail_unstarted(
+                claimed.execution_id,
+                f"executor {claimed.executor!r} is not configured in SCHEDULES_EXECUTORS",
+                self.clock.now(),
+                self.using,
+            )
+            return
+        try:
+            start_in = (claimed.run_at - self.clock.now()).total_seconds()
+            executor.submit(claimed.execution_id, epoch, claimed.timeout, start_in=start_in)
+        except Exception:
+            logger.exception(
+                "executor %r refused execution %d", executor.name, claimed.execution_id
+            )
+
+    def _timer_loop(self) -> None:
+        """Start claimed-ahead executions at their instant (the loop thread may be asleep)."""
+        try:
+            while not self._stop.is_set():
+                with self._timer_cond:
+                    if self._timers:
+                        delay = (self._timers[0][0] - self.clock.now()).total_seconds()
+                    else:
+                        delay = self.poll_interval
+                    if delay > 0:
+                        self._timer_cond.wait(min(delay, self.poll_interval))
+                self._release_timers()
+        finally:
+            connections.close_all()
+
+    # Upkeep.
+
+    def _housekeeping(self) -> None:
+        now = self.clock.now()
+        for executor in self.executors.values():
+            for execution_id, timeout in executor.overdue():
+                logger.warning(
+                    "execution %d ran past its timeout; marked failed (a thread cannot be "
+                    "killed: it runs on until it ends)",
+                    execution_id,
+                )
+                store.time_out(execution_id, timeout, now, self.using)
+        mono = self.clock.monotonic()
+        if mono >= self._housekeeping_at:
+            self._housekeeping_at = mono + self.lease_ttl / 3
+            running = [i for e in self.executors.values() for i in e.running_ids()]
+            store.heartbeat(running, self.using)
+            if self.lease.held and mono >= self._lost_check_at:
+                self._lost_check_at = mono + self.lease_ttl
+                lost = store.mark_lost(
+                    older_than=timedelta(seconds=self.lease_ttl),
+                    reason="its worker stopped heartbeating",
+                    now=now,
+                    using=self.using,
+                )
+                if lost:
+                    logger.warning("%d execution(s) lost: their worker stopped", lost)
+
+    # The loop.
+
+    def run(self, *, once: bool = False) -> None:
+        """Loop until ``stop()``; with `once`, fire what is due now, wait for it, and return."""
+        self._stop.clear()
+        timer = None
+        try:
+            if once:
+                self._run_once()
+                return
+            timer = threading.Thread(target=self._timer_loop, name="schedules-timer", daemon=True)
+            timer.start()
+            self._waker = _make_waker(self.using, self._stop)
+            while not self._stop.is_set():
+                try:
+                    wait = self.tick()
+                except DatabaseError as exc:
+                    # A restart or a dropped connection: close it, wait, and try again.
+                    logger.warning("database error in the scheduler loop: %s", exc)
+                    connections[self.using].close()
+                    wait = self.poll_interval
+                connections[self.using].close_if_unusable_or_obsolete()
+                if wait > 0 and not self._stop.is_set():
+                    self._waker.wait(wait)
+        finally:
+            self._stop.set()
+            if timer is not None:
+                with self._timer_cond:
+                    self._timer_cond.notify_all()
+                timer.join()
+            self._shutdown()
+
+    def _run_once(self) -> None:
+        deadline = self.clock.monotonic() + self.lease_ttl * 2
+        while not self.lease.acquire():
+            if self.clock.monotonic() > deadline:
+                logger.warning("--once: another scheduler holds the %r lease", self.group)
+                return
+            self.clock.sleep(self.poll_interval)
+        while self.tick() == 0.0 and not self._stop.is_set():
+            pass
+        while self._timers and not self._stop.is_set():  # claimed ahead: start on the instant
+            self.clock.sleep(0.001)
+            self._release_timers()
+        self._wait_for_runs(float("inf"))
+
+    def _wait_for_runs(self, grace: float) -> list[int]:
+        deadline = time.monotonic() + grace
+        beat_at = time.monotonic() + self.lease_ttl / 3
+        while True:
+            running = [i for e in self.executors.values() for i in e.running_ids()]
+            if not running or time.monotonic() >= deadline:
+                return running
+            if time.monotonic() >= beat_at:
+                store.heartbeat(running, self.using)
+                beat_at = time.monotonic() + self.lease_ttl / 3
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        """Ask the loop to stop: it stops claiming, releases the lease, lets runs finish up to
+        ``SCHEDULES_SHUTDOWN_GRACE`` seconds, and records any still running as lost."""
+        self._stop.set()
+        with self._timer_cond:
+            self._timer_cond.notify_all()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def _shutdown(self) -> None:
+        try:
+            self._drop_timers()
+            try:
+                self.lease.release()
+            except DatabaseError as exc:
+                logger.warning("could not release the lease: %s", exc)
+            if self._executors:
+                still = self._wait_for_runs(self.shutdown_grace)
+                for executor in self._executors.values():
+                    executor.close()
+                if still:
+                    store.mark_lost(
+                        execution_ids=still,
+                        reason="the scheduler shut down before it finished",
+                        now=self.clock.now(),
+                        using=self.using,
+                    )
+                    logger.warning("%d execution(s) still running at shutdown: lost", len(still))
+        finally:
+            if self._waker is not None:
+                self._waker.close()
+                self._waker = None
+
+
+# Waking up early.
+
+
+class _Waker:
+    """Sleep until a timeout, a stop, or (in subclasses) a change to the schedules."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.armed = False  # True once a change would be noticed (tests wait for it)
+
+    def wait(self, timeout: float) -> None:
+        self.armed = True
+        self.stop.wait(timeout)
+
+    def close(self) -> None:
+        """Release what the waker holds."""
+
+
+class _SqliteWaker(_Waker):
+    """``PRAGMA data_version`` changes when another connection commits: a free probe."""
+
+    def __init__(self, stop: threading.Event, using: str) -> None:
+        super().__init__(stop)
+        self.using = using
+        self.version: int | None = None
+
+    def _read(self) -> int:
+        with connections[self.using].cursor() as cursor:
+            cursor.execute("PRAGMA data_version")
+            return int(cursor.fetchone()[0])
+
+    def wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        if self.version is None:
+            self.version = self._read()
+            self.armed = True
+        while not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.stop.wait(min(left, 0.05))
+            version = self._read()
+            if version != self.version:
+                self.version = version
+                return
+
+
+class _PostgresWaker(_Waker):
+    """LISTEN on a dedicated connection; ``pg_notify`` arrives at the writer's commit."""
+
+    def __init__(self, stop: threading.Event, using: str) -> None:
+        super().__init__(stop)
+        self.using = using
+        self.conn: Any = None
+
+    def _connect(self) -> Any:
+        if self.conn is None or self.conn.closed:
+            wrapper = connections[self.using]
+            raw = wrapper.get_new_connection(wrapper.get_connection_params())
+            raw.autocommit = True
+            raw.execute(f"LISTEN {store.NOTIFY_CHANNEL}")
+            self.conn = raw
+            self.armed = True
+        return self.conn
+
+    def wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        try:
+            conn = self._connect()
+            while not self.stop.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                # Short slices so stop() is noticed quickly.
+                for _ in conn.notifies(timeout=min(left, 0.25), stop_after=1):
+                    return
+        except Exception as exc:  # The database went away: fall back to polling for now.
+            logger.debug("LISTEN connection failed: %s", exc)
+            self.close()
+            super().wait(max(deadline - time.monotonic(), 0))
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            finally:
+                self.conn = None
+
+
+def _make_waker(using: str, stop: threading.Event) -> _Waker:
+    vendor = connections[using].vendor
+    if vendor == "sqlite":
+        return _SqliteWaker(stop, using)
+    if vendor == "postgresql":
+        return _PostgresWaker(stop, using)
+    return _Waker(stop)  # MariaDB/MySQL: the one-query probe each poll interval is the marker.
+
+
+# In-process faces.
+
+
+class BackgroundScheduler:
+    """Run the loop in a daemon thread inside a web or worker process.
+
+    Several processes elect one leader through the same lease, so four gunicorn workers still
+    fire each occurrence once.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.scheduler = Scheduler(**kwargs)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._thread = threading.Thread(target=self._run, name="schedules-loop", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.scheduler.run()
+        except Exception:
+            logger.exception("the background scheduler stopped on an error")
+        finally:
+            connections.close_all()
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.scheduler.stop()
+        if wait and self._thread is not None:
+            self._thread.join()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+
+class AsyncIOScheduler:
+    """The same loop beside an asyncio event loop (an ASGI lifespan, ``runscheduler
+    --asyncio``): the loop runs in a worker thread so it never blocks the event loop; sync
+    jobs run in the executors' threads and ``async def`` jobs on the event loop given (or the
+    running one).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.scheduler = Scheduler(**kwargs)
+        self._task: asyncio.Future[None] | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._task = loop.run_in_executor(None, _run_and_close, self.scheduler.run)
+
+    async def shutdown(self) -> None:
+        self.scheduler.stop()
+        if self._task is not None:
+            await self._task
+
+    async def serve(self) -> None:
+        """Run until cancelled or stopped; stop cleanly on cancellation."""
+        await self.start()
+        try:
+            assert self._task is not None  # noqa: S101 - set by start()
+            await asyncio.shield(self._task)
+        finally:
+            await self.shutdown()
+
+
+def _run_and_close(func: Callable[[], None]) -> None:
+    try:
+        func()
+    finally:
+        connections.close_all()

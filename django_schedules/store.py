@@ -1,0 +1,968 @@
+"""Every query the engine and the API run. Nothing else in the package does SQL.
+
+Each function honours ``SCHEDULES_DATABASE``: querysets use ``.using(alias)`` and transactions
+``transaction.atomic(using=alias)`` (through ``write_transaction``, which also makes SQLite take
+its write lock up front).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from django.db import DatabaseError, IntegrityError, OperationalError, connections, transaction
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    DateTimeField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    TextField,
+    Value,
+    When,
+)
+
+from django_schedules.conf import conf
+from django_schedules.dbclock import DbNow
+from django_schedules.exceptions import ScheduleExists, ScheduleNotFound
+from django_schedules.models import (
+    FINISHED_STATUSES,
+    Execution,
+    ExecutionKind,
+    ExecutionStatus,
+    Schedule,
+    SchedulerLease,
+    ScheduleSource,
+)
+
+_R = TypeVar("_R")
+
+# The PostgreSQL LISTEN/NOTIFY channel the scheduler listens on to wake early.
+NOTIFY_CHANNEL = "django_schedules"
+
+
+def database_alias(using: str | None = None) -> str:
+    return using or conf.SCHEDULES_DATABASE
+
+
+# --- API-side queries ---
+
+
+@contextmanager
+def write_transaction(using: str | None = None) -> Iterator[str]:
+    """``transaction.atomic`` on the app's alias; on SQLite, ``BEGIN IMMEDIATE``.
+
+    In SQLite's default DEFERRED mode a transaction that reads and then writes fails at once
+    with "database is locked" when another writer got there first (the busy timeout does not
+    apply to a lock upgrade); IMMEDIATE takes the write lock at BEGIN, where the busy timeout
+    does apply. Inside an outer ``atomic`` block this is a savepoint of that transaction.
+    Yields the alias.
+    """
+    alias = database_alias(using)
+    connection = connections[alias]
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        with transaction.atomic(using=alias):
+            yield alias
+        return
+    connection.ensure_connection()  # the mode is read from OPTIONS when a connection opens
+    original = connection.transaction_mode  # type: ignore[attr-defined]
+    connection.transaction_mode = "IMMEDIATE"  # type: ignore[attr-defined]
+    try:
+        with transaction.atomic(using=alias):
+            yield alias
+    finally:
+        connection.transaction_mode = original  # type: ignore[attr-defined]
+
+
+def notify_change(using: str | None = None) -> None:
+    """Tell a sleeping scheduler that schedules changed; call inside the writing transaction.
+
+    PostgreSQL delivers ``pg_notify`` at commit (and drops it on rollback). Other databases
+    need nothing here: the scheduler notices changes by polling.
+    """
+    alias = database_alias(using)
+    connection = connections[alias]
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [NOTIFY_CHANNEL])
+
+
+def _retrying(attempt: Callable[[], _R]) -> _R:
+    """Run ``attempt`` (one whole write transaction), retrying a lock conflict (a MariaDB
+    deadlock, SQLite's busy timeout) with backoff; inside the caller's own transaction a retry
+    is impossible, so it runs once."""
+    alias = database_alias()
+    if connections[alias].in_atomic_block:
+        return attempt()
+    return retry_locked(attempt, using=alias)
+
+
+def find_schedule(job_id: str, using: str | None = None) -> Schedule | None:
+    return Schedule.objects.using(database_alias(using)).filter(job_id=job_id).first()
+
+
+def get_schedule(job_id: str, using: str | None = None) -> Schedule:
+    schedule = find_schedule(job_id, using)
+    if schedule is None:
+        raise ScheduleNotFound(f"no schedule has job id {job_id!r}")
+    return schedule
+
+
+def _locked(alias: str, job_id: str) -> Schedule:
+    schedule = Schedule.objects.using(alias).select_for_update().filter(job_id=job_id).first()
+    if schedule is None:
+        raise ScheduleNotFound(f"no schedule has job id {job_id!r}")
+    return schedule
+
+
+def list_schedules(using: str | None = None) -> list[Schedule]:
+    """Every schedule, soonest next run first (paused and exhausted ones last).
+
+    Each carries ``last_status``, ``last_fire_time`` and ``last_finished_at`` from its latest
+    execution (None when it never ran), in the same single query.
+    """
+    alias = database_alias(using)
+    latest = (
+        Execution.objects.using(alias).filter(schedule=OuterRef("pk")).order_by("-fire_time", "-id")
+    )
+    rows = Schedule.objects.using(alias).annotate(
+        last_status=Subquery(latest.values("status")[:1]),
+        last_fire_time=Subquery(latest.values("fire_time")[:1]),
+        last_finished_at=Subquery(latest.values("finished_at")[:1]),
+    )
+    # NULL sorts first on some databases and last on others: put "never" last everywhere.
+    return sorted(
+        rows,
+        key=lambda s: (not s.enabled, s.next_run_at is None, s.next_run_at or _EPOCH, s.job_id),
+    )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def insert_schedule(
+    schedule: Schedule,
+    *,
+    replace_existing: bool,
+    same: Callable[[Schedule], bool] | None = None,
+) -> tuple[Schedule, bool]:
+    """Save a new, fully validated schedule; with ``replace_existing`` overwrite the row that
+    has its job id (keeping its primary key, history and creation time), unless ``same`` says
+    the row already is this schedule: then nothing is written.
+
+    Returns the schedule and whether it was written. Raises ScheduleExists, writing nothing,
+    when the id is taken and ``replace_existing`` is False. Notifies the scheduler.
+    """
+
+    def attempt() -> tuple[Schedule, bool]:
+        schedule.pk, schedule.version = None, 1  # a fresh start on a retry
+        with write_transaction() as alias:
+            existing = (
+                Schedule.objects.using(alias)
+                .select_for_update()
+                .filter(job_id=schedule.job_id)
+                .first()
+            )
+            if existing is None:
+                try:
+                    with transaction.atomic(using=alias):  # a savepoint: PostgreSQL aborts else
+                        schedule.save(using=alias, force_insert=True)
+                except IntegrityError as exc:
+                    # Another process inserted this id between our read and our insert.
+                    if not replace_existing:
+                        raise _exists(schedule.job_id) from exc
+                    existing = _locked(alias, schedule.job_id)
+            if existing is not None:
+                if not replace_existing:
+                    raise _exists(schedule.job_id)
+                if same is not None and same(existing):
+                    return existing, False
+                schedule.pk = existing.pk
+                schedule.created_at = existing.created_at
+                schedule.version = existing.version + 1
+                schedule.save(using=alias, force_update=True)
+            notify_change(alias)
+        return schedule, True
+
+    return _retrying(attempt)
+
+
+def _exists(job_id: str) -> ScheduleExists:
+    return ScheduleExists(
+        f"a schedule with job id {job_id!r} already exists; pass replace_existing=True to "
+        "replace it"
+    )
+
+
+def change_schedule(
+    job_id: str, change: Callable[[Schedule], dict[str, Any]]
+) -> tuple[Schedule, bool]:
+    """Lock the schedule, ask ``change`` for the new field values, and write them.
+
+    ``change`` receives the locked row and returns ``{field: value}``; it may raise to abort
+    with nothing written. An empty dict writes nothing. Returns the schedule and whether it
+    was written. Bumps ``version`` and notifies the scheduler when something changed.
+    """
+
+    def attempt() -> tuple[Schedule, bool]:
+        with write_transaction() as alias:
+            schedule = _locked(alias, job_id)
+            changes = change(schedule)
+            changed = {
+                name: value for name, value in changes.items() if getattr(schedule, name) != value
+            }
+            if not changed:
+                return schedule, False
+            for name, value in changed.items():
+                setattr(schedule, name, value)
+            schedule.version += 1
+            schedule.save(using=alias, update_fields=[*changed, "version", "updated_at"])
+            notify_change(alias)
+        return schedule, True
+
+    return _retrying(attempt)
+
+
+def delete_schedule(job_id: str) -> Schedule:
+    """Delete a schedule; its executions stay, with ``schedule`` set to NULL."""
+
+    def attempt() -> Schedule:
+        with write_transaction() as alias:
+            schedule = _locked(alias, job_id)
+            Schedule.objects.using(alias).filter(pk=schedule.pk).delete()
+            notify_change(alias)
+        return schedule
+
+    return _retrying(attempt)
+
+
+def insert_manual_execution(job_id: str, now: datetime) -> Execution:
+    """Record a pending manual execution of the schedule, fired at ``now``."""
+
+    def attempt() -> Execution:
+        with write_transaction() as alias:
+            schedule = _locked(alias, job_id)
+            fire_time = now
+            for _ in range(10):
+                execution = Execution(
+                    schedule=schedule,
+                    job_id=schedule.job_id,
+                    name=schedule.name,
+                    func=schedule.func,
+                    fire_time=fire_time,
+                    run_at=fire_time,
+                    kind=ExecutionKind.MANUAL,
+                    status=ExecutionStatus.PENDING,
+                    executor=schedule.executor,
+                )
+                try:
+                    with transaction.atomic(using=alias):
+                        execution.save(using=alias, force_insert=True)
+                    break
+                except IntegrityError:
+                    # The (schedule, fire_time) pair is taken (two clicks in one microsecond, or a
+                    # scheduled fire at this very instant): a manual run is its own occurrence.
+                    fire_time += timedelta(microseconds=1)
+            else:  # pragma: no cover - ten collisions in a row
+                raise RuntimeError(f"could not record a manual execution of {job_id!r}")
+            notify_change(alias)
+        return execution
+
+    return _retrying(attempt)
+
+
+def schedules_table_exists(using: str | None = None) -> bool:
+    connection = connections[database_alias(using)]
+    with connection.cursor() as cursor:
+        return Schedule._meta.db_table in connection.introspection.table_names(cursor)
+
+
+def unregistered_schedules(
+    registered: Collection[str], using: str | None = None
+) -> list[tuple[str, str]]:
+    """``(job_id, callable name)`` of each schedule whose callable is not in ``registered``."""
+    return list(
+        Schedule.objects.using(database_alias(using))
+        .exclude(func__in=list(registered))
+        .order_by("job_id")
+        .values_list("job_id", "func")
+    )
+
+
+@dataclass
+class SyncPlan:
+    """What a sync writes: new rows, changed rows (with the fields that changed), disabled
+    rows, and the declared ids left alone because a schedule not from settings holds them."""
+
+    create: list[Schedule] = field(default_factory=list)
+    update: list[tuple[Schedule, list[str]]] = field(default_factory=list)
+    disable: list[Schedule] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.create or self.update or self.disable)
+
+
+def sync_settings_schedules(
+    declared_ids: Collection[str],
+    plan: Callable[[dict[str, Schedule]], SyncPlan],
+    *,
+    dry_run: bool = False,
+) -> SyncPlan:
+    """Lock the schedules a sync may touch (declared ids, and every row from settings), let
+    ``plan`` decide, and apply its plan in the same transaction (rolled back on dry runs)."""
+    with write_transaction() as alias:
+        rows = {
+            s.job_id: s
+            for s in Schedule.objects.using(alias)
+            .select_for_update()
+            .filter(Q(job_id__in=list(declared_ids)) | Q(source=ScheduleSource.SETTINGS))
+        }
+        result = plan(rows)
+        if dry_run:
+            return result
+        for schedule in result.create:
+            schedule.save(using=alias, force_insert=True)
+        for schedule, fields in result.update:
+            schedule.version += 1
+            schedule.save(using=alias, update_fields=[*fields, "version", "updated_at"])
+        for schedule in result.disable:
+            schedule.version += 1
+            schedule.save(
+                using=alias, update_fields=["enabled", "last_error", "version", "updated_at"]
+            )
+        if result.changed:
+            notify_change(alias)
+    return result
+
+
+def celery_beat_tasks() -> list[Any]:
+    """django-celery-beat's PeriodicTask rows with their schedules (the peer app's database)."""
+    from django_celery_beat.models import PeriodicTask  # type: ignore[import-not-found]
+
+    return list(
+        PeriodicTask.objects.select_related("interval", "crontab", "solar", "clocked").order_by(
+            "name"
+        )
+    )
+
+
+def apscheduler_job_ids() -> list[tuple[str, datetime | None]]:
+    """django-apscheduler's job ids and next run times. Never its pickled ``job_state``."""
+    from django_apscheduler.models import DjangoJob  # type: ignore[import-not-found]
+
+    return list(DjangoJob.objects.order_by("id").values_list("id", "next_run_time"))
+
+
+# --- Engine queries ---
+
+logger = logging.getLogger("django_schedules.store")
+
+_T = TypeVar("_T")
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    """True for a transient lock conflict worth retrying on any of our three databases."""
+    text = str(exc).lower()
+    if "database is locked" in text or "database table is locked" in text:
+        return True  # SQLite: the busy timeout ran out.
+    code = exc.args[0] if exc.args else None
+    # MySQL/MariaDB: 1213 deadlock, 1205 lock wait timeout; PostgreSQL: a deadlock.
+    return code in (1213, 1205) or "deadlock detected" in text
+
+
+def retry_locked(
+    func: Callable[[], _T], *, using: str, attempts: int = 8, first_delay: float = 0.01
+) -> _T:
+    """Call `func` (one whole transaction), retrying a lock conflict with backoff.
+
+    A lock conflict is normal under contention: logged at debug level, never as an error; the
+    last one is re-raised.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return func()
+        except (OperationalError, DatabaseError) as exc:
+            if attempt == attempts or not _is_lock_error(exc):
+                raise
+            delay = first_delay * 2 ** (attempt - 1) * (0.5 + random.random())  # noqa: S311
+            logger.debug("lock conflict on %r (attempt %d), retry in %.3fs", using, attempt, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# The lease.
+
+
+def take_lease(group: str, owner: str, ttl: timedelta, using: str) -> int | None:
+    """Take the group's lease when it is free or expired by the database's clock.
+
+    Return the new epoch (grown by one), or None when another holder has it.
+    """
+
+    def attempt() -> int | None:
+        with write_transaction(using):
+            leases = SchedulerLease.objects.using(using)
+            taken = leases.filter(
+                Q(group=group)
+                & (Q(owner="") | Q(expires_at__isnull=True) | Q(expires_at__lte=DbNow()))
+            ).update(
+                owner=owner,
+                epoch=F("epoch") + 1,
+                expires_at=DbNow() + ttl,
+                acquired_at=DbNow(),
+                renewed_at=DbNow(),
+            )
+            if taken != 1:
+                return None
+            return leases.filter(group=group, owner=owner).values_list("epoch", flat=True).get()
+
+    epoch = retry_locked(attempt, using=using)
+    if epoch is None and not SchedulerLease.objects.using(using).filter(group=group).exists():
+        try:
+            with transaction.atomic(using=using):
+                SchedulerLease.objects.using(using).create(group=group)
+        except IntegrityError:
+            pass  # Another process created it first: normal.
+        epoch = retry_locked(attempt, using=using)
+    return epoch
+
+
+def renew_lease(group: str, owner: str, epoch: int, ttl: timedelta, using: str) -> bool:
+    """Extend the lease we hold. False means we lost it: stop firing at once.
+
+    Renewing an expired lease nobody took is safe: a new holder would have bumped the epoch.
+    """
+    qs = SchedulerLease.objects.using(using).filter(group=group, owner=owner, epoch=epoch)
+    return retry_locked(
+        lambda: qs.update(expires_at=DbNow() + ttl, renewed_at=DbNow()) == 1, using=using
+    )
+
+
+def release_lease(group: str, owner: str, epoch: int, using: str) -> bool:
+    """Give the lease up so a standby takes it at once; False if it was no longer ours."""
+    qs = SchedulerLease.objects.using(using).filter(group=group, owner=owner, epoch=epoch)
+    return retry_locked(lambda: qs.update(owner="", expires_at=None) == 1, using=using)
+
+
+def _fence(group: str, owner: str, epoch: int, using: str) -> bool:
+    """Inside a claim transaction: do we still hold the lease, unexpired, at this epoch?
+
+    The row lock (FOR UPDATE; SQLite's IMMEDIATE transaction serialises anyway) makes a
+    standby's take wait for this transaction, so a claim and a take never interleave.
+    """
+    qs = (
+        SchedulerLease.objects.using(using)
+        .select_for_update()
+        .filter(group=group, owner=owner, epoch=epoch, expires_at__gt=DbNow())
+        .values_list("pk", flat=True)
+    )
+    return bool(list(qs[:1]))
+
+
+# The idle probe.
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What one idle tick learns: do we still hold the lease, when is the next firing, and
+    does a manual run wait."""
+
+    holds_lease: bool
+    earliest: datetime | None
+    manual_pending: bool
+
+
+def probe(group: str, owner: str, epoch: int, using: str) -> Probe:
+    """One query: the lease row, the earliest next run (index schedules_due_idx) and whether a
+    manual execution waits to be dispatched (index schedules_exec_pending_idx).
+
+    Its cost does not depend on how many schedules there are.
+    """
+    earliest = (
+        Schedule.objects.using(using)
+        .filter(enabled=True, next_run_at__isnull=False)
+        .order_by("next_run_at")
+        .values("next_run_at")[:1]
+    )
+    manual = Execution.objects.using(using).filter(
+        status=ExecutionStatus.PENDING, epoch__isnull=True
+    )
+    row = (
+        SchedulerLease.objects.using(using)
+        .filter(group=group)
+        .annotate(
+            earliest=Subquery(earliest, output_field=DateTimeField()),
+            manual=Exists(manual),
+            mine=Case(
+                When(Q(owner=owner, epoch=epoch, expires_at__gt=DbNow()), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
+        )
+        .values_list("mine", "earliest", "manual")
+        .first()
+    )
+    if row is None:
+        return Probe(False, None, False)
+    return Probe(bool(row[0]), row[1], bool(row[2]))
+
+
+# The batch claim.
+
+
+@dataclass
+class NewExecution:
+    """An Execution the planner wants recorded for a schedule."""
+
+    fire_time: datetime
+    kind: str = ExecutionKind.SCHEDULED
+    status: str = ExecutionStatus.PENDING
+    reason: str = ""
+    run_at: datetime | None = None
+
+
+@dataclass
+class SchedulePlan:
+    """What the planner decided for one due schedule: its new next_run_at and its rows."""
+
+    next_run_at: datetime | None
+    executions: list[NewExecution] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class Claimed:
+    """A pending execution to hand to an executor at `run_at`."""
+
+    execution_id: int
+    schedule_id: int | None
+    executor: str
+    fire_time: datetime
+    run_at: datetime
+    timeout: float | None = None
+
+
+@dataclass
+class ClaimResult:
+    fenced_out: bool = False
+    claimed: list[Claimed] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    more: bool = False
+
+
+Planner = Callable[[Schedule, int], SchedulePlan]
+
+
+def claim_due(
+    group: str,
+    owner: str,
+    epoch: int,
+    *,
+    horizon: datetime,
+    batch: int,
+    planner: Planner,
+    now: datetime,
+    using: str,
+) -> ClaimResult:
+    """Claim up to `batch` schedules due at or before `horizon`, in one transaction.
+
+    Order: fence check, read the due rows (index schedules_due_idx), count their live
+    executions (max_instances), one conditional UPDATE over the batch (each row's version in
+    the WHERE), read the winners back by their new version, one bulk INSERT. UPDATE before
+    INSERT: the reverse deadlocked on InnoDB. The unique (schedule, fire_time) constraint is
+    the last line of defence. A fixed number of statements whatever the batch size.
+    `planner(schedule, live)` runs inside the transaction and must not query.
+    """
+
+    def attempt() -> ClaimResult:
+        with write_transaction(using):
+            if not _fence(group, owner, epoch, using):
+                return ClaimResult(fenced_out=True)
+            rows = list(
+                Schedule.objects.using(using)
+                .filter(enabled=True, next_run_at__lte=horizon)
+                .order_by("next_run_at")[: batch + 1]
+            )
+            result = ClaimResult(more=len(rows) > batch)
+            rows = rows[:batch]
+            if not rows:
+                return result
+            live: dict[int, int] = dict(
+                Execution.objects.using(using)
+                .filter(
+                    schedule_id__in=[r.pk for r in rows],
+                    status__in=[ExecutionStatus.PENDING, ExecutionStatus.RUNNING],
+                )
+                .values("schedule_id")
+                .annotate(n=Count("pk"))
+                .values_list("schedule_id", "n")
+            )
+            plans = {r.pk: planner(r, live.get(r.pk, 0)) for r in rows}
+            won = _advance(rows, plans, now, using)
+            inserts = [
+                Execution(
+                    schedule_id=r.pk,
+                    job_id=r.job_id,
+                    name=r.name,
+                    func=r.func,
+                    fire_time=e.fire_time,
+                    run_at=e.run_at or e.fire_time,
+                    kind=e.kind,
+                    status=e.status,
+                    reason=e.reason[:500],
+                    executor=r.executor,
+                    epoch=epoch,
+                    finished_at=None if e.status == ExecutionStatus.PENDING else now,
+                )
+                for r in rows
+                if won.get(r.pk) == r.version + 1
+                for e in plans[r.pk].executions
+            ]
+            timeouts = {r.pk: r.timeout for r in rows}
+            result.claimed = [
+                Claimed(
+                    execution_id=x.pk,
+                    schedule_id=x.schedule_id,
+                    executor=x.executor,
+                    fire_time=x.fire_time,
+                    run_at=x.run_at or x.fire_time,
+                    timeout=timeouts.get(x.schedule_id or 0),
+                )
+                for x in _insert_executions(inserts, using)
+                if x.status == ExecutionStatus.PENDING
+            ]
+            result.errors = [
+                (r.pk, plans[r.pk].error)
+                for r in rows
+                if plans[r.pk].error and won.get(r.pk) == r.version + 1
+            ]
+            return result
+
+    return retry_locked(attempt, using=using)
+
+
+def _advance(
+    rows: Sequence[Schedule], plans: dict[int, SchedulePlan], now: datetime, using: str
+) -> dict[int, int]:
+    """One UPDATE moving every row of the batch on, guarded by each row's version; return
+    {pk: version} of the batch's rows after it."""
+    match = Q()
+    for r in rows:
+        match |= Q(pk=r.pk, version=r.version)
+    changes: dict[str, Any] = {
+        "next_run_at": Case(
+            *[
+                When(pk=pk, then=Value(p.next_run_at, output_field=DateTimeField()))
+                for pk, p in plans.items()
+            ],
+            default=F("next_run_at"),  # also types the CASE when every branch is NULL
+            output_field=DateTimeField(),
+        ),
+        "version": F("version") + 1,
+    }
+    errors = {pk: p.error for pk, p in plans.items() if p.error}
+    if errors:
+        changes["last_error"] = Case(
+            *[When(pk=pk, then=Value(msg[:2000])) for pk, msg in errors.items()],
+            default=F("last_error"),
+            output_field=TextField(),
+        )
+        changes["last_error_at"] = Case(
+            *[When(pk=pk, then=Value(now, output_field=DateTimeField())) for pk in errors],
+            default=F("last_error_at"),
+            output_field=DateTimeField(),
+        )
+    Schedule.objects.using(using).filter(match).update(**changes)
+    # MariaDB has no UPDATE ... RETURNING: read the winners back. Our UPDATE holds their row
+    # locks (on SQLite, the write lock) until commit, so nobody moved them since.
+    return dict(
+        Schedule.objects.using(using)
+        .filter(pk__in=[r.pk for r in rows])
+        .values_list("pk", "version")
+    )
+
+
+def _insert_executions(inserts: list[Execution], using: str) -> list[Execution]:
+    if not inserts:
+        return []
+    try:
+        # A duplicate key aborts the whole transaction on PostgreSQL: use a savepoint.
+        with transaction.atomic(using=using):
+            created = Execution.objects.using(using).bulk_create(inserts)
+    except IntegrityError:
+        # Another claim recorded one of these occurrences first: keep the others.
+        logger.debug("an occurrence was already recorded; inserting one by one")
+        created = []
+        for row in inserts:
+            row.pk = None
+            try:
+                with transaction.atomic(using=using):
+                    row.save(using=using, force_insert=True)
+                created.append(row)
+            except IntegrityError:
+                logger.debug("occurrence %s of %s already recorded", row.fire_time, row.job_id)
+    if any(x.pk is None for x in created):  # a database that cannot return bulk ids
+        found = Q()
+        for x in created:
+            found |= Q(schedule_id=x.schedule_id, fire_time=x.fire_time)
+        ids: dict[tuple[int | None, datetime], int] = {
+            (sid, fire): pk
+            for sid, fire, pk in Execution.objects.using(using)
+            .filter(found)
+            .values_list("schedule_id", "fire_time", "pk")
+        }
+        for x in created:
+            x.pk = ids.get((x.schedule_id, x.fire_time))
+    return created
+
+
+def park_schedule(schedule_id: int, error: str, now: datetime, using: str) -> None:
+    """Set a schedule aside (next_run_at NULL) with the error shown in the admin."""
+    qs = Schedule.objects.using(using).filter(pk=schedule_id)
+    retry_locked(
+        lambda: qs.update(
+            next_run_at=None, last_error=error[:2000], last_error_at=now, version=F("version") + 1
+        ),
+        using=using,
+    )
+
+
+def record_schedule_error(schedule_id: int, error: str, now: datetime, using: str) -> None:
+    """Show an error on the schedule (visible in the admin) without moving it."""
+    qs = Schedule.objects.using(using).filter(pk=schedule_id)
+    retry_locked(lambda: qs.update(last_error=error[:2000], last_error_at=now), using=using)
+
+
+# Pending executions: manual runs, and orphans of an earlier lease holder.
+
+
+def adopt_pending(epoch: int, limit: int, using: str) -> list[Claimed]:
+    """Stamp pending executions nobody live dispatches (manual ones, epoch NULL, and those
+    claimed under an older epoch) with our epoch, and return them to dispatch.
+
+    The stamp fences the earlier holder out: its workers start a row only at its own epoch.
+    """
+
+    def attempt() -> list[Claimed]:
+        with write_transaction(using):
+            pending = Execution.objects.using(using).filter(
+                Q(epoch__isnull=True) | Q(epoch__lt=epoch), status=ExecutionStatus.PENDING
+            )
+            ids = list(pending.order_by("pk").values_list("pk", flat=True)[:limit])
+            if not ids:
+                return []
+            pending.filter(pk__in=ids).update(epoch=epoch)
+            rows = (
+                Execution.objects.using(using)
+                .filter(pk__in=ids, epoch=epoch, status=ExecutionStatus.PENDING)
+                .values_list(
+                    "pk", "schedule_id", "executor", "fire_time", "run_at", "schedule__timeout"
+                )
+            )
+            return [
+                Claimed(pk, sid, ex, fire, run_at or fire, timeout)
+                for pk, sid, ex, fire, run_at, timeout in rows
+            ]
+
+    return retry_locked(attempt, using=using)
+
+
+# An execution's lifecycle.
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What a worker needs to run one execution."""
+
+    execution_id: int
+    schedule_id: int | None
+    func: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    fire_time: datetime
+    attempt: int
+    max_retries: int
+    retry_delay: float
+
+
+def start_execution(
+    execution_id: int, epoch: int | None, worker: str, started_at: datetime, using: str
+) -> RunSpec | None:
+    """CAS pending -> running (only at `epoch` when given). None: another worker has it, or a
+    newer lease holder adopted it: a duplicate delivery never runs a job twice."""
+    qs = Execution.objects.using(using).filter(pk=execution_id, status=ExecutionStatus.PENDING)
+    if epoch is not None:
+        qs = qs.filter(epoch=epoch)
+    won = retry_locked(
+        lambda: qs.update(
+            status=ExecutionStatus.RUNNING,
+            started_at=started_at,
+            heartbeat_at=DbNow(),
+            worker=worker[:255],
+        ),
+        using=using,
+    )
+    if won != 1:
+        return None
+    row = Execution.objects.using(using).select_related("schedule").get(pk=execution_id)
+    schedule = row.schedule
+    return RunSpec(
+        execution_id=row.pk,
+        schedule_id=schedule.pk if schedule else None,
+        func=row.func,
+        args=list(schedule.args) if schedule else [],
+        kwargs=dict(schedule.kwargs) if schedule else {},
+        fire_time=row.fire_time,
+        attempt=row.attempt,
+        max_retries=schedule.max_retries if schedule else 0,
+        retry_delay=schedule.retry_delay if schedule else 0.0,
+    )
+
+
+def next_attempt(execution_id: int, attempt: int, using: str) -> bool:
+    """Record a retry as the next attempt of the same running execution."""
+    qs = Execution.objects.using(using).filter(
+        pk=execution_id, status=ExecutionStatus.RUNNING, attempt=attempt
+    )
+    return retry_locked(
+        lambda: qs.update(attempt=attempt + 1, heartbeat_at=DbNow()) == 1, using=using
+    )
+
+
+def finish_execution(
+    execution_id: int,
+    attempt: int,
+    status: str,
+    *,
+    finished_at: datetime,
+    duration: timedelta,
+    result: str = "",
+    reason: str = "",
+    traceback: str = "",
+    using: str,
+) -> bool:
+    """Finish a running execution. False: it was finished already (timed out, marked lost)."""
+    qs = Execution.objects.using(using).filter(
+        pk=execution_id, status=ExecutionStatus.RUNNING, attempt=attempt
+    )
+    return retry_locked(
+        lambda: (
+            qs.update(
+                status=status,
+                finished_at=finished_at,
+                duration=duration,
+                result=result,
+                reason=reason[:500],
+                traceback=traceback,
+            )
+            == 1
+        ),
+        using=using,
+    )
+
+
+def fail_unstarted(execution_id: int, reason: str, now: datetime, using: str) -> bool:
+    """Finish a pending execution that cannot run (its executor is not configured)."""
+    qs = Execution.objects.using(using).filter(pk=execution_id, status=ExecutionStatus.PENDING)
+    return retry_locked(
+        lambda: qs.update(status=ExecutionStatus.FAILED, reason=reason[:500], finished_at=now) == 1,
+        using=using,
+    )
+
+
+def time_out(execution_id: int, timeout: float, now: datetime, using: str) -> bool:
+    """Mark a running execution failed because it ran past its timeout."""
+    qs = Execution.objects.using(using).filter(pk=execution_id, status=ExecutionStatus.RUNNING)
+    return retry_locked(
+        lambda: (
+            qs.update(
+                status=ExecutionStatus.FAILED,
+                reason=f"timeout: still running after {timeout:g}s",
+                finished_at=now,
+            )
+            == 1
+        ),
+        using=using,
+    )
+
+
+def heartbeat(execution_ids: Sequence[int], using: str) -> int:
+    """Refresh the heartbeat of our running executions, by the database's clock."""
+    if not execution_ids:
+        return 0
+    qs = Execution.objects.using(using).filter(
+        pk__in=list(execution_ids), status=ExecutionStatus.RUNNING
+    )
+    return retry_locked(lambda: qs.update(heartbeat_at=DbNow()), using=using)
+
+
+def mark_lost(
+    *,
+    older_than: timedelta | None = None,
+    execution_ids: Sequence[int] | None = None,
+    reason: str,
+    now: datetime,
+    using: str,
+) -> int:
+    """Mark running executions lost: those whose heartbeat is older than `older_than` by the
+    database's clock (index schedules_exec_status_idx), or the given ids."""
+    qs = Execution.objects.using(using).filter(status=ExecutionStatus.RUNNING)
+    if older_than is not None:
+        qs = qs.filter(heartbeat_at__lt=DbNow() - older_than)
+    if execution_ids is not None:
+        qs = qs.filter(pk__in=list(execution_ids))
+    return retry_locked(
+        lambda: qs.update(status=ExecutionStatus.LOST, reason=reason[:500], finished_at=now),
+        using=using,
+    )
+
+
+# --- Maintenance queries ---
+
+
+def _prunable(before: datetime, using: str | None = None) -> Any:
+    finished = [status.value for status in FINISHED_STATUSES]
+    return Execution.objects.using(database_alias(using)).filter(
+        created_at__lt=before, status__in=finished
+    )
+
+
+def count_prunable_executions(before: datetime, using: str | None = None) -> int:
+    return int(_prunable(before, using).count())
+
+
+def prune_executions(
+    before: datetime, batch_size: int = 1000, using: str | None = None
+) -> Iterator[int]:
+    """Delete finished executions created before `before`; yield the count of each batch.
+
+    Each batch is its own short transaction on at most `batch_size` primary keys (found through
+    the ``created_at`` index), so pruning a million rows never holds a long lock.
+    """
+    alias = database_alias(using)
+    while True:
+        ids = list(
+            _prunable(before, alias)
+            .order_by("created_at")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return
+        with write_transaction(alias):
+            deleted, _per_model = Execution.objects.using(alias).filter(pk__in=ids).delete()
+        yield deleted
+        if len(ids) < batch_size:
+            return

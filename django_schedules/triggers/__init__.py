@@ -1,0 +1,27 @@
+"""Triggers: pure time math. Imports nothing from Django and never reads the clock.
+
+See docs/triggers.md for the rules (daylight saving, jitter, APScheduler compatibility).
+"""
+
+from __future__ import annotations
+
+from django_schedules.triggers.base import BaseTrigger
+from django_schedules.triggers.calendarinterval import CalendarIntervalTrigger
+from django_schedules.triggers.combining import AndTrigger, OrTrigger
+from django_schedules.triggers.cron import CronTrigger
+from django_schedules.triggers.date import DateTrigger
+from django_schedules.triggers.describe import describe_dst
+from django_schedules.triggers.interval import IntervalTrigger
+from django_schedules.triggers.serialization import trigger_from_dict
+
+__all__ = [
+    "AndTrigger",
+    "BaseTrigger",
+    "CalendarIntervalTrigger",
+    "CronTrigger",
+    "DateTrigger",
+    "IntervalTrigger",
+    "OrTrigger",
+    "describe_dst",
+    "trigger_from_dict",
+]

@@ -1,0 +1,768 @@
+"""CronTrigger: APScheduler 3's keyword fields, and crontab strings with crontab's own meaning.
+
+Fire times are found in naive wall time, field by field, with precomputed value tables
+(next allowed hour/minute/second) and a per-month cache of matching days, then turned into an
+instant once with zoneinfo. Daylight saving follows Debian cron's rule (docs/triggers.md).
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from bisect import bisect_left
+from collections.abc import Iterable
+from functools import lru_cache
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, ClassVar
+
+from django_schedules.exceptions import TriggerError
+from django_schedules.triggers._common import (
+    ONE_MICROSECOND,
+    ZERO,
+    check_window,
+    coerce_datetime,
+    coerce_jitter,
+    coerce_timezone,
+    fail,
+    gap_end,
+    iso,
+    repeat_end,
+)
+from django_schedules.triggers.base import BaseTrigger
+
+OWNER = "CronTrigger"
+FIELD_NAMES = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
+MIN_VALUES = {
+    "year": 1970,
+    "month": 1,
+    "day": 1,
+    "week": 1,
+    "day_of_week": 0,
+    "hour": 0,
+    "minute": 0,
+    "second": 0,
+}
+MAX_VALUES = {
+    "year": 9999,
+    "month": 12,
+    "day": 31,
+    "week": 53,
+    "day_of_week": 6,
+    "hour": 23,
+    "minute": 59,
+    "second": 59,
+}
+# APScheduler 3: a field left out after the least significant given one takes its minimum.
+DEFAULT_VALUES = {
+    "year": "*",
+    "month": "1",
+    "day": "1",
+    "week": "*",
+    "day_of_week": "*",
+    "hour": "0",
+    "minute": "0",
+    "second": "0",
+}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+POSITIONS = ("1st", "2nd", "3rd", "4th", "5th", "last")
+
+_SEPARATOR = re.compile(r" *, *")
+_ALL = re.compile(r"\*(?:/([0-9]+))?$")
+_RANGE = re.compile(r"([0-9]+)(?:-([0-9]+))?(?:/([0-9]+))?$")
+_NAMES = re.compile(r"([a-z]+)(?:-([a-z]+))?$", re.IGNORECASE)
+_POSITION = re.compile(r"(1st|2nd|3rd|4th|5th|last) +([a-z]+)$", re.IGNORECASE)
+_LAST = re.compile(r"last$", re.IGNORECASE)
+
+# A day-of-month item: ("range", first, last or None, step) | ("nth", position 0-5, weekday)
+# | ("last",). Position 5 means the last such weekday of the month.
+DayItem = tuple[Any, ...]
+
+MACROS = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+CRONTAB_FIELDS = ("minute", "hour", "day_of_month", "month", "day_of_week")
+CRONTAB_RANGES = {
+    "minute": (0, 59),
+    "hour": (0, 23),
+    "day_of_month": (1, 31),
+    "month": (1, 12),
+    "day_of_week": (0, 7),
+}
+CRONTAB_NAMES = {
+    "month": {name: i + 1 for i, name in enumerate(MONTHS)},
+    "day_of_week": {name: (i + 1) % 7 for i, name in enumerate(WEEKDAYS)},
+}
+
+_MONTH_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=1024)
+def _table(values: tuple[int, ...], size: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Return (values, t) where t[x] is the smallest value >= x (or `size`), x in 0..size."""
+    allowed = set(values)
+    table = [size] * (size + 1)
+    nxt = size
+    for x in range(size - 1, -1, -1):
+        if x in allowed:
+            nxt = x
+        table[x] = nxt
+    return values, tuple(table)
+
+
+@lru_cache(maxsize=256)
+def _year_table(values: tuple[int, ...]) -> tuple[tuple[int, ...], frozenset[int]]:
+    return values, frozenset(values)
+
+
+class CronTrigger(BaseTrigger):
+    """Fire when the wall clock in `timezone` matches every field (APScheduler 3 syntax).
+
+    Fields: `*`, `*/a`, `a`, `a-b`, `a-b/c`, `a/c`, comma lists; month and weekday names;
+    in `day`, also `1st`..`5th`/`last` + weekday name and `last`. `day_of_week` 0 is Monday.
+    Fields left out after the least significant one given take their minimum, the ones before
+    it are `*` (APScheduler's rule), so `CronTrigger(hour=9)` fires at 09:00:00 every day.
+    """
+
+    kind: ClassVar[str] = "cron"
+
+    # Set once in __init__/from_crontab through `_set`.
+    _fields: dict[str, str]
+    _crontab: str | None
+    _exprs: dict[str, str]
+    _fixed_time: bool
+    _utc: bool
+    _month_cache: dict[int, tuple[int, ...]]
+    _start_utc: datetime | None
+    _end_utc: datetime | None
+    _years: tuple[int, ...]
+    _year_set: frozenset[int]
+    _months: tuple[int, ...]
+    _next_month: tuple[int, ...]
+    _hours: tuple[int, ...]
+    _minutes: tuple[int, ...]
+    _seconds: tuple[int, ...]
+    _next_hour: tuple[int, ...]
+    _next_minute: tuple[int, ...]
+    _next_second: tuple[int, ...]
+    _h0: int
+    _m0: int
+    _s0: int
+    _day_items: tuple[DayItem, ...] | None
+    _dom: frozenset[int] | None
+    _dows: frozenset[int] | None
+    _weeks: frozenset[int] | None
+    _day_or: bool
+
+    def __init__(
+        self,
+        year: int | str | None = None,
+        month: int | str | None = None,
+        day: int | str | None = None,
+        week: int | str | None = None,
+        day_of_week: int | str | None = None,
+        hour: int | str | None = None,
+        minute: int | str | None = None,
+        second: int | str | None = None,
+        start_date: datetime | date | str | None = None,
+        end_date: datetime | date | str | None = None,
+        timezone: Any = None,
+        jitter: float | None = None,
+    ) -> None:
+        given = {
+            "year": year,
+            "month": month,
+            "day": day,
+            "week": week,
+            "day_of_week": day_of_week,
+            "hour": hour,
+            "minute": minute,
+            "second": second,
+        }
+        exprs: dict[str, str] = {}
+        explicit: dict[str, str] = {}
+        remaining = sum(value is not None for value in given.values())
+        for name in FIELD_NAMES:
+            value = given[name]
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, int | str):
+                    fail(OWNER, f"{name} field", value, "must be an int or a string")
+                text = str(value).strip()
+                if len(text) > 500:
+                    fail(OWNER, f"{name} field", value, "is too long")
+                exprs[name] = explicit[name] = text
+                remaining -= 1
+            elif remaining == 0 and explicit:
+                exprs[name] = DEFAULT_VALUES[name]
+            else:
+                exprs[name] = "*"
+        self._init_common(start_date, end_date, timezone, jitter)
+        sets = {
+            name: _parse_static(name, exprs[name])
+            for name in FIELD_NAMES
+            if name not in ("day", "day_of_week")
+        }
+        day_items = _parse_day(exprs["day"])
+        dows = _parse_static("day_of_week", exprs["day_of_week"])
+        self._set(
+            _fields=explicit,
+            _crontab=None,
+            _exprs=exprs,
+            _fixed_time=not exprs["minute"].startswith("*") and not exprs["hour"].startswith("*"),
+        )
+        self._init_tables(
+            years=sets["year"],
+            months=sets["month"],
+            hours=sets["hour"],
+            minutes=sets["minute"],
+            seconds=sets["second"],
+        )
+        all_days = day_items == (("range", 1, None, None),)
+        self._set(
+            _day_items=None if all_days else day_items,
+            _dom=None,
+            _dows=None if len(dows) == 7 else frozenset(dows),
+            _weeks=None if len(sets["week"]) == 53 else frozenset(sets["week"]),
+            _day_or=False,
+        )
+        if self._never_fires():
+            raise TriggerError(
+                f"Bad day field {exprs['day']!r} in CronTrigger: with month="
+                f"{exprs['month']!r}, week={exprs['week']!r}, day_of_week="
+                f"{exprs['day_of_week']!r} and year={exprs['year']!r} no date ever matches"
+            )
+
+    @classmethod
+    def from_crontab(
+        cls,
+        expr: str,
+        timezone: Any = None,
+        *,
+        start_date: datetime | date | str | None = None,
+        end_date: datetime | date | str | None = None,
+        jitter: float | None = None,
+    ) -> CronTrigger:
+        """Build a trigger from a five-field crontab string, with crontab's meaning.
+
+        Day of week 0 and 7 are Sunday; names are accepted; when both day of month and day of
+        week are restricted (neither starts with `*`) a day matching either fires (the OR
+        rule); macros @yearly @annually @monthly @weekly @daily @midnight @hourly.
+        """
+        self = cls.__new__(cls)
+        if not isinstance(expr, str):
+            fail("CronTrigger.from_crontab", "crontab", expr, "must be a string")
+        text = " ".join(expr.split())
+        if len(text) > 500:
+            fail("CronTrigger.from_crontab", "crontab", expr, "is too long")
+        expanded = MACROS.get(text.lower(), text)
+        if expanded.startswith("@"):
+            fail(
+                "CronTrigger.from_crontab",
+                "crontab",
+                expr,
+                "unknown macro; known: " + " ".join(MACROS),
+            )
+        parts = expanded.split()
+        if len(parts) != 5:
+            fail(
+                "CronTrigger.from_crontab",
+                "crontab",
+                expr,
+                f"needs 5 fields (minute hour day-of-month month day-of-week), got {len(parts)}",
+            )
+        values = {
+            name: _parse_crontab_field(name, part, expr)
+            for name, part in zip(CRONTAB_FIELDS, parts, strict=True)
+        }
+        self._init_common(start_date, end_date, timezone, jitter)
+        minute, hour, dom, month, dow = parts
+        self._set(
+            _fields={},
+            _crontab=text,
+            _exprs={
+                "year": "*",
+                "month": month,
+                "day": dom,
+                "week": "*",
+                "day_of_week": dow,
+                "hour": hour,
+                "minute": minute,
+                "second": "0",
+            },
+            _fixed_time=not minute.startswith("*") and not hour.startswith("*"),
+        )
+        self._init_tables(
+            years=range(1970, 10000),
+            months=values["month"],
+            hours=values["hour"],
+            minutes=values["minute"],
+            seconds=(0,),
+        )
+        # Debian cron: if either day field starts with '*', a day must match both; else either.
+        day_or = not dom.startswith("*") and not dow.startswith("*")
+        py_dows = frozenset((value + 6) % 7 for value in values["day_of_week"])
+        self._set(
+            _day_items=None,
+            _dom=frozenset(values["day_of_month"]),
+            _dows=py_dows,
+            _weeks=None,
+            _day_or=day_or,
+        )
+        if self._never_fires():
+            raise TriggerError(
+                f"Bad crontab {expr!r} in CronTrigger.from_crontab: day-of-month {dom!r} "
+                f"never falls in month {month!r}, so it can never fire"
+            )
+        return self
+
+    # -- construction helpers -------------------------------------------------------------
+
+    def _init_common(self, start_date: Any, end_date: Any, timezone: Any, jitter: Any) -> None:
+        tz = coerce_timezone(timezone, OWNER)
+        start = coerce_datetime(start_date, tz, OWNER, "start_date")
+        end = coerce_datetime(end_date, tz, OWNER, "end_date")
+        check_window(start, end, end_date, OWNER)
+        self._set(
+            timezone=tz,
+            start_date=start,
+            end_date=end,
+            _start_utc=None if start is None else start.astimezone(UTC),
+            _end_utc=None if end is None else end.astimezone(UTC),
+            jitter=coerce_jitter(jitter, OWNER),
+            _utc=tz.key in ("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Zulu", "Zulu", "Etc/GMT"),
+            _month_cache={},
+        )
+
+    def _init_tables(
+        self,
+        *,
+        years: Iterable[int],
+        months: Iterable[int],
+        hours: Iterable[int],
+        minutes: Iterable[int],
+        seconds: Iterable[int],
+    ) -> None:
+        year_tuple, year_set = _year_table(tuple(sorted(set(years))))
+        month_tuple, next_month = _table(tuple(sorted(set(months))), 13)
+        hour_tuple, next_hour = _table(tuple(sorted(set(hours))), 24)
+        minute_tuple, next_minute = _table(tuple(sorted(set(minutes))), 60)
+        second_tuple, next_second = _table(tuple(sorted(set(seconds))), 60)
+        self._set(
+            _years=year_tuple,
+            _year_set=year_set,
+            _months=month_tuple,
+            _next_month=next_month,
+            _hours=hour_tuple,
+            _minutes=minute_tuple,
+            _seconds=second_tuple,
+            _next_hour=next_hour,
+            _next_minute=next_minute,
+            _next_second=next_second,
+            _h0=hour_tuple[0],
+            _m0=minute_tuple[0],
+            _s0=second_tuple[0],
+        )
+
+    def _never_fires(self) -> bool:
+        """Return True when no date in any allowed year matches the day fields.
+
+        Which days match in a year depends only on whether it and the year before are leap
+        years and on the weekday of its 1 January, so one year of each kind is checked.
+        """
+        seen: set[tuple[bool, int, bool]] = set()
+        years: Iterable[int] = self._years
+        if len(self._years) == 8030:
+            years = range(2001, 2061)  # holds every kind of year; '*' allows all of them
+        for year in years:
+            key = (calendar.isleap(year), date(year, 1, 1).weekday(), calendar.isleap(year - 1))
+            if key in seen:
+                continue
+            seen.add(key)
+            for month in self._months:
+                if self._compute_month_days(year, month):
+                    return False
+            if len(seen) == 21:  # every kind there is
+                break
+        return True
+
+    # -- the day rule ---------------------------------------------------------------------
+
+    def _month_days(self, year: int, month: int) -> tuple[int, ...]:
+        key = year * 16 + month
+        cache = self._month_cache
+        days = cache.get(key)
+        if days is None:
+            if len(cache) >= _MONTH_CACHE_SIZE:
+                cache.clear()
+            days = cache[key] = self._compute_month_days(year, month)
+        return days
+
+    def _compute_month_days(self, year: int, month: int) -> tuple[int, ...]:
+        first_weekday, ndays = calendar.monthrange(year, month)
+        dows = self._dows
+        if self._dom is not None:  # crontab
+            dom = self._dom
+            if dows is None:
+                return tuple(d for d in range(1, ndays + 1) if d in dom)
+            if self._day_or:
+                return tuple(
+                    d
+                    for d in range(1, ndays + 1)
+                    if d in dom or (first_weekday + d - 1) % 7 in dows
+                )
+            return tuple(
+                d for d in range(1, ndays + 1) if d in dom and (first_weekday + d - 1) % 7 in dows
+            )
+        candidates: Iterable[int]
+        if self._day_items is None:
+            candidates = range(1, ndays + 1)
+        else:
+            found: set[int] = set()
+            for item in self._day_items:
+                if item[0] == "range":
+                    _, first, last, step = item
+                    stop = ndays if last is None else min(last, ndays)
+                    found.update(range(first, stop + 1, step or 1))
+                elif item[0] == "nth":
+                    _, position, weekday = item
+                    first_hit = (weekday - first_weekday) % 7 + 1
+                    if position < 5:
+                        target = first_hit + position * 7
+                    else:
+                        target = first_hit + (ndays - first_hit) // 7 * 7
+                    if target <= ndays:
+                        found.add(target)
+                else:
+                    found.add(ndays)
+            candidates = sorted(found)
+        weeks = self._weeks
+        result = []
+        for d in candidates:
+            if dows is not None and (first_weekday + d - 1) % 7 not in dows:
+                continue
+            if weeks is not None and date(year, month, d).isocalendar()[1] not in weeks:
+                continue
+            result.append(d)
+        return tuple(result)
+
+    # -- the search -----------------------------------------------------------------------
+
+    def _next_wall(self, wall: datetime) -> datetime | None:
+        """Return the first matching naive wall time at or after `wall` (whole seconds)."""
+        y, mo, d = wall.year, wall.month, wall.day
+        h, mi, s = wall.hour, wall.minute, wall.second
+        year_set = self._year_set
+        next_month = self._next_month
+        next_hour, next_minute, next_second = self._next_hour, self._next_minute, self._next_second
+        while True:
+            if y not in year_set:
+                i = bisect_left(self._years, y)
+                if i == len(self._years):
+                    return None
+                y, mo, d, h, mi, s = self._years[i], 1, 1, 0, 0, 0
+            m2 = next_month[mo]
+            if m2 == 13:
+                y, mo, d, h, mi, s = y + 1, 1, 1, 0, 0, 0
+                continue
+            if m2 != mo:
+                mo, d, h, mi, s = m2, 1, 0, 0, 0
+            days = self._month_days(y, mo)
+            j = bisect_left(days, d)
+            if j == len(days):
+                if mo == 12:
+                    y, mo = y + 1, 1
+                else:
+                    mo += 1
+                d, h, mi, s = 1, 0, 0, 0
+                continue
+            if days[j] != d:
+                d, h, mi, s = days[j], 0, 0, 0
+            # The time of day: the first allowed (h, mi, s) at or after the current one.
+            h2 = next_hour[h]
+            if h2 == h:
+                m2 = next_minute[mi]
+                if m2 == mi:
+                    s2 = next_second[s]
+                    if s2 < 60:
+                        return datetime(y, mo, d, h, mi, s2)
+                    m2 = next_minute[mi + 1]
+                if m2 < 60:
+                    return datetime(y, mo, d, h, m2, self._s0)
+                h2 = next_hour[h + 1]
+            if h2 < 24:
+                return datetime(y, mo, d, h2, self._m0, self._s0)
+            d, h, mi, s = d + 1, 0, 0, 0
+
+    def _at_or_after(self, instant: datetime) -> datetime | None:
+        try:
+            utc = instant.astimezone(UTC)
+            start = self._start_utc
+            if start is not None and utc < start:
+                utc = start
+            if utc.microsecond:
+                utc += timedelta(microseconds=1_000_000 - utc.microsecond)
+            tz = self.timezone
+            local = utc.astimezone(tz)
+            if self._utc:
+                wall = self._next_wall(local.replace(tzinfo=None))
+                fire = None if wall is None else wall.replace(tzinfo=tz)
+            elif self._fixed_time:
+                fire = self._next_fixed_time(local)
+            else:
+                fire = self._next_by_the_clock(local)
+            if fire is None:
+                return None
+            end = self._end_utc
+            if end is not None and fire.astimezone(UTC) > end:
+                return None
+            if fire.year == 9999:
+                fire.astimezone(UTC)  # raises OverflowError past datetime's range: exhausted
+            return fire
+        except OverflowError:
+            return None
+
+    def _next_fixed_time(self, local: datetime) -> datetime | None:
+        # Debian cron: a wall time in a gap fires at the first instant after it; a repeated
+        # wall time fires once, at its first occurrence.
+        tz = self.timezone
+        wall = local.replace(tzinfo=None, fold=0)
+        offset = local.utcoffset() or ZERO
+        if local.fold:
+            # The second pass through a repeated hour: its wall times fired in the first pass.
+            wall = repeat_end(wall, tz)
+        else:
+            before = (local - ONE_MICROSECOND).utcoffset() or ZERO
+            if before < offset:
+                # `local` is the first instant after a gap; wall times inside the gap fire now.
+                wall -= offset - before
+        found = self._next_wall(wall)
+        if found is None:
+            return None
+        aware = found.replace(tzinfo=tz)
+        o0 = aware.utcoffset() or ZERO
+        o1 = found.replace(tzinfo=tz, fold=1).utcoffset() or ZERO
+        if o0 < o1:  # in a gap
+            return gap_end(found, tz).replace(tzinfo=tz)
+        return aware  # normal, or the first occurrence of a repeated time (fold=0)
+
+    def _next_by_the_clock(self, local: datetime) -> datetime | None:
+        # Follow the clock: a wall time in a gap does not happen; a repeated one happens twice.
+        tz = self.timezone
+        wall = local.replace(tzinfo=None, fold=0)
+        offset = local.utcoffset() or ZERO
+        other = local.replace(fold=1 - local.fold).utcoffset() or ZERO
+        if other != offset:
+            end = repeat_end(wall, tz)  # `local` is in a repeated hour [end - shift, end)
+            found = self._next_wall(wall)
+            if found is not None and found < end:
+                return found.replace(tzinfo=tz, fold=local.fold)
+            if local.fold == 0:
+                again = self._next_wall(end - abs(offset - other))
+                if again is not None and again < end:
+                    return again.replace(tzinfo=tz, fold=1)
+            wall_next = found
+        else:
+            wall_next = self._next_wall(wall)
+        while wall_next is not None:
+            aware = wall_next.replace(tzinfo=tz)
+            o0 = aware.utcoffset() or ZERO
+            o1 = wall_next.replace(tzinfo=tz, fold=1).utcoffset() or ZERO
+            if o0 >= o1:
+                return aware  # normal, or the first pass through a repeated hour
+            wall_next = self._next_wall(gap_end(wall_next, tz))
+        return None
+
+    # -- value semantics, serialisation, description -----------------------------------------
+
+    @property
+    def fixed_time(self) -> bool:
+        """True when minute and hour both name fixed values: the Debian DST rule applies."""
+        return self._fixed_time
+
+    @property
+    def crontab(self) -> str | None:
+        """The crontab string this trigger was built from, or None for keyword fields."""
+        return self._crontab
+
+    @property
+    def fields(self) -> dict[str, str]:
+        """Every field's expression after defaults (crontab triggers: the crontab fields)."""
+        return dict(self._exprs)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self._base_dict()
+        if self._crontab is not None:
+            data["crontab"] = self._crontab
+        else:
+            data.update(self._fields)
+        data.update(
+            start_date=iso(self.start_date),
+            end_date=iso(self.end_date),
+            timezone=self.timezone.key,
+            jitter=self.jitter,
+        )
+        return data
+
+    def describe(self) -> str:
+        from django_schedules.triggers.describe import describe_cron
+
+        return describe_cron(self)
+
+    # Read by describe and AndTrigger's never-agree check.
+    def value_sets(self) -> dict[str, tuple[int, ...]]:
+        return {
+            "year": self._years,
+            "month": self._months,
+            "hour": self._hours,
+            "minute": self._minutes,
+            "second": self._seconds,
+        }
+
+
+def _bad(field: str, expr: str, rule: str, owner: str = OWNER) -> TriggerError:
+    return TriggerError(f"Bad {field} field {expr!r} in {owner}: {rule}")
+
+
+def _parse_items(name: str, expr: str) -> list[str]:
+    items = _SEPARATOR.split(expr.strip())
+    if any(not item for item in items):
+        raise _bad(name, expr, "has an empty item")
+    return items
+
+
+def _range_values(
+    name: str, expr: str, first: int, last: int | None, step: int | None
+) -> tuple[int, int | None, int | None]:
+    """Validate a range item as APScheduler 3 does; return (first, last, step)."""
+    lo, hi = MIN_VALUES[name], MAX_VALUES[name]
+    if step == 0:
+        raise _bad(name, expr, "a step must be at least 1")
+    if last is None and step is None:
+        last = first
+    if last is not None and first > last:
+        raise _bad(name, expr, f"range start {first} is after its end {last}")
+    if first < lo:
+        raise _bad(name, expr, f"{first} is below the minimum {lo}")
+    if last is not None and last > hi:
+        raise _bad(name, expr, f"{last} is above the maximum {hi}")
+    if first > hi:
+        raise _bad(name, expr, f"{first} is above the maximum {hi}")
+    span = (last or hi) - first  # APScheduler's rule, `or` included
+    if step is not None and step > span:
+        raise _bad(name, expr, f"the step {step} is larger than the range it steps through")
+    return first, last, step
+
+
+def _parse_range_item(name: str, expr: str, item: str) -> tuple[int, int | None, int | None]:
+    lo, hi = MIN_VALUES[name], MAX_VALUES[name]
+    match = _ALL.match(item)
+    if match:
+        step = int(match.group(1)) if match.group(1) else None
+        if step == 0:
+            raise _bad(name, expr, "a step must be at least 1")
+        if step is not None and step > hi - lo:
+            raise _bad(name, expr, f"the step {step} is larger than the range {lo}-{hi}")
+        return lo, None, step
+    match = _RANGE.match(item)
+    if match:
+        first_s, last_s, step_s = match.groups()
+        if max(len(first_s), len(last_s or ""), len(step_s or "")) > 5:
+            raise _bad(name, expr, "a number is out of range")
+        return _range_values(
+            name,
+            expr,
+            int(first_s),
+            int(last_s) if last_s else None,
+            int(step_s) if step_s else None,
+        )
+    names = MONTHS if name == "month" else WEEKDAYS if name == "day_of_week" else None
+    match = _NAMES.match(item)
+    if names is not None and match:
+        first_n, last_n = match.group(1).lower(), (match.group(2) or "").lower()
+        if first_n not in names or (last_n and last_n not in names):
+            raise _bad(name, expr, f"unknown name in {item!r}; use {', '.join(names)}")
+        offset = 1 if name == "month" else 0
+        first = names.index(first_n) + offset
+        last = names.index(last_n) + offset if last_n else None
+        return _range_values(name, expr, first, last, None)
+    raise _bad(name, expr, f"cannot read {item!r}")
+
+
+def _parse_static(name: str, expr: str) -> tuple[int, ...]:
+    values: set[int] = set()
+    hi = MAX_VALUES[name]
+    for item in _parse_items(name, expr):
+        first, last, step = _parse_range_item(name, expr, item)
+        values.update(range(first, (hi if last is None else last) + 1, step or 1))
+    return tuple(sorted(values))
+
+
+def _parse_day(expr: str) -> tuple[DayItem, ...]:
+    items: list[DayItem] = []
+    for item in _parse_items("day", expr):
+        match = _POSITION.match(item)
+        if match:
+            weekday = match.group(2).lower()
+            if weekday not in WEEKDAYS:
+                raise _bad("day", expr, f"unknown weekday {match.group(2)!r} in {item!r}")
+            items.append(("nth", POSITIONS.index(match.group(1).lower()), WEEKDAYS.index(weekday)))
+        elif _LAST.match(item):
+            items.append(("last",))
+        else:
+            first, last, step = _parse_range_item("day", expr, item)
+            items.append(("range", first, last, step))
+    return tuple(dict.fromkeys(items))
+
+
+def _crontab_number(name: str, token: str, expr: str) -> int:
+    lo, hi = CRONTAB_RANGES[name]
+    names = CRONTAB_NAMES.get(name, {})
+    lowered = token.lower()
+    if lowered in names:
+        return names[lowered]
+    if not token.isascii() or not token.isdigit() or len(token) > 4:
+        raise _bad(name, expr, f"cannot read {token!r}", "CronTrigger.from_crontab")
+    value = int(token)
+    if not lo <= value <= hi:
+        raise _bad(name, expr, f"{value} is outside {lo}-{hi}", "CronTrigger.from_crontab")
+    return value
+
+
+def _parse_crontab_field(name: str, expr: str, whole: str) -> set[int]:
+    """Parse one crontab field as Debian cron and cronsim read it."""
+    lo, hi = CRONTAB_RANGES[name]
+    owner = "CronTrigger.from_crontab"
+    values: set[int] = set()
+    for item in expr.split(","):
+        if not item:
+            raise _bad(name, expr, "has an empty item", owner)
+        body, slash, step_s = item.partition("/")
+        step = 1
+        if slash:
+            if not step_s.isascii() or not step_s.isdigit() or len(step_s) > 4:
+                raise _bad(name, expr, f"cannot read the step in {item!r}", owner)
+            step = int(step_s)
+            if step == 0:
+                raise _bad(name, expr, "a step must be at least 1", owner)
+        if body == "*":
+            first, last = lo, hi
+        elif "-" in body:
+            first_s, _, last_s = body.partition("-")
+            first = _crontab_number(name, first_s, expr)
+            last = _crontab_number(name, last_s, expr)
+            if last < first:
+                raise _bad(name, expr, f"range start {first} is after its end {last}", owner)
+        else:
+            first = _crontab_number(name, body, expr)
+            last = hi if slash else first  # `a/n` means a through the maximum, every n
+        values.update(range(first, last + 1, step))
+    if name == "day_of_week" and 7 in values:
+        values.discard(7)
+        values.add(0)  # 7 is Sunday too
+    return values

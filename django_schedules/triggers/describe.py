@@ -1,0 +1,328 @@
+"""Plain-English descriptions of triggers, and `describe_dst` for fire-time previews."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from django_schedules.triggers._common import AMBIGUOUS, ONE_MICROSECOND, ZERO, wall_class
+
+if TYPE_CHECKING:
+    from django_schedules.triggers.base import BaseTrigger
+    from django_schedules.triggers.calendarinterval import CalendarIntervalTrigger
+    from django_schedules.triggers.combining import BaseCombiningTrigger
+    from django_schedules.triggers.cron import CronTrigger
+    from django_schedules.triggers.date import DateTrigger
+    from django_schedules.triggers.interval import IntervalTrigger
+
+DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def join(words: Sequence[str], last: str = "and") -> str:
+    if len(words) <= 1:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} {last} {words[-1]}"
+
+
+def _runs(values: Sequence[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for value in values:
+        if runs and runs[-1][1] == value - 1:
+            runs[-1] = (runs[-1][0], value)
+        else:
+            runs.append((value, value))
+    return runs
+
+
+def _set_phrase(values: Sequence[int], name: Callable[[int], str]) -> str:
+    """'Monday through Friday', 'January, March and May', '1 through 5 and 20'."""
+    parts = []
+    for first, last in _runs(values):
+        if last - first >= 2:
+            parts.append(f"{name(first)} through {name(last)}")
+        elif last == first + 1:
+            parts.extend([name(first), name(last)])
+        else:
+            parts.append(name(first))
+    return join(parts)
+
+
+def _step_of(values: Sequence[int], lo: int, hi: int) -> int | None:
+    """Return n when `values` is lo, lo+n, lo+2n... up to hi (n > 1), else None."""
+    if len(values) < 2 or values[0] != lo:
+        return None
+    step = values[1] - values[0]
+    if step < 2 or list(values) != list(range(lo, hi + 1, step)):
+        return None
+    return step
+
+
+def _zone_and_window(trigger: BaseTrigger) -> str:
+    text = f" ({trigger.timezone.key})"
+    if trigger.start_date is not None:
+        text += f", from {_when(trigger.start_date)}"
+    if trigger.end_date is not None:
+        text += f", until {_when(trigger.end_date)}"
+    return text
+
+
+def _when(moment: datetime) -> str:
+    text = moment.strftime("%Y-%m-%d %H:%M")
+    if moment.second or moment.microsecond:
+        text = moment.strftime("%Y-%m-%d %H:%M:%S")
+    return text
+
+
+def _clock(hour: int, minute: int, second: int) -> str:
+    return f"{hour:02d}:{minute:02d}" + (f":{second:02d}" if second else "")
+
+
+def describe_cron(trigger: CronTrigger) -> str:
+    sets = trigger.value_sets()
+    hours, minutes, seconds = sets["hour"], sets["minute"], sets["second"]
+    time_text = _time_phrase(hours, minutes, seconds)
+    day_text = _day_phrase(trigger)
+    text = time_text + (f" {day_text}" if day_text else "")
+    return text + _zone_and_window(trigger)
+
+
+def _time_phrase(hours: Sequence[int], minutes: Sequence[int], seconds: Sequence[int]) -> str:
+    if len(hours) * len(minutes) * len(seconds) <= 4 and len(seconds) == 1:
+        times = [_clock(h, m, seconds[0]) for h in hours for m in minutes]
+        return f"At {join(times)}"
+    parts: list[str] = []
+    if len(seconds) == 60:
+        parts.append("Every second")
+    elif seconds != (0,):
+        step = _step_of(seconds, 0, 59)
+        parts.append(
+            f"Every {step} seconds"
+            if step
+            else f"At second{'s' if len(seconds) > 1 else ''} {_set_phrase(seconds, str)}"
+        )
+    if len(minutes) == 60:
+        if not parts:
+            parts.append("Every minute")
+    else:
+        step = _step_of(minutes, 0, 59)
+        if step:
+            phrase = f"every {step} minutes"
+        else:
+            plural = "s" if len(minutes) > 1 else ""
+            phrase = f"at minute{plural} {_set_phrase(minutes, str)}"
+        parts.append(phrase if not parts else f"during {phrase}")
+    if len(hours) == 24:
+        if len(minutes) < 60 and not _step_of(minutes, 0, 59):
+            parts.append("past every hour")
+    else:
+        step = _step_of(hours, 0, 23)
+        if step:
+            parts.append(f"past every {ordinal(step)} hour")
+        else:
+            plural = "s" if len(hours) > 1 else ""
+            parts.append(f"past hour{plural} {_set_phrase(hours, str)}")
+    text = " ".join(parts)
+    return text[0].upper() + text[1:]
+
+
+def _day_phrase(trigger: CronTrigger) -> str:
+    fields = trigger.fields
+    parts: list[str] = []
+    if trigger.crontab is not None:
+        dom = sorted(trigger._dom or ())
+        dows = sorted(trigger._dows or ())
+        dom_text = "" if len(dom) == 31 else f"on day {_set_phrase(dom, str)} of the month"
+        dow_text = "" if len(dows) == 7 else f"on {_set_phrase(dows, lambda d: DAY_NAMES[d])}"
+        if dom_text and dow_text:
+            joiner = " or " if trigger._day_or else " if it is "
+            dow_clause = dow_text if trigger._day_or else dow_text[3:]
+            parts.append(dom_text + joiner + dow_clause)
+        elif dom_text or dow_text:
+            parts.append(dom_text or dow_text)
+    else:
+        day = fields["day"]
+        if day != "*":
+            parts.append(_describe_day_items(trigger))
+        dows = sorted(trigger._dows or ())
+        if dows and len(dows) < 7:
+            parts.append(f"on {_set_phrase(dows, lambda d: DAY_NAMES[d])}")
+        weeks = sorted(trigger._weeks or ())
+        if weeks:
+            plural = "s" if len(weeks) > 1 else ""
+            parts.append(f"in ISO week{plural} {_set_phrase(weeks, str)}")
+    months = trigger.value_sets()["month"]
+    if len(months) < 12:
+        step = _step_of(months, 1, 12)
+        parts.append(
+            f"in every {ordinal(step)} month"
+            if step
+            else f"in {_set_phrase(months, lambda m: MONTH_NAMES[m - 1])}"
+        )
+    years = trigger.value_sets()["year"]
+    if len(years) < 8030:
+        parts.append(f"in {_set_phrase(years, str)}" if len(years) <= 10 else "in some years")
+    return " ".join(parts)
+
+
+def _describe_day_items(trigger: CronTrigger) -> str:
+    words: list[str] = []
+    plain: list[int] = []
+    for item in trigger._day_items or ():
+        if item[0] == "range":
+            _, first, last, step = item
+            if step:
+                end = "the end of the month" if last is None else f"day {last}"
+                words.append(f"every {ordinal(step)} day from day {first} to {end}")
+            else:
+                plain.extend(range(first, (31 if last is None else last) + 1))
+        elif item[0] == "nth":
+            _, position, weekday = item
+            which = "last" if position == 5 else ordinal(position + 1)
+            words.append(f"the {which} {DAY_NAMES[weekday]}")
+        else:
+            words.append("the last day")
+    if plain:
+        values = sorted(set(plain))
+        words.insert(0, f"day{'s' if len(values) > 1 else ''} {_set_phrase(values, str)}")
+    return f"on {join(words, 'or')} of the month"
+
+
+def _amount(value: float, unit: str) -> str:
+    if value == 1:
+        return f"1 {unit}"
+    shown = int(value) if float(value).is_integer() else value
+    return f"{shown} {unit}s"
+
+
+def describe_interval(trigger: IntervalTrigger) -> str:
+    total = trigger.interval
+    parts = []
+    rest = total
+    for unit, size in (
+        ("week", timedelta(weeks=1)),
+        ("day", timedelta(days=1)),
+        ("hour", timedelta(hours=1)),
+        ("minute", timedelta(minutes=1)),
+    ):
+        count = rest // size
+        if count:
+            parts.append(_amount(count, unit))
+            rest -= count * size
+    if rest:
+        parts.append(_amount(rest.total_seconds(), "second"))
+    if len(parts) == 1 and parts[0].startswith("1 "):
+        text = f"Every {parts[0][2:]}"
+    else:
+        text = f"Every {join(parts)}"
+    if trigger.start_date is not None:
+        text += f" from {_when(trigger.start_date)} {trigger.timezone.key}"
+    if trigger.end_date is not None:
+        text += f" until {_when(trigger.end_date)} {trigger.timezone.key}"
+    return text
+
+
+def describe_date(trigger: DateTrigger) -> str:
+    return f"Once, at {_when(trigger.run_date)} ({trigger.timezone.key})"
+
+
+def describe_calendar(trigger: CalendarIntervalTrigger) -> str:
+    steps = trigger._steps
+    parts = [
+        _amount(steps[unit], unit[:-1])
+        for unit in ("years", "months", "weeks", "days")
+        if steps[unit]
+    ]
+    every = f"Every {parts[0][2:]}" if parts == [f"1 {parts[0][2:]}"] else f"Every {join(parts)}"
+    clock = trigger._clock
+    text = f"{every} at {_clock(clock['hour'], clock['minute'], clock['second'])}"
+    return text + _zone_and_window(trigger)
+
+
+def describe_combination(trigger: BaseCombiningTrigger, lead: str) -> str:
+    inner = "; ".join(f"({child.describe()})" for child in trigger.triggers)
+    text = f"{lead}: {inner}"
+    if trigger.jitter:
+        text += f", with up to {trigger.jitter:g} seconds of jitter"
+    return text
+
+
+def describe_dst(trigger: BaseTrigger, fire_time: datetime) -> str | None:
+    """Say how daylight saving touches `fire_time`, a fire time of `trigger`; None if not.
+
+    For the admin's preview: the fire time is the first instant after a spring-forward gap,
+    which a wall time inside the gap was moved to (the fixed-time rule); or it falls in a
+    repeated hour, first or second pass.
+    """
+    tz = trigger.timezone
+    local = fire_time.astimezone(tz)
+    wall = local.replace(tzinfo=None, fold=0)
+    zone = tz.key
+    offset = local.utcoffset() or ZERO
+    if wall_class(wall, tz) == AMBIGUOUS:
+        pass_no = "second" if local.fold else "first"
+        text = (
+            f"{wall:%H:%M} happens twice on {wall:%Y-%m-%d} in {zone} (clocks go back); "
+            f"this is the {pass_no} time, at UTC{_offset(offset)}"
+        )
+        from django_schedules.triggers.cron import CronTrigger
+
+        if isinstance(trigger, CronTrigger) and not trigger.fixed_time:
+            return text + "; this schedule follows the clock and fires in both"
+        return text + "; a fixed-time schedule fires only the first time"
+    before = (local - ONE_MICROSECOND).utcoffset() or ZERO
+    if before < offset:
+        gap_start = wall - (offset - before)
+        moved = _gap_walls(trigger, fire_time.astimezone(UTC), gap_start, wall)
+        if moved:
+            return (
+                f"{moved} does not exist on {wall:%Y-%m-%d} in {zone} (clocks go forward "
+                f"from {gap_start:%H:%M} to {wall:%H:%M}); it runs at {wall:%H:%M} instead"
+            )
+    return None
+
+
+def _gap_walls(trigger: BaseTrigger, fire_utc: datetime, start: datetime, end: datetime) -> str:
+    """Return the nominal wall time inside the gap [start, end) moved to `fire_utc`, or ''."""
+    from django_schedules.triggers.calendarinterval import CalendarIntervalTrigger
+    from django_schedules.triggers.cron import CronTrigger
+
+    if isinstance(trigger, CronTrigger):
+        if not trigger.fixed_time:
+            return ""
+        found = trigger._next_wall(start)
+        return f"{found:%H:%M}" if found is not None and found < end else ""
+    if isinstance(trigger, CalendarIntervalTrigger):
+        wall = datetime.combine(start.date(), trigger._time)
+        return f"{wall:%H:%M}" if start <= wall < end else ""
+    run_date = getattr(trigger, "run_date", None)
+    if isinstance(run_date, datetime) and run_date.astimezone(UTC) == fire_utc:
+        # A DateTrigger read from a naive time in the gap: that time is gone; say the gap.
+        return f"A time between {start:%H:%M} and {end:%H:%M}"
+    return ""
+
+
+def _offset(offset: timedelta) -> str:
+    minutes = offset // timedelta(minutes=1)
+    sign = "+" if minutes >= 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{mins:02d}"

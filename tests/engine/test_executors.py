@@ -1,0 +1,172 @@
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+
+from django_schedules.clock import ManualClock
+from django_schedules.executors import (
+    InlineExecutor,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    build_executors,
+)
+from django_schedules.models import Execution, ExecutionStatus
+from tests.engine import jobs
+
+from .conftest import interval_schedule, make_scheduler
+
+DEADLINE = 30.0
+
+
+def wait_for(predicate, timeout: float = DEADLINE) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.02)
+
+
+def test_it_builds_executors_from_settings(settings) -> None:
+    settings.SCHEDULES_EXECUTORS = {
+        "default": {"BACKEND": "threadpool", "OPTIONS": {"max_workers": 2}},
+        "heavy": {"BACKEND": "processpool"},
+        "now": {"BACKEND": "django_schedules.executors.InlineExecutor"},
+    }
+    built = build_executors()
+    assert isinstance(built["default"], ThreadPoolExecutor) and built["default"].max_workers == 2
+    assert isinstance(built["heavy"], ProcessPoolExecutor)
+    assert isinstance(built["now"], InlineExecutor)
+
+
+def test_it_rejects_a_backend_that_is_not_an_executor() -> None:
+    with pytest.raises(TypeError, match=r"must name an Executor subclass, got 'datetime.date'"):
+        build_executors({"x": {"BACKEND": "datetime.date"}})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_thread_pool_runs_jobs_and_closes_its_threads(clock: ManualClock) -> None:
+    interval_schedule("a", 60, kwargs={"tag": "a"})
+    interval_schedule("b", 60, kwargs={"tag": "b"})
+    executor = ThreadPoolExecutor("default", {"max_workers": 2}, using="default")
+    scheduler = make_scheduler(clock, executor)
+    scheduler.tick()
+    wait_for(lambda: not executor.running_ids())
+    executor.close()
+    assert sorted(Execution.objects.values_list("status", flat=True)) == ["succeeded"] * 2
+    assert sorted(jobs.RUNS) == [("record", "a"), ("record", "b")]
+    assert {w.split(":")[-1][:17] for w in Execution.objects.values_list("worker", flat=True)} == {
+        "schedules-default"
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_thread_run_past_its_timeout_is_marked_failed(clock: ManualClock) -> None:
+    interval_schedule("job", 60, func="engine.block", timeout=0.1)
+    executor = ThreadPoolExecutor("default", {}, using="default")
+    scheduler = make_scheduler(clock, executor)
+    scheduler.tick()
+    wait_for(lambda: Execution.objects.filter(status="running").exists())
+    time.sleep(0.15)  # past the timeout: the next tick's upkeep notices it
+    scheduler.tick()
+    execution = Execution.objects.get()
+    assert execution.status == ExecutionStatus.FAILED
+    assert execution.reason == "timeout: still running after 0.1s"
+    jobs.RELEASE.set()
+    wait_for(lambda: not executor.running_ids())
+    executor.close()
+    assert Execution.objects.get().status == ExecutionStatus.FAILED  # the late result is dropped
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_process_pool_runs_jobs_in_spawned_processes(clock: ManualClock, monkeypatch) -> None:
+    import os
+
+    from .conftest import database_url_for_processes
+
+    # The spawned workers read settings afresh: point them at the test database.
+    monkeypatch.setenv("DATABASE_URL", database_url_for_processes())
+
+    interval_schedule("job", 60, func="tests.testapp.jobs.add", args=[20, 22])
+    executor = ProcessPoolExecutor("heavy", {"max_workers": 1}, using="default")
+    scheduler = make_scheduler(clock, executor)
+    try:
+        scheduler.tick()
+        wait_for(lambda: not executor.running_ids(), timeout=60)
+    finally:
+        executor.close()
+    execution = Execution.objects.get()
+    assert (execution.status, execution.result) == ("succeeded", "42")
+    assert f":{os.getpid()}:" not in execution.worker
+
+
+@pytest.mark.django_db(transaction=True)
+def test_shutdown_marks_runs_past_the_grace_as_lost(clock: ManualClock) -> None:
+    interval_schedule("job", 60, func="engine.block")
+    executor = ThreadPoolExecutor("default", {}, using="default")
+    scheduler = make_scheduler(clock, executor, shutdown_grace=0.2)
+    scheduler.tick()
+    wait_for(lambda: Execution.objects.filter(status="running").exists())
+    scheduler._shutdown()
+    execution = Execution.objects.get()
+    assert execution.status == ExecutionStatus.LOST
+    assert execution.reason == "the scheduler shut down before it finished"
+    assert not scheduler.lease.held
+    jobs.RELEASE.set()
+    wait_for(lambda: not executor.running_ids())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signals_are_sent_with_the_execution(clock: ManualClock) -> None:
+    from django_schedules import signals
+
+    seen: list[tuple[str, str]] = []
+
+    def started(sender, execution, **kwargs):
+        seen.append(("started", execution.status))
+
+    def finished(sender, execution, **kwargs):
+        seen.append(("finished", execution.status))
+
+    def failed(sender, execution, **kwargs):
+        seen.append(("failed", execution.status))
+
+    signals.execution_started.connect(started)
+    signals.execution_finished.connect(finished)
+    signals.execution_failed.connect(failed)
+    try:
+        interval_schedule("ok", 60)
+        interval_schedule("bad", 60, func="engine.boom", next_run_at=None)
+        scheduler = make_scheduler(clock)
+        scheduler.tick()
+        assert seen == [("started", "running"), ("finished", "succeeded")]
+        seen.clear()
+        from django_schedules.models import Schedule
+
+        Schedule.objects.filter(job_id="bad").update(next_run_at=clock.now())
+        scheduler.tick()
+        assert seen == [("started", "running"), ("finished", "failed"), ("failed", "failed")]
+    finally:
+        signals.execution_started.disconnect(started)
+        signals.execution_finished.disconnect(finished)
+        signals.execution_failed.disconnect(failed)
+
+
+@pytest.mark.django_db
+def test_a_duplicate_delivery_never_runs_a_job_twice(clock: ManualClock) -> None:
+    from django_schedules.executors import run_execution_now
+
+    from .conftest import RecordingExecutor
+
+    interval_schedule("job", 60)
+    executor = RecordingExecutor()
+    make_scheduler(clock, executor).tick()
+    ((execution_id, epoch),) = executor.submitted
+    assert run_execution_now(execution_id, epoch) == "succeeded"
+    assert run_execution_now(execution_id, epoch) == ""
+    assert run_execution_now(execution_id, None) == ""
+    assert jobs.RUNS == [("record", "")]
+    assert Execution.objects.get().finished_at is not None
+    assert Execution.objects.get().duration < timedelta(seconds=5)

@@ -1,0 +1,68 @@
+"""Jobs for the test suite, registered by autodiscover (this is the app's jobs.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django_schedules import job
+from django_schedules.registry import JobContext
+
+CALLS: list[tuple[str, Any]] = []
+
+
+@job
+def add(a: int, b: int = 0) -> int:
+    """Add two numbers.
+
+    More text that is not the help line.
+    """
+    return a + b
+
+
+@job
+def noop() -> None:
+    pass
+
+
+@job(name="testapp.renamed")
+def named_job(*, day: str) -> str:
+    """A job registered under a stable name."""
+    return day
+
+
+@job
+def with_context(x: int, context: JobContext) -> tuple[int, JobContext]:
+    return x, context
+
+
+@job
+def anything(*args: Any, **kwargs: Any) -> None:
+    CALLS.append(("anything", (args, kwargs)))
+
+
+def not_registered() -> None:
+    pass
+
+
+# A django.tasks Task, registered as a job (Django 6's django.tasks, or the backport).
+try:
+    from django.tasks import task  # type: ignore[import-not-found,unused-ignore]
+except ImportError:
+    try:
+        from django_tasks import task
+    except ImportError:  # neither installed: no task job
+        task = None
+
+if task is not None:
+
+    @job
+    @task()
+    def a_task(x: int) -> int:
+        """Echo x, as a task."""
+        return x
+
+
+@job
+def fail_loudly(path: str) -> None:
+    """Import a file that is not there (the admin's traceback test)."""
+    raise FileNotFoundError(f"No such import file: {path}")

@@ -73,18 +73,24 @@ def describe_stored(schedule: Schedule) -> str:
         return f"Invalid trigger: {exc}"
 
 
-def when(moment: datetime | None, now: datetime | None = None) -> str:
+def moment(value: datetime | None) -> str:
+    """An instant to the second, in the viewer's current time zone."""
+    if value is None:
+        return "—"
+    return f"{timezone.localtime(value):%Y-%m-%d %H:%M:%S %Z}"
+
+
+def when(value: datetime | None, now: datetime | None = None) -> str:
     """'2026-05-01 09:30 CEST (in 3 minutes)', in the viewer's current time zone."""
-    if moment is None:
+    if value is None:
         return "—"
     now = now or timezone.now()
-    local = timezone.localtime(moment)
     relative = (
-        _("in %(time)s") % {"time": timeuntil(moment, now)}
-        if moment >= now
-        else _("%(time)s ago") % {"time": timesince(moment, now)}
+        _("in %(time)s") % {"time": timeuntil(value, now)}
+        if value >= now
+        else _("%(time)s ago") % {"time": timesince(value, now)}
     )
-    return f"{local:%Y-%m-%d %H:%M:%S %Z} ({relative})"
+    return f"{timezone.localtime(value):%Y-%m-%d %H:%M %Z} ({relative})"
 
 
 class LastOutcomeFilter(admin.SimpleListFilter):
@@ -127,7 +133,7 @@ class ScheduleAdmin(_ScheduleAdmin):
     Media = SchedulesMedia
     list_display = (
         "display_name",
-        "func",
+        "job",
         "description",
         "next_run",
         "last_outcome",
@@ -290,6 +296,10 @@ class ScheduleAdmin(_ScheduleAdmin):
 
     # -- change list columns -------------------------------------------------------------------
 
+    @admin.display(description=_("job"), ordering="func")
+    def job(self, obj: Schedule) -> str:
+        return obj.func
+
     @admin.display(description=_("name"), ordering="name")
     def display_name(self, obj: Schedule) -> str:
         return obj.name or obj.job_id
@@ -315,7 +325,7 @@ class ScheduleAdmin(_ScheduleAdmin):
         if obj.source == ScheduleSource.ADMIN:
             return str(_("Admin"))
         return str(
-            _("%(source)s (timing is read-only here)") % {"source": obj.get_source_display()}
+            _("%(source)s (timing locked)") % {"source": obj.get_source_display()}
         )
 
     @admin.display(description=_("last 10 executions"))
@@ -331,7 +341,7 @@ class ScheduleAdmin(_ScheduleAdmin):
             (
                 (
                     reverse("admin:django_schedules_execution_change", args=[e.pk]),
-                    timezone.localtime(e.fire_time).strftime("%Y-%m-%d %H:%M:%S %Z"),
+                    moment(e.fire_time),
                     e.get_kind_display(),
                     status_badge(e.status),
                     e.reason or "",
@@ -540,7 +550,7 @@ class ExecutionAdmin(_ExecutionAdmin):
         "fire_time_local",
         "kind",
         "status_label",
-        "started_at",
+        "started",
         "duration_label",
         "worker",
         "short_result",
@@ -561,7 +571,7 @@ class ExecutionAdmin(_ExecutionAdmin):
                     "name",
                     "func",
                     "fire_time_local",
-                    "run_at",
+                    "run_at_local",
                     "kind",
                     "status_label",
                     "reason",
@@ -573,7 +583,7 @@ class ExecutionAdmin(_ExecutionAdmin):
         ),
         (
             _("Timing"),
-            {"fields": ["created_at", "started_at", "finished_at", "duration_label"]},
+            {"fields": ["created", "started", "finished", "duration_label"]},
         ),
         (_("Outcome"), {"fields": ["result_block", "traceback_block"]}),
     ]
@@ -583,16 +593,16 @@ class ExecutionAdmin(_ExecutionAdmin):
         "name",
         "func",
         "fire_time_local",
-        "run_at",
+        "run_at_local",
         "kind",
         "status_label",
         "reason",
         "attempt",
         "executor",
         "worker",
-        "created_at",
-        "started_at",
-        "finished_at",
+        "created",
+        "started",
+        "finished",
         "duration_label",
         "result_block",
         "traceback_block",
@@ -616,7 +626,23 @@ class ExecutionAdmin(_ExecutionAdmin):
 
     @admin.display(description=_("fire time"), ordering="fire_time")
     def fire_time_local(self, obj: Execution) -> str:
-        return f"{timezone.localtime(obj.fire_time):%Y-%m-%d %H:%M:%S %Z}"
+        return moment(obj.fire_time)
+
+    @admin.display(description=_("starts at (fire time plus jitter)"))
+    def run_at_local(self, obj: Execution) -> str:
+        return moment(obj.run_at)
+
+    @admin.display(description=_("created"), ordering="created_at")
+    def created(self, obj: Execution) -> str:
+        return moment(obj.created_at)
+
+    @admin.display(description=_("started"), ordering="started_at")
+    def started(self, obj: Execution) -> str:
+        return moment(obj.started_at)
+
+    @admin.display(description=_("finished"), ordering="finished_at")
+    def finished(self, obj: Execution) -> str:
+        return moment(obj.finished_at)
 
     @admin.display(description=_("status"), ordering="status")
     def status_label(self, obj: Execution) -> SafeString | str:

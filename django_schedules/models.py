@@ -204,7 +204,7 @@ class Execution(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.job_id} @ {self.fire_time.isoformat()}"
+        return f"{self.job_id} @ {self.fire_time:%Y-%m-%d %H:%M:%S} UTC"
 
 
 class SchedulerLease(models.Model):

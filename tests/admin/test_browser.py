@@ -67,7 +67,9 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any, live_server: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, locale="en-US")
+    # The admin's navigation sidebar stays closed, so the tables have the width in screenshots.
+    context.add_init_script("localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
     page = context.new_page()
     page.set_default_timeout(20_000)
     errors: list[str] = []
@@ -143,7 +145,6 @@ def test_staff_create_pause_resume_and_run_a_schedule(
     schedule = Schedule.objects.get(job_id="weekday-sum")
     assert schedule.trigger["minute"] == "30" and schedule.next_run_at is not None
     assert page.get_by_text("Weekday sum").count() >= 1
-    shot(page, "admin-changelist")
 
     # Pause, then resume, from the change list's actions.
     def act(action: str) -> None:
@@ -175,6 +176,56 @@ def test_staff_create_pause_resume_and_run_a_schedule(
     page.reload()
     sync_api.expect(page.locator(".field-status_label")).to_contain_text("Succeeded")
     sync_api.expect(page.locator(".field-result_block")).to_contain_text("5")
+
+    # The list as staff see it day to day: a few kinds of schedule and their last outcomes.
+    add_neighbours()
+    page.goto(f"{base}/admin/django_schedules/schedule/")
+    sync_api.expect(page.locator("#result_list")).to_contain_text("Succeeded")
+    shot(page, "admin-changelist")
+
+
+def add_neighbours() -> None:
+    from datetime import UTC, datetime
+
+    from django_schedules import api
+
+    api.add_job("tests.testapp.jobs.noop", "interval", id="heartbeat", name="Heartbeat", minutes=15)
+    api.add_job(
+        "tests.testapp.jobs.noop",
+        "calendarinterval",
+        id="monthly-invoices",
+        name="Monthly invoices",
+        months=1,
+        hour=6,
+        timezone="America/New_York",
+    )
+    failed = api.add_job(
+        "tests.testapp.jobs.fail_loudly",
+        "cron",
+        id="nightly-import",
+        name="Nightly import",
+        hour=2,
+        minute=30,
+        kwargs={"path": "/srv/x.csv"},
+    )
+    Execution.objects.create(
+        schedule=failed,
+        job_id=failed.job_id,
+        name=failed.name,
+        func=failed.func,
+        fire_time=datetime(2026, 11, 24, 1, 30, tzinfo=UTC),
+        status=ExecutionStatus.FAILED,
+        reason="FileNotFoundError: No such import file: /srv/x.csv",
+    )
+    paused = api.add_job(
+        "tests.testapp.jobs.noop",
+        "cron",
+        id="weekly-cleanup",
+        name="Weekly clean-up",
+        day_of_week="sun",
+        hour=4,
+    )
+    api.pause_job(paused.job_id)
 
 
 def test_staff_read_a_failed_runs_traceback(

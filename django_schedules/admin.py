@@ -7,6 +7,7 @@ view sees, change edits, pauses and resumes, and running now also needs ``run_sc
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,8 @@ from django_schedules.models import (
 from django_schedules.triggers import BaseTrigger, describe_dst, trigger_from_dict
 
 if TYPE_CHECKING:  # django-stubs' generics; at run time ModelAdmin takes no parameters.
+    from django_schedules.forms import StrOrPromise
+
     _ScheduleAdmin = admin.ModelAdmin[Schedule]
     _ExecutionAdmin = admin.ModelAdmin[Execution]
 else:
@@ -324,9 +327,7 @@ class ScheduleAdmin(_ScheduleAdmin):
     def source_label(self, obj: Schedule) -> str:
         if obj.source == ScheduleSource.ADMIN:
             return str(_("Admin"))
-        return str(
-            _("%(source)s (timing locked)") % {"source": obj.get_source_display()}
-        )
+        return str(_("%(source)s (timing locked)") % {"source": obj.get_source_display()})
 
     @admin.display(description=_("last 10 executions"))
     def recent_executions(self, obj: Schedule) -> SafeString | str:
@@ -458,19 +459,23 @@ class ScheduleAdmin(_ScheduleAdmin):
         return obj
 
     def pause_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        obj = self._object_or_404(request, object_id)
-        if not self.has_change_permission(request, obj):
-            raise PermissionDenied
-        api.pause_job(obj.job_id)
-        self.message_user(request, _("%(name)s is paused.") % {"name": obj})
-        return self._back_to(obj)
+        return self._switch(request, object_id, api.pause_job, _("%(name)s is paused."))
 
     def resume_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return self._switch(request, object_id, api.resume_job, _("%(name)s is resumed."))
+
+    def _switch(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        change: Callable[[str], Schedule],
+        message: StrOrPromise,
+    ) -> HttpResponse:
         obj = self._object_or_404(request, object_id)
         if not self.has_change_permission(request, obj):
             raise PermissionDenied
-        api.resume_job(obj.job_id)
-        self.message_user(request, _("%(name)s is resumed.") % {"name": obj})
+        change(obj.job_id)
+        self.message_user(request, str(message) % {"name": obj})
         return self._back_to(obj)
 
     def run_view(self, request: HttpRequest, object_id: str) -> HttpResponse:

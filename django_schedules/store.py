@@ -24,6 +24,7 @@ from django.db.models import (
     DateTimeField,
     Exists,
     F,
+    Min,
     OuterRef,
     Q,
     Subquery,
@@ -42,6 +43,7 @@ from django_schedules.models import (
     ExecutionStatus,
     Schedule,
     SchedulerLease,
+    SchedulerProcess,
     ScheduleSource,
 )
 
@@ -966,3 +968,167 @@ def prune_executions(
         yield deleted
         if len(ids) < batch_size:
             return
+
+
+# --- Operations queries: who is running, is it keeping up ---
+
+
+@dataclass(frozen=True)
+class ProcessReport:
+    """What a scheduler process says of itself on each heartbeat."""
+
+    group: str
+    owner: str
+    host: str
+    pid: int
+    version: str
+    role: str
+    started_at: datetime
+    last_tick_at: datetime | None = None
+    fired_last_minute: int = 0
+    lag: float | None = None
+
+
+def report_process(report: ProcessReport, using: str | None = None) -> None:
+    """Record the process's heartbeat (by the database's clock); create its row the first time."""
+    alias = database_alias(using)
+    fields = {
+        "group": report.group,
+        "host": report.host[:255],
+        "pid": report.pid,
+        "version": report.version[:50],
+        "role": report.role,
+        "started_at": report.started_at,
+        "last_tick_at": report.last_tick_at,
+        "fired_last_minute": report.fired_last_minute,
+        "lag": report.lag,
+        "heartbeat_at": DbNow(),
+    }
+    rows = SchedulerProcess.objects.using(alias)
+
+    def attempt() -> None:
+        with write_transaction(alias):
+            if rows.filter(owner=report.owner).update(**fields):
+                return
+            try:
+                with transaction.atomic(using=alias):
+                    rows.create(owner=report.owner, **fields)
+            except IntegrityError:  # our own row, created by a retry that did land
+                rows.filter(owner=report.owner).update(**fields)
+
+    retry_locked(attempt, using=alias)
+
+
+def forget_process(owner: str, using: str | None = None) -> None:
+    """Delete a process's row on clean shutdown."""
+    alias = database_alias(using)
+    retry_locked(
+        lambda: SchedulerProcess.objects.using(alias).filter(owner=owner).delete(), using=alias
+    )
+
+
+def expire_processes(older_than: timedelta, using: str | None = None) -> int:
+    """Delete the rows of processes silent for longer than `older_than` (they died)."""
+    alias = database_alias(using)
+
+    def attempt() -> int:
+        stale = SchedulerProcess.objects.using(alias).filter(heartbeat_at__lt=DbNow() - older_than)
+        deleted, _per_model = stale.delete()
+        return deleted
+
+    return retry_locked(attempt, using=alias)
+
+
+@dataclass
+class GroupStatus:
+    """A scheduler group as an operator sees it, judged by the database's clock."""
+
+    group: str
+    now: datetime
+    processes: list[SchedulerProcess]
+    leader: SchedulerProcess | None
+    lease_owner: str
+    lease_expires_at: datetime | None
+    overdue: int
+    oldest_due: datetime | None
+
+    @property
+    def lag(self) -> float:
+        """Seconds between now and the oldest enabled schedule that is due (0 when none)."""
+        if self.oldest_due is None:
+            return 0.0
+        return max(0.0, (self.now - self.oldest_due).total_seconds())
+
+    @property
+    def last_seen(self) -> datetime | None:
+        beats = [p.heartbeat_at for p in self.processes]
+        return max(beats) if beats else None
+
+
+def scheduler_groups(using: str | None = None) -> list[str]:
+    """Every group with a lease or a process row; ``["default"]`` when there is none yet."""
+    alias = database_alias(using)
+    groups = set(SchedulerLease.objects.using(alias).values_list("group", flat=True))
+    groups.update(SchedulerProcess.objects.using(alias).values_list("group", flat=True))
+    return sorted(groups) or ["default"]
+
+
+def scheduler_status(
+    group: str, *, overdue_after: timedelta, using: str | None = None
+) -> GroupStatus:
+    """Processes of `group`, its leader, and how far behind the due schedules are.
+
+    Four small queries, none of which grows with the number of schedules: the database's
+    clock, the lease, the process rows, and one aggregate over the due index.
+    """
+    alias = database_alias(using)
+    now = database_now(alias)
+    lease = (
+        SchedulerLease.objects.using(alias)
+        .filter(group=group)
+        .values_list("owner", "expires_at")
+        .first()
+    )
+    owner, expires_at = lease if lease else ("", None)
+    if expires_at is not None and expires_at <= now:
+        owner = ""  # expired: nobody leads until a standby takes it
+    processes = list(
+        SchedulerProcess.objects.using(alias).filter(group=group).order_by("role", "started_at")
+    )
+    leader = next((p for p in processes if owner and p.owner == owner), None)
+    due = Schedule.objects.using(alias).filter(enabled=True, next_run_at__lte=now)
+    stats = due.aggregate(oldest=Min("next_run_at"))
+    oldest = stats["oldest"]
+    overdue = due.filter(next_run_at__lt=now - overdue_after).count() if oldest else 0
+    return GroupStatus(
+        group=group,
+        now=now,
+        processes=processes,
+        leader=leader,
+        lease_owner=owner,
+        lease_expires_at=expires_at if owner else None,
+        overdue=overdue,
+        oldest_due=oldest,
+    )
+
+
+_NOW_SQL = {
+    "postgresql": "SELECT STATEMENT_TIMESTAMP()",
+    "mysql": "SELECT UTC_TIMESTAMP(6)",
+    "sqlite": "SELECT STRFTIME('%Y-%m-%d %H:%M:%f', 'NOW')",
+}
+
+
+def database_now(using: str | None = None) -> datetime:
+    """The database's clock, read once: aware, in UTC (the same clock as ``DbNow``)."""
+    alias = database_alias(using)
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        cursor.execute(_NOW_SQL.get(connection.vendor, "SELECT CURRENT_TIMESTAMP"))
+        value: Any = cursor.fetchone()[0]
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:  # MariaDB's UTC_TIMESTAMP and SQLite's text are UTC, unlabelled
+        value = value.replace(tzinfo=UTC)
+    now: datetime = value.astimezone(UTC)
+    return now

@@ -23,7 +23,7 @@ from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from django_schedules import api
+from django_schedules import api, store
 from django_schedules.exceptions import SchedulesError
 from django_schedules.forms import CRON_PRESETS, ScheduleForm, TriggerForm, timezone_names
 from django_schedules.models import (
@@ -33,6 +33,7 @@ from django_schedules.models import (
     ScheduleSource,
     TriggerKind,
 )
+from django_schedules.status import Health, ago, check_health
 from django_schedules.triggers import BaseTrigger, describe_dst, trigger_from_dict
 
 if TYPE_CHECKING:  # django-stubs' generics; at run time ModelAdmin takes no parameters.
@@ -149,6 +150,7 @@ class ScheduleAdmin(_ScheduleAdmin):
     list_per_page = 50
     show_full_result_count = False  # no COUNT(*) over a table of 100,000 on every page
     change_form_template = "admin/django_schedules/schedule/change_form.html"
+    change_list_template = "admin/django_schedules/schedule/change_list.html"
 
     timing_fields = (
         "trigger_kind",
@@ -256,6 +258,14 @@ class ScheduleAdmin(_ScheduleAdmin):
             }
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        panels = [scheduler_panel(check_health(group)) for group in store.scheduler_groups()]
+        return super().changelist_view(
+            request, {**(extra_context or {}), "scheduler_panels": panels}
+        )
 
     # -- saving -----------------------------------------------------------------------------
 
@@ -489,6 +499,33 @@ class ScheduleAdmin(_ScheduleAdmin):
         return HttpResponseRedirect(
             reverse("admin:django_schedules_schedule_change", args=[obj.pk])
         )
+
+
+def scheduler_panel(health: Health) -> dict[str, Any]:
+    """What the change list's status panel shows of one scheduler group."""
+    status = health.status
+    leader = status.leader
+    return {
+        "group": status.group,
+        "ok": health.ok,
+        "problems": health.problems,
+        "leader": (
+            {
+                "name": f"{leader.host} (pid {leader.pid})",
+                "heartbeat": ago(health.age(leader.heartbeat_at)),
+                "fired": leader.fired_last_minute,
+            }
+            if leader is not None
+            else None
+        ),
+        "standbys": [
+            {"name": f"{p.host} (pid {p.pid})", "heartbeat": ago(health.age(p.heartbeat_at))}
+            for p in health.standbys
+        ],
+        "lag": f"{status.lag:.1f} s",
+        "overdue": status.overdue,
+        "last_seen": ago(health.age(status.last_seen)),
+    }
 
 
 def preview(trigger: BaseTrigger, count: int, now: datetime | None = None) -> dict[str, Any]:

@@ -223,3 +223,47 @@ class SchedulerLease(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group} ({self.owner or 'free'})"
+
+
+class ProcessRole(models.TextChoices):
+    LEADER = "leader", _("Leader")
+    STANDBY = "standby", _("Standby")
+
+
+class SchedulerProcess(models.Model):
+    """One running scheduler process, leader or standby, as it last reported itself.
+
+    Each process refreshes its row every third of the lease TTL; a row not refreshed for
+    several TTLs belongs to a dead process and is deleted by the next live one.
+    """
+
+    group = models.CharField(_("group"), max_length=100)
+    owner = models.CharField(
+        _("owner"), max_length=255, unique=True, help_text=_("host:pid:tag, as in the lease.")
+    )
+    host = models.CharField(_("host"), max_length=255)
+    pid = models.PositiveIntegerField(_("pid"))
+    version = models.CharField(_("version"), max_length=50)
+    role = models.CharField(_("role"), max_length=20, choices=ProcessRole.choices)
+    started_at = models.DateTimeField(_("started at"))
+    heartbeat_at = models.DateTimeField(_("last heartbeat"), help_text=_("By the database's clock."))
+    last_tick_at = models.DateTimeField(_("last tick"), null=True, blank=True)
+    fired_last_minute = models.PositiveIntegerField(_("fired in the last minute"), default=0)
+    lag = models.FloatField(
+        _("lag"),
+        null=True,
+        blank=True,
+        help_text=_("Seconds between now and the oldest due next run (the leader's view)."),
+    )
+
+    class Meta:
+        verbose_name = _("scheduler process")
+        verbose_name_plural = _("scheduler processes")
+        indexes = [
+            # Serves store.scheduler_processes() and the expiry of dead rows.
+            models.Index(fields=["group", "heartbeat_at"], name="schedules_process_beat_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group}: {self.owner} ({self.role})"
+

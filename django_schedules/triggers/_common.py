@@ -26,7 +26,8 @@ def fail(owner: str, field: str, value: object, rule: str) -> NoReturn:
 
 
 def _show(value: object) -> str:
-    text = repr(value)
+    # Dates read better, and match what was typed, in ISO form.
+    text = repr(value.isoformat()) if isinstance(value, date) else repr(value)
     return text if len(text) <= 200 else text[:197] + "..."
 
 

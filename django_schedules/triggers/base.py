@@ -80,6 +80,16 @@ class BaseTrigger(ABC):
         """Return the first fire time strictly after `previous` (aware), or None."""
         return self._at_or_after(previous.astimezone(UTC) + ONE_MICROSECOND)
 
+    def with_start_date(self, start: datetime) -> BaseTrigger:
+        """Return a copy whose phase is pinned at `start` (`add_job` calls this).
+
+        IntervalTrigger fires at `start`, `start + interval`...; CalendarIntervalTrigger counts
+        its dates from `start`'s date; AndTrigger and OrTrigger pin such children. Date and
+        cron triggers have no phase and return themselves unchanged.
+        """
+        check_aware(start, type(self).__name__, "start")
+        return self
+
     def pinned(self, now: datetime) -> BaseTrigger:
         """Return this trigger with any phase that depends on `now` fixed from `now`.
 

@@ -107,7 +107,10 @@ class CalendarIntervalTrigger(BaseTrigger):
     def pinned(self, now: datetime) -> CalendarIntervalTrigger:
         if self.start_date is not None:
             return self
-        return self.with_start_date(now.astimezone(self.timezone).date())
+        day = now.astimezone(self.timezone).date()
+        if self.end_date is not None and day > self.end_date.date():
+            return self  # nothing left to pin: every fire would be after end_date
+        return self.with_start_date(day)
 
     def _fire(self, day: date) -> datetime:
         return localize(datetime.combine(day, self._time), self.timezone)
@@ -169,7 +172,8 @@ class CalendarIntervalTrigger(BaseTrigger):
 
     def _at_or_after(self, instant: datetime) -> datetime | None:
         if self.start_date is None:
-            return self.pinned(instant)._at_or_after(instant)
+            pinned = self.pinned(instant)
+            return None if pinned is self else pinned._at_or_after(instant)
         utc = instant.astimezone(UTC)
         if self._start_utc is not None and utc < self._start_utc:
             utc = self._start_utc

@@ -73,10 +73,7 @@ class BaseCombiningTrigger(BaseTrigger):
 
 
 def _pin_at(child: BaseTrigger, start: datetime) -> BaseTrigger:
-    if child.start_date is not None:
-        return child
-    pin = getattr(child, "with_start_date", None)
-    return child if pin is None else pin(start)
+    return child if child.start_date is not None else child.with_start_date(start)
 
 
 class AndTrigger(BaseCombiningTrigger):
@@ -185,10 +182,10 @@ def _never_agree(children: tuple[BaseTrigger, ...]) -> str | None:
     if dates:
         when = dates[0].run_date
         for child in children:
-            if child.start_date is None and not isinstance(
-                child, CronTrigger | BaseCombiningTrigger
+            if isinstance(child, BaseCombiningTrigger) or (
+                child.start_date is None and not isinstance(child, CronTrigger)
             ):
-                continue  # its phase depends on `now`
+                continue  # its phase may depend on `now`
             fire = child._at_or_after(when)
             if fire is None or fire.astimezone(UTC) != when.astimezone(UTC):
                 return f"{child!r} does not fire at {when.isoformat()}"

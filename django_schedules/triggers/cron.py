@@ -11,8 +11,8 @@ import calendar
 import re
 from bisect import bisect_left
 from collections.abc import Iterable
-from functools import lru_cache
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from django_schedules.exceptions import TriggerError

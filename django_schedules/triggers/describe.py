@@ -111,38 +111,44 @@ def _time_phrase(hours: Sequence[int], minutes: Sequence[int], seconds: Sequence
         times = [_clock(h, m, seconds[0]) for h in hours for m in minutes]
         return f"At {join(times)}"
     parts: list[str] = []
-    if len(seconds) == 60:
-        parts.append("Every second")
-    elif seconds != (0,):
-        step = _step_of(seconds, 0, 59)
-        parts.append(
-            f"Every {step} seconds"
-            if step
-            else f"At second{'s' if len(seconds) > 1 else ''} {_set_phrase(seconds, str)}"
-        )
-    if len(minutes) == 60:
-        if not parts:
-            parts.append("Every minute")
-    else:
-        step = _step_of(minutes, 0, 59)
-        if step:
-            phrase = f"every {step} minutes"
+    minute_step = _step_of(minutes, 0, 59)
+    every_minute = len(minutes) == 60
+    if seconds != (0,):
+        second_step = _step_of(seconds, 0, 59)
+        if len(seconds) == 60:
+            parts.append("Every second")
+        elif second_step:
+            parts.append(f"Every {second_step} seconds")
+        else:
+            plural = "s" if len(seconds) > 1 else ""
+            parts.append(f"At second{plural} {_set_phrase(seconds, str)}")
+        if every_minute:
+            parts.append("of every minute" if parts[0].startswith("At") else "")
+        elif minute_step:
+            parts.append(f"during every {ordinal(minute_step)} minute")
         else:
             plural = "s" if len(minutes) > 1 else ""
-            phrase = f"at minute{plural} {_set_phrase(minutes, str)}"
-        parts.append(phrase if not parts else f"during {phrase}")
+            parts.append(f"during minute{plural} {_set_phrase(minutes, str)}")
+    elif every_minute:
+        parts.append("Every minute")
+    elif minute_step:
+        parts.append(f"Every {minute_step} minutes")
+    else:
+        plural = "s" if len(minutes) > 1 else ""
+        parts.append(f"At minute{plural} {_set_phrase(minutes, str)}")
+    # "at minute 5 past hour 9", but "every 15 minutes during hour 9"
+    link = "past" if parts[-1].startswith(("At minute", "during minute")) else "during"
     if len(hours) == 24:
-        if len(minutes) < 60 and not _step_of(minutes, 0, 59):
-            parts.append("past every hour")
+        if link == "past" or not (every_minute or minute_step):
+            parts.append(f"{link} every hour")
     else:
         step = _step_of(hours, 0, 23)
         if step:
-            parts.append(f"past every {ordinal(step)} hour")
+            parts.append(f"{link} every {ordinal(step)} hour")
         else:
             plural = "s" if len(hours) > 1 else ""
-            parts.append(f"past hour{plural} {_set_phrase(hours, str)}")
-    text = " ".join(parts)
-    return text[0].upper() + text[1:]
+            parts.append(f"{link} hour{plural} {_set_phrase(hours, str)}")
+    return " ".join(part for part in parts if part)
 
 
 def _day_phrase(trigger: CronTrigger) -> str:
@@ -151,7 +157,8 @@ def _day_phrase(trigger: CronTrigger) -> str:
     if trigger.crontab is not None:
         dom = sorted(trigger._dom or ())
         dows = sorted(trigger._dows or ())
-        dom_text = "" if len(dom) == 31 else f"on day {_set_phrase(dom, str)} of the month"
+        plural = "s" if len(dom) > 1 else ""
+        dom_text = "" if len(dom) == 31 else f"on day{plural} {_set_phrase(dom, str)} of the month"
         dow_text = "" if len(dows) == 7 else f"on {_set_phrase(dows, lambda d: DAY_NAMES[d])}"
         if dom_text and dow_text:
             joiner = " or " if trigger._day_or else " if it is "
@@ -284,10 +291,16 @@ def describe_dst(trigger: BaseTrigger, fire_time: datetime) -> str | None:
             f"{wall:%H:%M} happens twice on {wall:%Y-%m-%d} in {zone} (clocks go back); "
             f"this is the {pass_no} time, at UTC{_offset(offset)}"
         )
+        from django_schedules.triggers.combining import BaseCombiningTrigger
         from django_schedules.triggers.cron import CronTrigger
+        from django_schedules.triggers.interval import IntervalTrigger
 
         if isinstance(trigger, CronTrigger) and not trigger.fixed_time:
             return text + "; this schedule follows the clock and fires in both"
+        if isinstance(trigger, IntervalTrigger):
+            return text + "; this schedule counts elapsed time, so the repeat changes nothing"
+        if isinstance(trigger, BaseCombiningTrigger):
+            return text
         return text + "; a fixed-time schedule fires only the first time"
     before = (local - ONE_MICROSECOND).utcoffset() or ZERO
     if before < offset:

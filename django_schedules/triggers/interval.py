@@ -99,7 +99,13 @@ class IntervalTrigger(BaseTrigger):
     def pinned(self, now: datetime) -> IntervalTrigger:
         if self.start_date is not None:
             return self
-        return self.with_start_date(now.astimezone(UTC) + self.interval)
+        try:
+            start = now.astimezone(UTC) + self.interval
+        except OverflowError:
+            return self
+        if self._end_utc is not None and start > self._end_utc:
+            return self  # nothing left to pin: every fire would be after end_date
+        return self.with_start_date(start)
 
     def _finish(self, fire_utc: datetime) -> datetime | None:
         if self._end_utc is not None and fire_utc > self._end_utc:

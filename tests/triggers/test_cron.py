@@ -134,7 +134,8 @@ def test_results_are_in_the_triggers_zone_whatever_zone_now_is_in() -> None:
     now = datetime(2026, 1, 1, 12, tzinfo=UTC).astimezone(
         __import__("zoneinfo").ZoneInfo("America/New_York")
     )
-    assert trigger.get_next_fire_time(None, now).isoformat() == "2026-01-02T09:00:00+05:30"
+    first = trigger.get_next_fire_time(None, now)
+    assert first is not None and first.isoformat() == "2026-01-02T09:00:00+05:30"
 
 
 def test_year_9999_is_the_end() -> None:
@@ -213,7 +214,8 @@ def test_crontab_round_trip_keeps_the_string() -> None:
         "timezone": "Europe/Berlin",
         "jitter": 3.0,
     }
-    assert trigger_from_dict(trigger.to_dict()).crontab == "*/5 * * * *"
+    again = trigger_from_dict(trigger.to_dict())
+    assert isinstance(again, CronTrigger) and again.crontab == "*/5 * * * *"
     assert CronTrigger(minute="*/5") != CronTrigger.from_crontab("*/5 * * * *")
 
 
@@ -248,7 +250,7 @@ def test_crontab_steps_and_ranges() -> None:
         (CronTrigger.from_crontab("0 * * * *"), "At minute 0 past every hour (UTC)"),
         (
             CronTrigger.from_crontab("15,45 */2 1-15 * *"),
-            "At minutes 15 and 45 past every 2nd hour on day 1 through 15 of the month (UTC)",
+            "At minutes 15 and 45 past every 2nd hour on days 1 through 15 of the month (UTC)",
         ),
         (
             CronTrigger.from_crontab("0 9 1 * 1"),
@@ -310,6 +312,11 @@ def test_describe(trigger: CronTrigger, text: str) -> None:
         ({"jitter": -1}, "Bad jitter -1"),
         ({"jitter": float("nan")}, "Bad jitter nan"),
         ({"start_date": "yesterday"}, "Bad start_date 'yesterday'"),
+        (
+            {"start_date": datetime(2026, 1, 2), "end_date": datetime(2026, 1, 1)},
+            "Bad end_date '2026-01-01T00:00:00' in CronTrigger: is before start_date "
+            "2026-01-02T00:00:00+00:00",
+        ),
         ({"start_date": 5}, "Bad start_date 5"),
         (
             {"start_date": "2026-01-02", "end_date": "2026-01-01"},

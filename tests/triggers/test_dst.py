@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from django_schedules.triggers import (
@@ -312,7 +312,7 @@ def field(lo: int, hi: int, hot: list[int]) -> st.SearchStrategy[tuple[str, froz
     return st.one_of(single, single, ranged, listed, starred)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     zone=st.sampled_from([z for z in ZONES if z not in ("UTC", "Asia/Kolkata")]),
     minute=field(0, 59, [0, 15, 30, 45, 59]),

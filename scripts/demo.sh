@@ -13,7 +13,7 @@ ADDR="${DEMO_ADDR:-127.0.0.1:8000}"
 echo "==> Migrating the example database"
 "${MANAGE[@]}" migrate --no-input
 echo "==> Creating the demo data"
-"${MANAGE[@]}" demodata
+"${MANAGE[@]}" demodata --ping-url "http://$ADDR/health/"
 
 pids=()
 cleanup() {

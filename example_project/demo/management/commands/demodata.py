@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from django_schedules import add_job
 
@@ -15,6 +15,13 @@ DEMO_PASSWORD = "admin"
 
 class Command(BaseCommand):
     help = "Create the demo superuser (admin/admin) and the demo schedules; safe to run twice."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--ping-url",
+            default="http://127.0.0.1:8000/health/",
+            help="The local page the ping job fetches (the demo's own address).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         User = get_user_model()
@@ -26,6 +33,7 @@ class Command(BaseCommand):
             seconds=30,
             id="ping-health",
             name="Ping the health page",
+            kwargs={"url": options["ping_url"]},
             replace_existing=True,
         )
         add_job(

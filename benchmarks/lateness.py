@@ -74,7 +74,7 @@ def main() -> None:
 
         # One mode at a time: a second loop on the same table would compete for the same rows.
         for lookahead, label in (
-            (0.05, "django-schedules, claim ahead 50 ms"),
+            (0.1, "django-schedules, claim ahead 100 ms"),
             (0.0, "django-schedules, claim at fire time"),
         ):
             Schedule.objects.all().delete()

@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connections
+from django.utils.functional import cached_property
 from django.utils.module_loading import import_string
 
 from django_schedules import _spawn, store
@@ -40,7 +41,7 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
 
-def _send(using: str, execution_id: int, *names: str) -> None:
+def send_signals(using: str, execution_id: int, *names: str) -> None:
     """Send django_schedules.signals `names` with the Execution row as it is now (loaded only
     when a receiver is connected); a receiver's error is logged, never raised."""
     from django_schedules import signals
@@ -89,7 +90,7 @@ def run_execution_now(
         return ""
     if start_at is not None and (left := start_at - time.monotonic()) > 0:
         time.sleep(left)
-    _send(using, execution_id, "execution_started")
+    send_signals(using, execution_id, "execution_started")
     attempt = spec.attempt
     started = time.monotonic()
     try:
@@ -105,7 +106,7 @@ def run_execution_now(
             traceback=str(exc),
             using=using,
         )
-        _send(using, execution_id, "execution_finished", "execution_failed")
+        send_signals(using, execution_id, "execution_finished", "execution_failed")
         return ExecutionStatus.FAILED
     while True:
         context = JobContext(fire_time=spec.fire_time, execution_id=execution_id, attempt=attempt)
@@ -140,7 +141,7 @@ def run_execution_now(
                 using=using,
             )
             if done:
-                _send(using, execution_id, "execution_finished", "execution_failed")
+                send_signals(using, execution_id, "execution_finished", "execution_failed")
             return ExecutionStatus.FAILED
         done = store.finish_execution(
             execution_id,
@@ -157,7 +158,7 @@ def run_execution_now(
                 execution_id,
             )
             return ""
-        _send(using, execution_id, "execution_finished")
+        send_signals(using, execution_id, "execution_finished")
         return ExecutionStatus.SUCCEEDED
 
 
@@ -185,6 +186,12 @@ class Executor(ABC):
         self, execution_id: int, epoch: int | None, timeout: float | None, start_in: float = 0.0
     ) -> None:
         """Run the execution, starting the job `start_in` seconds from now (not before)."""
+
+    @property
+    def enqueues_in_transaction(self) -> bool:
+        """True when ``submit`` only writes to our database, so the scheduler calls it inside
+        the claim transaction (claim and enqueue commit together)."""
+        return False
 
     def running_ids(self) -> list[int]:
         """Executions handed to this executor that have not ended yet."""
@@ -340,10 +347,44 @@ class ProcessPoolExecutor(Executor):
             self._pool = None
 
 
+class TasksExecutor(Executor):
+    """Hand each execution to Django's tasks framework (``django.tasks`` on Django 6, the
+    ``django-tasks`` backport on 5.2) as ``run_execution(execution_id)``.
+
+    OPTIONS: ``backend`` (a ``TASKS`` alias, default ``"default"``) and ``queue_name``. The
+    enqueue happens after the claim commits; an execution left pending by a scheduler that
+    died is enqueued again by the next leader (at-least-once delivery), and the worker's CAS
+    keeps the run single. Runs are tracked by their own heartbeat, not by this process.
+    """
+
+    def __init__(self, name: str, options: dict[str, Any], *, using: str) -> None:
+        super().__init__(name, options, using=using)
+        self.backend = str(options.get("backend", "default"))
+        self.queue_name = options.get("queue_name")
+
+    @cached_property
+    def enqueues_in_transaction(self) -> bool:
+        """True for django-tasks-db writing to our database: it enqueues inside the claim."""
+        from django_schedules import tasks
+
+        return tasks.backend_writes_to(self.backend, self.using)
+
+    def submit(
+        self, execution_id: int, epoch: int | None, timeout: float | None, start_in: float = 0.0
+    ) -> None:
+        from django_schedules import tasks
+
+        run_after = datetime.now(UTC) + timedelta(seconds=start_in) if start_in > 0 else None
+        tasks.enqueue(
+            execution_id, backend=self.backend, queue_name=self.queue_name, run_after=run_after
+        )
+
+
 BACKENDS: dict[str, str] = {
     "inline": "django_schedules.executors.InlineExecutor",
     "threadpool": "django_schedules.executors.ThreadPoolExecutor",
     "processpool": "django_schedules.executors.ProcessPoolExecutor",
+    "tasks": "django_schedules.executors.TasksExecutor",
 }
 
 

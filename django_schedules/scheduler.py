@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 
 from django_schedules import store
 from django_schedules.clock import Clock, SystemClock
@@ -118,7 +118,9 @@ def plan_schedule(
             else:
                 on_time.append(fire)
             walked += 1
-            fire = _utc(trigger.get_next_fire_time(fire, now))
+            previous, fire = fire, _utc(trigger.get_next_fire_time(fire, now))
+            if fire is not None and fire <= previous:
+                raise ValueError(f"it did not move past {previous.isoformat()}")
         next_run_at = fire
     except Exception as exc:
         return SchedulePlan(None, error=f"trigger failed: {type(exc).__name__}: {exc}")
@@ -193,7 +195,7 @@ class Scheduler:
         using: str | None = None,
         executors: dict[str, Executor] | None = None,
         batch_size: int = 100,
-        lookahead: float = 0.05,
+        lookahead: float = 0.1,
         owner: str | None = None,
         shutdown_grace: float | None = None,
     ) -> None:
@@ -286,6 +288,7 @@ class Scheduler:
                 planner=planner,
                 now=now,
                 using=self.using,
+                in_transaction=self._enqueue_in_transaction,
             )
             if result.fenced_out:
                 self.lease.lost()
@@ -297,6 +300,25 @@ class Scheduler:
                 self._schedule_start(claimed, epoch)
             if not result.more:
                 return
+
+    def _enqueue_in_transaction(self, claimed: list[Claimed]) -> list[Claimed]:
+        """Hand executions to executors whose queue lives in our database (django-tasks-db)
+        inside the claim transaction: the claim and the enqueue commit or roll back together.
+        Return the others, to start after commit."""
+        later: list[Claimed] = []
+        epoch = self.lease.epoch
+        for item in claimed:
+            executor = self.executors.get(item.executor or "default")
+            if executor is not None and executor.enqueues_in_transaction:
+                start_in = (item.run_at - self.clock.now()).total_seconds()
+                try:
+                    with transaction.atomic(using=self.using):  # a savepoint
+                        executor.submit(item.execution_id, epoch, item.timeout, start_in)
+                    continue
+                except Exception:
+                    logger.exception("could not enqueue execution %d", item.execution_id)
+            later.append(item)
+        return later
 
     def _adopt(self) -> None:
         epoch = self.lease.epoch
@@ -393,7 +415,8 @@ class Scheduler:
                     using=self.using,
                 )
                 if lost:
-                    logger.warning("%d execution(s) lost: their worker stopped", lost)
+                    logger.warning("%d execution(s) lost: their worker stopped", len(lost))
+                    _announce_lost(lost, self.using)
 
     # The loop.
 
@@ -415,6 +438,9 @@ class Scheduler:
                     # A restart or a dropped connection: close it, wait, and try again.
                     logger.warning("database error in the scheduler loop: %s", exc)
                     connections[self.using].close()
+                    wait = self.poll_interval
+                except Exception:
+                    logger.exception("error in the scheduler loop; retrying")
                     wait = self.poll_interval
                 connections[self.using].close_if_unusable_or_obsolete()
                 if wait > 0 and not self._stop.is_set():
@@ -476,17 +502,25 @@ class Scheduler:
                 for executor in self._executors.values():
                     executor.close()
                 if still:
-                    store.mark_lost(
+                    lost = store.mark_lost(
                         execution_ids=still,
                         reason="the scheduler shut down before it finished",
                         now=self.clock.now(),
                         using=self.using,
                     )
                     logger.warning("%d execution(s) still running at shutdown: lost", len(still))
+                    _announce_lost(lost, self.using)
         finally:
             if self._waker is not None:
                 self._waker.close()
                 self._waker = None
+
+
+def _announce_lost(execution_ids: list[int], using: str) -> None:
+    from django_schedules.executors import send_signals
+
+    for execution_id in execution_ids:
+        send_signals(using, execution_id, "execution_finished", "execution_failed")
 
 
 # Waking up early.

@@ -417,10 +417,7 @@ def take_lease(group: str, owner: str, ttl: timedelta, using: str) -> int | None
     def attempt() -> int | None:
         with write_transaction(using):
             leases = SchedulerLease.objects.using(using)
-            taken = leases.filter(
-                Q(group=group)
-                & (Q(owner="") | Q(expires_at__isnull=True) | Q(expires_at__lte=DbNow()))
-            ).update(
+            taken = leases.filter(Q(group=group) & _FREE).update(
                 owner=owner,
                 epoch=F("epoch") + 1,
                 expires_at=DbNow() + ttl,
@@ -431,15 +428,27 @@ def take_lease(group: str, owner: str, ttl: timedelta, using: str) -> int | None
                 return None
             return leases.filter(group=group, owner=owner).values_list("epoch", flat=True).get()
 
-    epoch = retry_locked(attempt, using=using)
-    if epoch is None and not SchedulerLease.objects.using(using).filter(group=group).exists():
+    # A standby asks every poll interval: a plain read, so it takes no write lock (SQLite)
+    # while the lease is held; only a lease that looks free is worth the CAS.
+    free = (
+        SchedulerLease.objects.using(using)
+        .filter(group=group)
+        .annotate(free=Case(When(_FREE, then=Value(True)), default=Value(False)))
+        .values_list("free", flat=True)
+        .first()
+    )
+    if free is None:
         try:
             with transaction.atomic(using=using):
                 SchedulerLease.objects.using(using).create(group=group)
         except IntegrityError:
             pass  # Another process created it first: normal.
-        epoch = retry_locked(attempt, using=using)
-    return epoch
+    elif not free:
+        return None
+    return retry_locked(attempt, using=using)
+
+
+_FREE = Q(owner="") | Q(expires_at__isnull=True) | Q(expires_at__lte=DbNow())
 
 
 def renew_lease(group: str, owner: str, epoch: int, ttl: timedelta, using: str) -> bool:
@@ -578,8 +587,12 @@ def claim_due(
     planner: Planner,
     now: datetime,
     using: str,
+    in_transaction: Callable[[list[Claimed]], list[Claimed]] | None = None,
 ) -> ClaimResult:
     """Claim up to `batch` schedules due at or before `horizon`, in one transaction.
+
+    `in_transaction(claimed)` runs inside it, after the INSERT (an enqueue on a task queue
+    kept in the same database); it returns the executions left to dispatch after commit.
 
     Order: fence check, read the due rows (index schedules_due_idx), count their live
     executions (max_instances), one conditional UPDATE over the batch (each row's version in
@@ -646,6 +659,8 @@ def claim_due(
                 for x in _insert_executions(inserts, using)
                 if x.status == ExecutionStatus.PENDING
             ]
+            if in_transaction is not None and result.claimed:
+                result.claimed = in_transaction(result.claimed)
             result.errors = [
                 (r.pk, plans[r.pk].error)
                 for r in rows
@@ -918,18 +933,28 @@ def mark_lost(
     reason: str,
     now: datetime,
     using: str,
-) -> int:
+) -> list[int]:
     """Mark running executions lost: those whose heartbeat is older than `older_than` by the
-    database's clock (index schedules_exec_status_idx), or the given ids."""
+    database's clock (index schedules_exec_status_idx), or the given ids. Return their ids.
+
+    With `older_than`, a SELECT comes first; one query when nothing is lost.
+    """
     qs = Execution.objects.using(using).filter(status=ExecutionStatus.RUNNING)
     if older_than is not None:
         qs = qs.filter(heartbeat_at__lt=DbNow() - older_than)
     if execution_ids is not None:
         qs = qs.filter(pk__in=list(execution_ids))
-    return retry_locked(
-        lambda: qs.update(status=ExecutionStatus.LOST, reason=reason[:500], finished_at=now),
-        using=using,
-    )
+
+    def attempt() -> list[int]:
+        with write_transaction(using):
+            ids = list(qs.values_list("pk", flat=True)[:1000])
+            if ids:
+                Execution.objects.using(using).filter(
+                    pk__in=ids, status=ExecutionStatus.RUNNING
+                ).update(status=ExecutionStatus.LOST, reason=reason[:500], finished_at=now)
+            return ids
+
+    return retry_locked(attempt, using=using)
 
 
 # --- Maintenance queries ---

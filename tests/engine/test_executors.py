@@ -170,3 +170,24 @@ def test_a_duplicate_delivery_never_runs_a_job_twice(clock: ManualClock) -> None
     assert jobs.RUNS == [("record", "")]
     assert Execution.objects.get().finished_at is not None
     assert Execution.objects.get().duration < timedelta(seconds=5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_scheduler_refreshes_the_heartbeat_of_its_running_jobs(clock: ManualClock) -> None:
+    from django_schedules.dbclock import DbNow
+
+    interval_schedule("job", 60, func="engine.block")
+    executor = ThreadPoolExecutor("default", {}, using="default")
+    scheduler = make_scheduler(clock, executor, lease_ttl=15)
+    scheduler.tick()
+    wait_for(lambda: Execution.objects.filter(status="running").exists())
+    Execution.objects.update(heartbeat_at=DbNow() - timedelta(minutes=10))
+    stale = Execution.objects.get().heartbeat_at
+    clock.advance(5)  # a third of the TTL: upkeep is due
+    scheduler.tick()
+    execution = Execution.objects.get()
+    assert execution.status == ExecutionStatus.RUNNING and execution.heartbeat_at > stale
+    jobs.RELEASE.set()
+    wait_for(lambda: not executor.running_ids())
+    executor.close()
+    assert Execution.objects.get().status == ExecutionStatus.SUCCEEDED

@@ -148,3 +148,51 @@ def test_expiry_is_judged_by_the_database_clock_in_utc() -> None:
         if connection.vendor == "mysql":
             with connection.cursor() as cursor:
                 cursor.execute("SET time_zone = '+00:00'")
+
+
+def test_a_lock_conflict_is_retried_quietly(caplog) -> None:
+    from django.db import OperationalError
+
+    calls: list[int] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise OperationalError("database is locked")
+        return "done"
+
+    with caplog.at_level("DEBUG", logger="django_schedules.store"):
+        assert store.retry_locked(flaky, using="default", first_delay=0.001) == "done"
+    assert len(calls) == 3
+    assert {r.levelname for r in caplog.records} == {"DEBUG"}
+
+
+def test_other_database_errors_are_not_retried() -> None:
+    from django.db import OperationalError
+
+    calls: list[int] = []
+
+    def broken() -> None:
+        calls.append(1)
+        raise OperationalError("no such table: nowhere")
+
+    with pytest.raises(OperationalError, match="no such table"):
+        store.retry_locked(broken, using="default")
+    assert calls == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_our_transactions_begin_immediate_even_when_the_settings_do_not() -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    connection.ensure_connection()
+    connection.transaction_mode = None  # as with Django's default OPTIONS
+    try:
+        with CaptureQueriesContext(connection) as ctx:
+            store.take_lease("default", "a", TTL, "default")
+        assert any(q["sql"] == "BEGIN IMMEDIATE" for q in ctx.captured_queries)
+        assert connection.transaction_mode is None  # put back afterwards
+    finally:
+        connection.close()

@@ -66,3 +66,21 @@ if task is not None:
 def fail_loudly(path: str) -> None:
     """Import a file that is not there (the admin's traceback test)."""
     raise FileNotFoundError(f"No such import file: {path}")
+
+
+# --- Jobs of the scenario tests (tests/scenarios): they run inside `runscheduler` processes.
+
+
+@job(name="scenarios.sleep")
+def scenario_sleep(seconds: float = 1.0) -> str:
+    """Take `seconds` to finish (a long job, for overlap and run-now scenarios)."""
+    import time
+
+    time.sleep(seconds)
+    return f"slept {seconds:g}s"
+
+
+@job(name="scenarios.echo")
+def scenario_echo(word: str = "") -> str:
+    """Return `word`, so the execution's result shows which arguments ran."""
+    return word

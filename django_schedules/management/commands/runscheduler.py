@@ -86,13 +86,17 @@ class Command(BaseCommand):
         if options["asyncio"] and not options["once"]:
             aio = AsyncIOScheduler(**kwargs)
             self._install_signals(aio.scheduler)
+            self._started(aio.scheduler, options["group"])
             asyncio.run(aio.serve())
-            return
-        scheduler = Scheduler(**kwargs)
-        self._install_signals(scheduler)
-        self.stdout.write(f"scheduler {scheduler.owner} started (group {options['group']!r})")
-        scheduler.run(once=options["once"])
+        else:
+            scheduler = Scheduler(**kwargs)
+            self._install_signals(scheduler)
+            self._started(scheduler, options["group"])
+            scheduler.run(once=options["once"])
         self.stdout.write("scheduler stopped")
+
+    def _started(self, scheduler: Scheduler, group: str) -> None:
+        self.stdout.write(f"scheduler {scheduler.owner} started (group {group!r})")
 
     def _install_signals(self, scheduler: Scheduler) -> None:
         def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -1,0 +1,747 @@
+"""Turn one run's JSON lines into docs/performance.md and docs/img/perf-*.png."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+IMG = DOCS / "img"
+RESULTS = ROOT / "benchmarks" / "results"
+NAMES = {
+    "ours": "django-schedules",
+    "beat": "django-celery-beat",
+    "aps": "django-apscheduler",
+    "q2": "django-q2",
+    "aps-memory": "APScheduler 3 (memory)",
+}
+PEERS = ("beat", "aps", "q2")
+VENDORS = {"sqlite": "SQLite (WAL)", "postgresql": "PostgreSQL", "mysql": "MariaDB"}
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+class Figures:
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.by: dict[tuple[str, str, str, int | None], dict[str, Any]] = {}
+        for row in rows:
+            if "system" in row:
+                self.by[(row["metric"], row["db"], row["system"], row["n"])] = row
+        self.vendors = [v for v in VENDORS if any(r.get("db") == v for r in rows)]
+
+    def get(self, metric: str, db: str, system: str, n: int | None) -> dict[str, Any] | None:
+        return self.by.get((metric, db, system, n))
+
+    def value(self, metric: str, db: str, system: str, n: int | None) -> float | None:
+        row = self.get(metric, db, system, n)
+        return None if row is None else row.get("value")
+
+    def sizes(self, metric: str, db: str) -> list[int]:
+        return sorted({k[3] for k in self.by if k[0] == metric and k[1] == db and k[3]})
+
+    def text(self, metric: str) -> Any:
+        for row in self.rows:
+            if row.get("metric") == metric:
+                return row.get("text")
+        return None
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.{digits}f}"
+
+
+def ratio(ours: float | None, peers: list[float | None], higher_better: bool) -> str:
+    """How many times better than the best peer (above 1: we are better)."""
+    values = [p for p in peers if p is not None and p > 0]
+    if ours is None or ours <= 0 or not values:
+        return "n/a"
+    r = ours / max(values) if higher_better else min(values) / ours
+    return f"**{r:.2f}x**" if r >= 1 else f"{r:.2f}x (worse)"
+
+
+def best_ratio(ours: float | None, peers: list[float | None], higher_better: bool) -> float | None:
+    values = [p for p in peers if p is not None and p > 0]
+    if ours is None or ours <= 0 or not values:
+        return None
+    return ours / max(values) if higher_better else min(values) / ours
+
+
+# --- charts ---
+
+
+def chart(figs: Figures, metric: str, title: str, ylabel: str, name: str, log_y: bool) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    vendors = [v for v in figs.vendors if figs.sizes(metric, v)]
+    if not vendors:
+        return ""
+    fig, axes = plt.subplots(1, len(vendors), figsize=(5 * len(vendors), 4), squeeze=False)
+    for ax, vendor in zip(axes[0], vendors, strict=True):
+        for system in ("ours", *PEERS):
+            points = [
+                (n, figs.value(metric, vendor, system, n)) for n in figs.sizes(metric, vendor)
+            ]
+            points = [(n, v) for n, v in points if v is not None and v > 0]
+            if points:
+                xs, ys = zip(*points, strict=True)
+                style = "o-" if system == "ours" else "s--"
+                ax.plot(
+                    xs, ys, style, label=NAMES[system], linewidth=2.5 if system == "ours" else 1.2
+                )
+        ax.set_xscale("log")
+        if log_y:
+            ax.set_yscale("log")
+        ax.set_xlabel("schedules")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{title}: {VENDORS[vendor]}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    IMG.mkdir(parents=True, exist_ok=True)
+    fig.savefig(IMG / name, dpi=90)
+    plt.close(fig)
+    return f"![{title}](img/{name})"
+
+
+def lateness_chart(figs: Figures) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = [("lateness_single", "1 schedule, 1 s interval"), ("lateness_spread", "spread")]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    drew = False
+    for ax, (metric, label) in zip(axes, cases, strict=True):
+        systems = ["ours", "aps-memory", "aps"]
+        width = 0.8 / max(len(figs.vendors), 1)
+        for i, vendor in enumerate(figs.vendors):
+            ys = []
+            for system in systems:
+                row = next(
+                    (r for k, r in figs.by.items() if k[:3] == (metric, vendor, system)), None
+                )
+                ys.append((row or {}).get("p99") or 0)
+            xs = [j + i * width for j in range(len(systems))]
+            ax.bar(xs, ys, width, label=VENDORS[vendor])
+            drew = drew or any(ys)
+        ax.set_xticks([j + width * (len(figs.vendors) - 1) / 2 for j in range(len(systems))])
+        ax.set_xticklabels([NAMES[s] for s in systems], fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylabel("p99 lateness (ms)")
+        ax.set_title(f"Lateness p99: {label}")
+        ax.grid(True, axis="y", which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(IMG / "perf-lateness.png", dpi=90)
+    plt.close(fig)
+    return "![Lateness p99](img/perf-lateness.png)" if drew else ""
+
+
+# --- the report ---
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+def write(path: Path, meta: dict[str, Any]) -> None:
+    figs = Figures(load(path))
+    m = meta["machine"]
+    out: list[str] = ["# Performance", ""]
+    out += [
+        "django-schedules measured against django-celery-beat (`DatabaseScheduler`), "
+        "django-apscheduler (APScheduler 3 `BackgroundScheduler` with `DjangoJobStore`) and "
+        "django-q2 (its `scheduler()` with the ORM broker), side by side in one run, on the "
+        "same machine and the same database. **Ratios** compare us with the best peer measured "
+        "in the same run: above 1 means we are better by that factor (faster, leaner, less "
+        "late), below 1 means worse. Absolute times on this shared 2-core machine are noisy "
+        "(other engineers' test suites ran at the same time); the ratios are what counts.",
+        "",
+        f"- Command: `{meta['command']}` (took {meta['seconds'] // 60} min "
+        f"{meta['seconds'] % 60} s; finished {meta['finished']})",
+        f"- Machine: `nproc` = {m['nproc']}, memory {m['memory']}, Python {m['python']}, "
+        + ", ".join(f"{VENDORS.get(k[3:], k[3:])} {v}" for k, v in m.items() if k[:3] == "db:"),
+        f"- Raw figures: `benchmarks/results/{path.name}` (JSON lines, not committed)",
+    ]
+    if meta.get("quick"):
+        out.append(
+            "- This is a `--quick` run: 1k and 10k schedules, SQLite and PostgreSQL, shorter "
+            "lateness and failover runs (lease TTL 4 s). The full run adds 100k and MariaDB."
+        )
+    out += ["", "## Targets", ""]
+    out += targets(figs, meta)
+    out += ["", "## What is not met, and what limits it", ""]
+    out += limits(figs)
+
+    # 1. Idle tick
+    out += ["", "## 1. Idle tick", ""]
+    out += [
+        "One scheduler wake-up with nothing due: ours `Scheduler.tick()` (lease held), beat "
+        "`DatabaseScheduler.tick()`, django-apscheduler `BackgroundScheduler._process_jobs()` "
+        "(the body of its wake-up), django-q2 `scheduler()`. Median over up to 200 ticks; "
+        "queries counted with `CaptureQueriesContext` (median of 5 ticks).",
+        "",
+    ]
+    for vendor in figs.vendors:
+        rows = []
+        for n in figs.sizes("idle_tick_ms", vendor):
+            cells = [f"{n:,}"]
+            vals = {}
+            for system in ("ours", *PEERS):
+                ms = figs.value("idle_tick_ms", vendor, system, n)
+                q = figs.value("idle_tick_queries", vendor, system, n)
+                vals[system] = ms
+                cells.append(f"{fmt(ms, 3)} ms ({fmt(q, 0)} q)")
+            cells.append(ratio(vals["ours"], [vals[p] for p in PEERS], False))
+            rows.append(cells)
+        out += [f"**{VENDORS[vendor]}**", ""]
+        out += table(
+            ["schedules", *[NAMES[s] for s in ("ours", *PEERS)], "ours vs best peer"], rows
+        )
+        out.append("")
+    wake = [
+        f"{VENDORS[v]}: {fmt(figs.value('idle_wakeups_per_min', v, 'ours', 1), 0)}"
+        for v in figs.vendors
+        if figs.value("idle_wakeups_per_min", v, "ours", 1) is not None
+    ]
+    if wake:
+        out += [
+            "Wake-ups a minute of our running loop with one schedule due in an hour and no "
+            "changes: " + "; ".join(wake) + ".",
+            "",
+        ]
+    out += [chart(figs, "idle_tick_ms", "Idle tick", "ms per tick", "perf-idle-ms.png", True)]
+    out += [
+        "",
+        chart(
+            figs,
+            "idle_tick_queries",
+            "Idle tick queries",
+            "queries per tick",
+            "perf-idle-queries.png",
+            False,
+        ),
+    ]
+
+    # 2. Burst
+    out += ["", "## 2. Burst firing", ""]
+    out += [
+        "N schedules all due at the same instant; the time until every one has its execution "
+        "recorded and its next run advanced (job bodies empty). Ours: `tick()` until it returns "
+        "a wait, with an executor that takes the claimed executions and does nothing (the rows "
+        "are recorded `pending`, as a worker would receive them). beat: `tick()` until every "
+        "entry is published to an in-memory broker, then `sync()` (it writes `last_run_at` "
+        "there). django-apscheduler: from `start()` until every job has a "
+        "`DjangoJobExecution` row and a later `next_run_time`. django-q2: one `scheduler()` "
+        "call (a task queued in `OrmQ` and `next_run` saved for each). Schedules per second; "
+        "\\* means the peer was stopped at the cap and the rate is over what it fired.",
+        "",
+    ]
+    for vendor in figs.vendors:
+        rows = []
+        for n in figs.sizes("burst_per_s", vendor):
+            cells = [f"{n:,}"]
+            vals = {}
+            for system in ("ours", *PEERS):
+                row = figs.get("burst_per_s", vendor, system, n)
+                vals[system] = None if row is None else row["value"]
+                star = "\\*" if row and row.get("capped") else ""
+                secs = f" ({row['seconds']:.2f} s)" if row else ""
+                cells.append(f"{fmt(vals[system], 0)}/s{star}{secs}")
+            cells.append(ratio(vals["ours"], [vals[p] for p in PEERS], True))
+            rows.append(cells)
+        out += [f"**{VENDORS[vendor]}**", ""]
+        out += table(
+            ["schedules", *[NAMES[s] for s in ("ours", *PEERS)], "ours vs best peer"], rows
+        )
+        out.append("")
+    out += [
+        chart(figs, "burst_per_s", "Burst firing", "schedules per second", "perf-burst.png", True)
+    ]
+
+    # 3. Lateness
+    out += ["", "## 3. Lateness", ""]
+    out += [
+        "Job start minus scheduled fire time. One schedule on a 1-second interval (the three "
+        "schedulers side by side in one process), then schedules spread evenly over a window "
+        "on an interval of that window (each scheduler alone). Ours runs `BackgroundScheduler` "
+        f"with its defaults (claim ahead {lookahead_ms(figs)}, thread pool); APScheduler in "
+        "memory and django-apscheduler run `BackgroundScheduler` with their default thread "
+        "pool. beat and django-q2 hand jobs to a broker and workers, so their lateness "
+        "includes a queue hop; not measured here (django-q2's scheduler runs every 30 s: "
+        "see 5).",
+        "",
+    ]
+    for metric, title in (("lateness_single", "single schedule"), ("lateness_spread", "spread")):
+        rows = []
+        for vendor in figs.vendors:
+            found = {k[2]: r for k, r in figs.by.items() if k[:2] == (metric, vendor)}
+            if not found:
+                continue
+            cells = [VENDORS[vendor]]
+            for system in ("ours", "aps-memory", "aps"):
+                r = found.get(system)
+                if r is None or not r.get("count"):
+                    cells.append("n/a")
+                    continue
+                cells.append(
+                    f"{fmt(r['p50'])} / {fmt(r['p99'])} / {fmt(r['max'])} "
+                    f"(n={r['count']} of {r.get('expected', '?')})"
+                )
+            ours = (found.get("ours") or {}).get("p99")
+            peers = [(found.get(s) or {}).get("p99") for s in ("aps-memory", "aps")]
+            cells.append(ratio(ours, peers, False))
+            rows.append(cells)
+            n = next(iter(found.values()))["n"]
+        if rows:
+            out += [f"**{title}** ({n:,} schedules), p50 / p99 / max in ms", ""]
+            out += table(
+                ["database", NAMES["ours"], NAMES["aps-memory"], NAMES["aps"], "p99 vs best peer"],
+                rows,
+            )
+            out.append("")
+    out += [lateness_chart(figs)]
+
+    # 4. Memory
+    out += ["", "## 4. Memory", ""]
+    out += [
+        "Peak RSS (`getrusage`) of a fresh process running each scheduler for 3 s over the "
+        "schedules (all due in an hour): ours `BackgroundScheduler` (loop, timer thread, "
+        "thread pool), beat `DatabaseScheduler` ticking, django-apscheduler started with "
+        "`DjangoJobStore`, django-q2's `scheduler()` (its cluster adds worker processes, not "
+        "counted). Every process imports all four apps, so the baseline is the same "
+        "(\"after imports\"). The burst tables' JSON also records each burst process's peak.",
+        "",
+    ]
+    for vendor in figs.vendors:
+        rows = []
+        for n in figs.sizes("peak_rss_mb", vendor):
+            cells = [f"{n:,}"]
+            vals = {}
+            for system in ("ours", *PEERS):
+                row = figs.get("peak_rss_mb", vendor, system, n)
+                vals[system] = None if row is None else row["value"]
+                base = f" ({row['baseline_mb']:.0f})" if row else ""
+                cells.append(f"{fmt(vals[system], 1)} MB{base}")
+            cells.append(ratio(vals["ours"], [vals[p] for p in PEERS], False))
+            rows.append(cells)
+        out += [f"**{VENDORS[vendor]}** (peak, after imports in brackets)", ""]
+        out += table(
+            ["schedules", *[NAMES[s] for s in ("ours", *PEERS)], "ours vs best peer"], rows
+        )
+        out.append("")
+    out += [chart(figs, "peak_rss_mb", "Peak RSS", "MB", "perf-memory.png", False)]
+
+    # 5. Change pickup
+    out += ["", "## 5. Change pickup", ""]
+    out += [
+        "From a committed change (ours: `modify_job(next_run_time=now)`, the admin's save "
+        "path; beat: a new one-off clocked `PeriodicTask` saved as the admin saves it) to the "
+        "scheduler acting on it (ours: the job starts; beat: the task is published), with the "
+        "scheduler running in its own thread. django-apscheduler: the job's `next_run_time` "
+        "changed through a second `DjangoJobStore` (another process's view) while the "
+        "scheduler sleeps.",
+        "",
+    ]
+    rows = []
+    for vendor in figs.vendors:
+        cells = [VENDORS[vendor]]
+        for system in ("ours", "beat"):
+            r = figs.get("pickup", vendor, system, 1)
+            cells.append(
+                "n/a"
+                if not r or not r.get("count")
+                else f"{fmt(r['p50'])} / {fmt(r['max'])} ms (n={r['count']})"
+            )
+        r = figs.get("pickup", vendor, "aps", 1)
+        if r is None:
+            cells.append("n/a")
+        elif r.get("picked_up"):
+            cells.append(f"{fmt((r['value'] or 0) * 1000)} ms")
+        else:
+            cells.append(f"not picked up in {r['waited']:g} s (needs a restart)")
+        q2 = figs.get("pickup", vendor, "q2", 1)
+        if q2 and q2.get("count"):
+            cells.append(f"{fmt(q2['p50'] / 1000)} / {fmt(q2['max'] / 1000)} s (n={q2['count']})")
+        else:
+            cells.append("up to 30 s by design (not measured in this run)")
+        ours = (figs.get("pickup", vendor, "ours", 1) or {}).get("max")
+        beat = (figs.get("pickup", vendor, "beat", 1) or {}).get("max")
+        cells.append(ratio(ours, [beat, (q2 or {}).get("max")], False))
+        rows.append(cells)
+    out += table(
+        [
+            "database",
+            f"{NAMES['ours']} p50 / max",
+            f"{NAMES['beat']} p50 / max",
+            NAMES["aps"],
+            f"{NAMES['q2']} p50 / max",
+            "max vs best peer",
+        ],
+        rows,
+    )
+    out += [
+        "",
+        "django-q2: the cluster's guard calls `scheduler()` when its counter reaches 30 s "
+        "(`django_q/cluster.py`, `Sentinel.guard`: `if counter >= 30 and Conf.SCHEDULER`), so a "
+        "change waits up to 30 s. Measured with a real `manage.py qcluster` and a `Schedule` "
+        "saved due now: the time until its scheduler created the task (full run only).",
+    ]
+
+    # 6. Failover
+    out += ["", "## 6. Failover", ""]
+    out += [
+        "Two `manage.py runscheduler` processes (leader and hot standby) and a schedule on a "
+        "1-second interval: the time from the leader's SIGKILL (or SIGTERM) to the first job "
+        "started by the standby (its `Execution.started_at`), so up to a second of it is the "
+        "interval's phase.",
+        "",
+    ]
+    rows = []
+    for vendor in figs.vendors:
+        kill = figs.get("failover_kill", vendor, "ours", 1)
+        term = figs.get("failover_term", vendor, "ours", 1)
+        if kill is None and term is None:
+            continue
+        ttl = (kill or term or {}).get("lease_ttl")
+        rows.append(
+            [
+                VENDORS[vendor],
+                f"{ttl:g} s" if ttl else "?",
+                f"{fmt(kill['value'])} s" if kill and kill["value"] is not None else "none",
+                f"{fmt(term['value'])} s" if term and term["value"] is not None else "none",
+            ]
+        )
+    out += table(["database", "lease TTL", "after SIGKILL", "after SIGTERM"], rows)
+    out += [
+        "",
+        "The peers cannot do this measurement: django-celery-beat must run as exactly one "
+        "process (a second beat fires every task twice; it has no lock or standby); "
+        "django-apscheduler has no leader election either (its docs say to run the scheduler "
+        "in one dedicated process); django-q2 clusters all run the scheduler (active-active, "
+        "`select_for_update` on the schedule rows), so a survivor fires at its next 30-second "
+        "scheduler cycle.",
+    ]
+
+    # 7. Triggers
+    out += ["", "## 7. Trigger math", ""]
+    text = figs.text("triggers")
+    out += [
+        "`benchmarks/triggers.py` (the triggers issue's table), run in the same job:",
+        "",
+        "```",
+        (text or "not run").rstrip(),
+        "```",
+    ]
+
+    # Profiles
+    out += ["", "## Profiles of our hot paths", ""]
+    sizes = {k[1]: k[3] for k in figs.by if k[0] == "burst_profiled_per_s"}
+    for name, title in (("burst", "Burst claim"), ("idle", "Idle tick, 200 ticks, 10k schedules")):
+        for vendor in figs.vendors:
+            prof = RESULTS / f"profile-{name}-{vendor}.txt"
+            if prof.exists():
+                body = "\n".join(prof.read_text().splitlines()[:70])
+                out += [
+                    "<details>",
+                    f"<summary>pyinstrument: {title}{size_note(name, vendor, sizes)}, "
+                    f"{VENDORS[vendor]}</summary>",
+                    "",
+                    "```",
+                    body,
+                    "```",
+                    "</details>",
+                    "",
+                ]
+    failures = figs.text("failures")
+    if failures:
+        out += ["", "## Measurements that failed in this run", ""]
+        out += [f"- {f}" for f in failures]
+    DOCS.mkdir(exist_ok=True)
+    (DOCS / "performance.md").write_text("\n".join(out).rstrip() + "\n")
+
+
+def lookahead_ms(figs: Figures) -> str:
+    for key, row in figs.by.items():
+        if key[0].startswith("lateness") and row.get("lookahead") is not None:
+            return f"{row['lookahead'] * 1000:g} ms"
+    return "its default look-ahead"
+
+
+def size_note(name: str, vendor: str, sizes: dict[str, int | None]) -> str:
+    n = sizes.get(vendor)
+    return f", {n:,} schedules" if name == "burst" and n else ""
+
+
+def targets(figs: Figures, meta: dict[str, Any]) -> list[str]:
+    """The issue's targets, each met or not, with the figure."""
+    rows: list[list[str]] = []
+
+    def verdict(ok: bool | None) -> str:
+        return "n/a" if ok is None else ("met" if ok else "**not met**")
+
+    for vendor in figs.vendors:
+        v = VENDORS[vendor]
+        sizes = figs.sizes("idle_tick_ms", vendor)
+        qs = [figs.value("idle_tick_queries", vendor, "ours", n) for n in sizes]
+        ms = [figs.value("idle_tick_ms", vendor, "ours", n) for n in sizes]
+        if sizes and None not in qs and None not in ms:
+            flat = max(ms) / min(ms)  # type: ignore[type-var, operator]
+            rows.append(
+                [
+                    f"1. idle tick: one query, flat time ({v})",
+                    f"{fmt(max(qs), 0)} query; {flat:.2f}x from {sizes[0]:,} to {sizes[-1]:,}",
+                    verdict(max(qs) <= 1 and flat < 1.5),
+                ]
+            )  # type: ignore[type-var]
+        ours10 = figs.value("idle_tick_ms", vendor, "ours", 10000)
+        beat10 = figs.value("idle_tick_ms", vendor, "beat", 10000)
+        if ours10 and beat10:
+            rows.append(
+                [
+                    f"1. idle tick at 10k: 10x faster than beat ({v})",
+                    f"{beat10 / ours10:.1f}x",
+                    verdict(beat10 / ours10 >= 10),
+                ]
+            )
+        if vendor == "postgresql":
+            w = figs.value("idle_wakeups_per_min", vendor, "ours", 1)
+            if w is not None:
+                rows.append(
+                    [
+                        "1. PostgreSQL: no wake-up between due times",
+                        f"{w:.0f} wake-ups a minute",
+                        verdict(w < 5),
+                    ]
+                )
+        for n in figs.sizes("burst_per_s", vendor):
+            ours = figs.value("burst_per_s", vendor, "ours", n)
+            if ours is not None:
+                peers = [figs.value("burst_per_s", vendor, p, n) for p in PEERS]
+                r = best_ratio(ours, peers, True)
+                rows.append(
+                    [
+                        f"2. burst: 10,000 a second ({v}, {n:,})",
+                        f"{ours:,.0f}/s ({r:.2f}x the best peer)" if r else f"{ours:,.0f}/s",
+                        verdict(ours >= 10000),
+                    ]
+                )
+        single = figs.get("lateness_single", vendor, "ours", 1)
+        if single and single.get("count"):
+            aps_mem = (figs.get("lateness_single", vendor, "aps-memory", 1) or {}).get("p99")
+            rows.append(
+                [
+                    f"3. lateness, 1 schedule: p99 < 10 ms ({v})",
+                    f"p99 {fmt(single['p99'])} ms",
+                    verdict(single["p99"] < 10),
+                ]
+            )
+            if aps_mem:
+                rows.append(
+                    [
+                        f"3. ...and below APScheduler in memory ({v})",
+                        f"{fmt(single['p99'])} vs {fmt(aps_mem)} ms",
+                        verdict(single["p99"] < aps_mem),
+                    ]
+                )
+        spread = next(
+            (r for k, r in figs.by.items() if k[:3] == ("lateness_spread", vendor, "ours")), None
+        )
+        if spread and spread.get("count"):
+            complete = spread["count"] >= spread.get("expected", 0)
+            rows.append(
+                [
+                    f"3. lateness, {spread['n']:,} spread: p99 < 100 ms ({v})",
+                    f"p99 {fmt(spread['p99'])} ms "
+                    f"({spread['count']} of {spread.get('expected')} ran)",
+                    verdict(spread["p99"] < 100 and complete),
+                ]
+            )
+            aps_mem = next(
+                (
+                    r
+                    for k, r in figs.by.items()
+                    if k[:3] == ("lateness_spread", vendor, "aps-memory")
+                ),
+                {},
+            ).get("p99")
+            if aps_mem:
+                rows.append(
+                    [
+                        f"3. ...and below APScheduler in memory ({v})",
+                        f"{fmt(spread['p99'])} vs {fmt(aps_mem)} ms",
+                        verdict(spread["p99"] < aps_mem),
+                    ]
+                )
+        mem_sizes = figs.sizes("peak_rss_mb", vendor)
+        if mem_sizes:
+            mem = [figs.value("peak_rss_mb", vendor, "ours", n) or 0 for n in mem_sizes]
+            rows.append(
+                [
+                    f"4. memory < 100 MB and flat ({v})",
+                    " / ".join(f"{x:.0f}" for x in mem)
+                    + f" MB at {', '.join(f'{n:,}' for n in mem_sizes)}",
+                    verdict(max(mem) < 100 and max(mem) - min(mem) < 10),
+                ]
+            )
+        pick = figs.get("pickup", vendor, "ours", 1)
+        if pick and pick.get("count"):
+            limit = 100 if vendor == "postgresql" else 500
+            rows.append(
+                [
+                    f"5. change pickup < {limit} ms ({v})",
+                    f"max {fmt(pick['max'])} ms",
+                    verdict(pick["max"] < limit),
+                ]
+            )
+        kill = figs.get("failover_kill", vendor, "ours", 1)
+        term = figs.get("failover_term", vendor, "ours", 1)
+        if kill:
+            ok = kill["value"] is not None and kill["value"] <= kill["lease_ttl"] + 1
+            rows.append(
+                [
+                    f"6. failover after SIGKILL <= TTL + 1 s ({v})",
+                    f"{fmt(kill['value'])} s (TTL {kill['lease_ttl']:g} s)",
+                    verdict(ok),
+                ]
+            )
+        if term:
+            ok = term["value"] is not None and term["value"] < 1
+            rows.append(
+                [f"6. failover after SIGTERM < 1 s ({v})", f"{fmt(term['value'])} s", verdict(ok)]
+            )
+    text = figs.text("triggers") or ""
+    for line in text.splitlines():
+        if line.startswith("Smallest ratio"):
+            rows.append(
+                [
+                    "7. trigger math faster than cronsim, croniter, APScheduler",
+                    line,
+                    verdict("faster" in line),
+                ]
+            )
+    return table(["target", "measured", "verdict"], rows)
+
+
+def limits(figs: Figures) -> list[str]:
+    """Why the targets that are not met are not, from this run's figures and profiles.
+
+    The file:line references are to the engine as benchmarked (django_schedules/ at the time of
+    the run); the profiles at the end of the report show the same.
+    """
+    bursts = [
+        (v, n, figs.value("burst_per_s", v, "ours", n))
+        for v in figs.vendors
+        for n in figs.sizes("burst_per_s", v)
+    ]
+    bursts = [b for b in bursts if b[2]]
+    lines: list[str] = []
+    if bursts:
+        low = min(bursts, key=lambda b: b[2] or 0)
+        high = max(bursts, key=lambda b: b[2] or 0)
+        per_query = [
+            f"{VENDORS[k[1]]}: {r['queries'] / max(r['fired'], 1) * 100:.0f}"
+            for k, r in figs.by.items()
+            if k[0] == "burst_profiled_per_s" and r.get("queries")
+        ]
+        lines += [
+            f"- **Burst firing** (target 10,000 a second): we claim {low[2]:,.0f} to "
+            f"{high[2]:,.0f} a second ({VENDORS[low[0]]} at {low[1]:,} to {VENDORS[high[0]]} "
+            f"at {high[1]:,}). The statement count is not the limit (queries per 100 "
+            f"schedules: {', '.join(per_query) or 'n/a'}): Python is. In the burst profile, "
+            "`store._advance()` takes about half the claim time: it builds the batch's WHERE "
+            "with `match |= Q(pk=..., version=...)` in a loop (each `|=` copies the tree, so "
+            "quadratic in the batch) and a `Case` of one `When` per row, and Django compiles both "
+            "afresh for every batch of 100. `store._insert_executions()` (`bulk_create` of "
+            "`Execution` instances, about 20%) and `plan_schedule()` (`trigger_from_dict()` and "
+            "`RegisteredJob.bind()` with `inspect.signature()` for every due schedule, about 8%) "
+            "follow. What would reach the target: one parameterised UPDATE sent with "
+            "`executemany` (or `UPDATE ... FROM (VALUES ...)` on PostgreSQL), a raw multi-row "
+            "INSERT with RETURNING, the trigger object cached per (schedule id, version), and "
+            "the signature cached on `RegisteredJob`.",
+            "- **SQLite: the due queries do not use `schedules_due_idx`.** Django renders "
+            '`filter(enabled=True)` as a bare `WHERE "enabled"`, and SQLite uses an index only '
+            "for a comparison, so `store.probe()` and `store.claim_due()` (both "
+            "`.filter(enabled=True, next_run_at...)`) read the whole table and sort it (`EXPLAIN "
+            "QUERY PLAN`: `SCAN ... USE TEMP B-TREE FOR ORDER BY`). Measured on 10k schedules: "
+            "the probe's SQL 0.77 ms against 0.005 ms with `enabled = 1`; the claim's select 18 "
+            "ms against 0.49 ms with a partial index `Index(fields=['next_run_at'], "
+            "condition=Q(enabled=True))`, which SQLite and PostgreSQL both use with the query "
+            "as written. This is why our SQLite idle tick grows with the table, and why each "
+            "batch of 100 in a SQLite burst reads every row (a 100k burst: 1,000 full scans).",
+        ]
+    ours_ms = [
+        (
+            v,
+            figs.value("idle_tick_ms", v, "ours", 10000),
+            figs.value("idle_tick_ms", v, "aps", 10000),
+        )
+        for v in figs.vendors
+    ]
+    ours_ms = [x for x in ours_ms if x[1] and x[2]]
+    if ours_ms:
+        lines.append(
+            "- **Idle tick time**: one query, but "
+            + ", ".join(
+                f"{x[1]:.2f} ms against django-apscheduler's {x[2]:.2f} ms ({VENDORS[x[0]]})"
+                for x in ours_ms
+            )
+            + ". django-apscheduler runs two trivial queries; our one query is an annotated "
+            "queryset (`Subquery`, `Exists`, `Case`) that `store.probe()` rebuilds and Django "
+            "recompiles on every tick: in the idle profile most of the time is `QuerySet.first`"
+            " / `annotate` / `filter`, not the database. Building the SQL once per process (or "
+            "writing it per vendor) would leave only the round trip."
+        )
+    wake = figs.value("idle_wakeups_per_min", "postgresql", "ours", 1)
+    if wake and wake >= 5:
+        lines.append(
+            f"- **PostgreSQL wake-ups**: {wake:.0f} a minute with nothing due. "
+            "`Scheduler.tick()` starts from `wait = self.poll_interval` and only shortens it, "
+            "so the loop wakes every poll interval even when `_PostgresWaker` is listening "
+            "for `pg_notify`. Sleeping until the earliest due time or the next lease renewal "
+            "(a third of the TTL: 12 a minute by default) would leave only the renewals; no "
+            "wake-up at all is not possible while the lease needs a heartbeat."
+        )
+    spread = [
+        (v, r, figs.by.get(("lateness_spread", v, "aps-memory", r["n"])))
+        for (m, v, sys_, _n), r in figs.by.items()
+        if m == "lateness_spread" and sys_ == "ours" and r.get("count")
+    ]
+    slower = [(v, r, a) for v, r, a in spread if a and a.get("p99") and r["p99"] >= a["p99"]]
+    if slower:
+        lines.append(
+            "- **Lateness of a spread load against APScheduler in memory**: p99 "
+            + ", ".join(
+                f"{r['p99']:.1f} ms against {a['p99']:.1f} ms ({VENDORS[v]})" for v, r, a in slower
+            )
+            + f" ({slower[0][1]['n']:,} schedules spread over the window). Every run costs a "
+            "share of a claim transaction plus three statements in its worker thread "
+            "(`store.start_execution()`: the pending-to-running UPDATE and a SELECT of the row "
+            "with its schedule; `store.finish_execution()`), against none for an in-memory "
+            "scheduler; the job itself waits for its instant after the UPDATE "
+            "(`executors.run_execution_now()`), so a start is late when that work, the GIL or "
+            f"the database server (on the same two cores) holds it past the {lookahead_ms(figs)} "
+            "look-ahead. "
+            "Our likely reading, not a profile: the single-schedule case, with the same code "
+            "path and no contention, is below APScheduler in memory."
+        )
+    if not lines:
+        lines.append("Every target measured in this run is met.")
+    return lines

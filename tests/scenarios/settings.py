@@ -1,0 +1,39 @@
+"""Settings for the `runscheduler` processes of the scenario tests: the test settings, plus
+what a scenario passes through the environment (a process cannot take ``override_settings``).
+
+- ``SCENARIO_JOBS``: ``SCHEDULES_JOBS`` as JSON.
+- ``SCENARIO_MAX_CATCH_UP``: ``SCHEDULES_MAX_CATCH_UP``.
+- ``SCENARIO_QUERY_LOG``: a file that receives one line per SQL statement, ``<time>|<sql>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from tests.settings import *  # noqa: F403
+
+if os.environ.get("SCENARIO_JOBS"):
+    SCHEDULES_JOBS = json.loads(os.environ["SCENARIO_JOBS"])
+
+if os.environ.get("SCENARIO_MAX_CATCH_UP"):
+    SCHEDULES_MAX_CATCH_UP = int(os.environ["SCENARIO_MAX_CATCH_UP"])
+
+if os.environ.get("SCENARIO_QUERY_LOG"):
+    # Django logs each statement to django.db.backends only with DEBUG on.
+    DEBUG = True
+    LOGGING = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"line": {"format": "%(created)f|%(message)s"}},
+        "handlers": {
+            "queries": {
+                "class": "logging.FileHandler",
+                "filename": os.environ["SCENARIO_QUERY_LOG"],
+                "formatter": "line",
+            }
+        },
+        "loggers": {
+            "django.db.backends": {"handlers": ["queries"], "level": "DEBUG", "propagate": False}
+        },
+    }

@@ -35,9 +35,14 @@ def test_the_probe_finds_the_earliest_run_through_its_index() -> None:
         )
         for i in range(3000)
     )
+    # History as it looks: mostly finished runs, claimed under a handful of lease epochs.
+    finished = [ExecutionStatus.SUCCEEDED] * 8 + [ExecutionStatus.FAILED, ExecutionStatus.SKIPPED]
     Execution.objects.bulk_create(
         Execution(
-            job_id="x", fire_time=NOW + timedelta(seconds=i), status=ExecutionStatus.SUCCEEDED
+            job_id="x",
+            fire_time=NOW + timedelta(seconds=i),
+            status=finished[i % 10],
+            epoch=1 + i // 500,
         )
         for i in range(3000)
     )

@@ -6,7 +6,7 @@ report; docs/comparison.md lists them side by side.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -24,11 +24,13 @@ __all__ = [
     "POLL",
     "TTL",
     "admin_client",
+    "admin_url",
     "clean",
     "drive",
     "fires",
     "leader_pid",
     "manual_scheduler",
+    "schedule_form",
     "scheduler_process",
     "utcnow",
     "wait_for",
@@ -48,9 +50,11 @@ def utcnow() -> datetime:
 def scheduler_process(*args: str, **env: str) -> ManageCommand:
     """A `runscheduler` process on the test database (start it with `with`)."""
     env.setdefault("DJANGO_SETTINGS_MODULE", "tests.scenarios.settings")
-    return ManageCommand(
-        "runscheduler", "--poll-interval", str(POLL), "--lease-ttl", str(TTL), *args, **env
+    command = ManageCommand(
+        "runscheduler", "--poll-interval", str(POLL), "--lease-ttl", str(TTL), *args
     )
+    command.env.update(env)  # not as **env: ManageCommand's `grace` shares its keywords
+    return command
 
 
 def leader_pid() -> int | None:
@@ -100,10 +104,6 @@ def admin_client(db: None = None) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def seconds(value: float) -> timedelta:
-    return timedelta(seconds=value)
 
 
 def schedule_form(job_id: str, func: str, kwargs: dict[str, Any], **timing: Any) -> dict[str, Any]:

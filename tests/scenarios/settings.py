@@ -37,3 +37,14 @@ if os.environ.get("SCENARIO_QUERY_LOG"):
             "django.db.backends": {"handlers": ["queries"], "level": "DEBUG", "propagate": False}
         },
     }
+
+    # And one line per new database connection: an idle loop should keep the one it has.
+    import logging
+
+    from django.db.backends.signals import connection_created
+
+    def _log_connection(sender: object, connection: object, **kwargs: object) -> None:
+        alias = getattr(connection, "alias", "?")
+        logging.getLogger("django.db.backends").debug("CONNECT %s", alias)
+
+    connection_created.connect(_log_connection, weak=False)

@@ -12,26 +12,15 @@ from django_schedules.triggers import IntervalTrigger
 from .helpers import POLL, TTL, clean, scheduler_process, utcnow, wait_for, wait_until_leading
 
 ROWS = 10_000
-WINDOW = 4.0  # the issue's minute, scaled: the bound is per poll interval, not per minute
+WINDOW = 3.0  # the issue's minute, scaled: the bound is per poll interval, not per minute
+# What opening a connection sends (Django's mysql backend sets the isolation level).
+CONNECTION_SETUP = ("SET SESSION TRANSACTION ISOLATION LEVEL",)
 
 
-@pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
-def test_an_idle_scheduler_makes_one_query_per_poll_interval_whatever_the_table_size(
-    tmp_path: Path,
-) -> None:
-    """An idle scheduler's cost does not grow with the number of schedules.
-
-    celery/django-celery-beat#927: beat's change detection reads the schedule table over and
-    over, a load that grows with the number of tasks. Here a scheduler holding the lease over
-    10,000 schedules (none due) is watched for 4 seconds through Django's SQL log: at most one
-    statement per poll interval (one probe: lease, earliest next run, manual runs), plus the
-    lease upkeep (a renewal every third of the TTL and a sweep for lost runs every TTL). Every
-    statement that reads the schedule table reads one row.
-
-    SQLite's change probe, ``PRAGMA data_version`` every 50 ms, reads a counter of the open
-    file and no table; it is counted apart (docs/comparison.md).
-    """
+def watch_idle_scheduler(tmp_path: Path) -> list[str]:
+    """Run a scheduler over 10,000 schedules (none due) and return what it sent to the
+    database during WINDOW seconds once it leads: SQL statements, and ``CONNECT <alias>``
+    for each new connection (tests/scenarios/settings.py logs both)."""
     tomorrow = utcnow().replace(microsecond=0) + timedelta(days=1)
     trigger = IntervalTrigger(days=1, start_date=tomorrow).to_dict()
     Schedule.objects.bulk_create(
@@ -52,7 +41,7 @@ def test_an_idle_scheduler_makes_one_query_per_poll_interval_whatever_the_table_
         wait_until_leading(proc)
         settled = time.time() + 1.0
         wait_for(lambda: time.time() > settled + WINDOW + 0.5, 60, "the window")
-        output = proc.output()
+        assert clean(proc.output()) == []
     statements = []
     for line in log.read_text().splitlines():
         created, sep, sql = line.partition("|")
@@ -62,18 +51,66 @@ def test_an_idle_scheduler_makes_one_query_per_poll_interval_whatever_the_table_
             continue  # a continuation line of a multi-line statement
         if sep and settled <= at < settled + WINDOW:
             statements.append(sql)
+    return statements
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_scheduler_makes_one_query_per_poll_interval_whatever_the_table_size(
+    tmp_path: Path,
+) -> None:
+    """An idle scheduler's queries do not grow with the number of schedules.
+
+    celery/django-celery-beat#927: beat's change detection reads the schedule table over and
+    over, a load that grows with the number of tasks. Here a scheduler holding the lease over
+    10,000 schedules (none due) is watched for 3 seconds (the issue's minute, scaled) through
+    Django's SQL log: at most one query per poll interval (one probe: lease, earliest next
+    run, manual runs), plus the lease upkeep (a renewal every third of the TTL and a sweep
+    for lost runs every TTL). Every query that reads the schedule table reads one row.
+
+    Counted apart: SQLite's change probe, ``PRAGMA data_version`` every 50 ms, which reads a
+    counter of the open file and no table (docs/comparison.md), and opening connections
+    (the next test).
+    """
+    statements = watch_idle_scheduler(tmp_path)
     pragmas = [s for s in statements if "PRAGMA data_version" in s]
-    queries = [s for s in statements if "PRAGMA data_version" not in s]
+    queries = [
+        s
+        for s in statements
+        if "PRAGMA data_version" not in s
+        and not s.startswith("CONNECT")
+        and not any(setup in s for setup in CONNECTION_SETUP)
+    ]
     budget = (WINDOW / POLL + 1) + (WINDOW / (TTL / 3) + 1) + (WINDOW / TTL + 1)
     assert WINDOW / POLL / 2 <= len(queries) <= budget, "\n".join(queries)
     on_schedules = [
-        s
-        for s in queries
-        if 'django_schedules_schedule"' in s
-        or "django_schedules_schedule`" in s
-        or "django_schedules_schedule " in s
+        s for s in queries if any(f"django_schedules_schedule{q}" in s for q in ('"', "`", " "))
     ]
     assert on_schedules, queries  # the probe does look at the schedules...
     assert all("LIMIT 1" in s for s in on_schedules), on_schedules  # ...one row at a time
     assert len(pragmas) <= WINDOW / 0.05 + 5
-    assert clean(output) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "the loop reconnects to the database on every tick: "
+        "django_schedules/scheduler.py:445 calls close_if_unusable_or_obsolete() after each "
+        "tick, which with CONN_MAX_AGE=0 (Django's default) closes the connection, so each "
+        "poll interval opens a new one (a backend fork on PostgreSQL, a TCP handshake plus "
+        "'SET SESSION TRANSACTION ISOLATION LEVEL' on MariaDB); keep the loop's connection "
+        "(close it only when it is unusable or after a DatabaseError)"
+    ),
+)
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_an_idle_scheduler_keeps_its_database_connection(tmp_path: Path) -> None:
+    """An idle scheduler does not reconnect to the database on every poll.
+
+    celery/django-celery-beat#927 (the cost of change detection), continued: a connection
+    costs far more than the one-row probe (PostgreSQL forks a backend for each), so the loop
+    keeps its connection. At most one new connection in the 3-second window.
+    """
+    statements = watch_idle_scheduler(tmp_path)
+    connects = [s for s in statements if s.startswith("CONNECT")]
+    assert len(connects) <= 1, f"{len(connects)} new connections in {WINDOW} s"

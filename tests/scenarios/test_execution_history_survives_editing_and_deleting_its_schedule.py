@@ -18,10 +18,11 @@ NOW = datetime(2030, 3, 4, 8, 0, tzinfo=UTC)
 def test_execution_history_survives_editing_and_deleting_its_schedule() -> None:
     """Each Execution keeps the job id and name its schedule had when it ran.
 
-    django-apscheduler deletes a job's executions with the job (a cascading foreign key), and
-    shows only the current job's name. Here a schedule runs, is renamed and pointed at other
-    arguments, runs again, and is deleted in the admin: all its executions stay, each with
-    the name and job id of its own time, and the admin lists them as of a deleted schedule.
+    jcass77/django-apscheduler#113: removing a job deletes its executions with it (a cascading
+    foreign key), so a one-off job's outcome is gone once it ran. Here a schedule runs, is
+    renamed and pointed at other arguments, runs again, and is deleted in the admin: all its
+    executions stay, each with the name and job id of its own time, and the admin lists them as
+    of a deleted schedule.
     """
     with time_machine.travel(NOW, tick=False):
         add_job(

@@ -26,11 +26,11 @@ EDITS = {
 def test_grace_time_coalescing_and_missed_runs_are_set_per_schedule_in_the_admin() -> None:
     """Misfire handling is a per-schedule setting that staff edit in the admin.
 
-    django-q2 and django-celery-beat offer no per-schedule say over missed runs (one global
-    behaviour, or none); APScheduler has it only in code. Here four every-minute schedules
-    are given, in the admin's change form, their own grace time and policy: coalesce
-    (``run_once``, APScheduler's ``coalesce=True``), ``skip``, ``run_all``, and a grace time
-    longer than the outage. After a 10-minute outage each follows its own setting.
+    The issue's item 16, following Koed00/django-q#577 and jcass77/django-apscheduler#149: what
+    to do with missed runs is decided in code, or not at all, and staff cannot change it. Here
+    four every-minute schedules are given, in the admin's change form, their own grace time and
+    policy: coalesce (``run_once``, APScheduler's ``coalesce=True``), ``skip``, ``run_all``, and
+    a grace time longer than the outage. After a 10-minute outage each follows its own setting.
     """
     client = admin_client()
     page = client.get(admin_url("schedule_add")).content.decode()
@@ -48,7 +48,7 @@ def test_grace_time_coalescing_and_missed_runs_are_set_per_schedule_in_the_admin
             start_date=NOW,  # a future start: the first run is at NOW
         )
         response = client.post(admin_url("schedule_add"), form)
-        assert response.status_code == 302 and "login" not in response.url
+        assert response.status_code == 302 and "login" not in response["Location"]
         pk = Schedule.objects.get(job_id=job_id).pk
         response = client.post(admin_url("schedule_change", pk), {**form, **edit})
         assert response.status_code == 302, response.content.decode()[:2000]

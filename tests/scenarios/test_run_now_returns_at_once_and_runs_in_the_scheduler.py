@@ -23,13 +23,13 @@ JOB_SECONDS = 2.0
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_run_now_returns_at_once_and_the_scheduler_runs_the_job() -> None:
-    """ "Run now" in the admin returns at once; the job runs in the scheduler's executor.
+    """The admin's "Run now" returns at once; the job runs in the scheduler's executor.
 
-    jcass77/django-apscheduler runs "Run selected django jobs" inside the HTTP request and
-    gives up after 15 seconds. Here the button records a pending manual execution and wakes
-    the scheduler: a job that takes 2 seconds is answered in well under that, runs in the
-    scheduler process (its worker is that process), and its outcome appears in the admin's
-    execution list.
+    jcass77/django-apscheduler#174 (and #132): its "Run selected django jobs" admin action runs
+    the job inside the HTTP request and gives up after ``APSCHEDULER_RUN_NOW_TIMEOUT`` (15 s).
+    Here the button records a pending manual execution and wakes the scheduler: a job that takes
+    2 seconds is answered in well under that, runs in the scheduler process (its worker is that
+    process), and its outcome appears in the admin's execution list.
     """
     schedule = add_job(
         "scenarios.sleep", "cron", hour=3, id="rebuild-index", kwargs={"seconds": JOB_SECONDS}

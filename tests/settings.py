@@ -55,6 +55,21 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
+# The tasks executor's tests: Django 6 ships django.tasks; on Django 5.2 the django-tasks
+# backport provides it. django-tasks-db stores tasks in our database for a real db_worker.
+try:
+    import django.tasks  # noqa: F401
+except ImportError:
+    TASKS_PACKAGE = "django_tasks"
+    INSTALLED_APPS.append("django_tasks")
+else:
+    TASKS_PACKAGE = "django.tasks"
+INSTALLED_APPS.append("django_tasks_db")
+TASKS = {
+    "default": {"BACKEND": f"{TASKS_PACKAGE}.backends.immediate.ImmediateBackend"},
+    "db": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "schedules"]},
+}
+
 ROOT_URLCONF = "tests.urls"
 TEMPLATES = [
     {

@@ -17,7 +17,8 @@ from tests.engine import jobs
 
 from .conftest import database_url_for_processes, interval_schedule, make_scheduler
 
-pytest.importorskip("django_tasks", reason="needs django.tasks or the django-tasks backport")
+# tests/settings.py installs django.tasks (Django 6) or the django-tasks backport (5.2) and
+# django-tasks-db: nothing here is skipped for want of them.
 
 ROOT = Path(__file__).resolve().parents[2]
 

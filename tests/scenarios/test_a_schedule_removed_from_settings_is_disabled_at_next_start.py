@@ -26,15 +26,6 @@ def declared(*job_ids: str) -> str:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "runscheduler does not sync SCHEDULES_JOBS at start-up: "
-        "django_schedules/management/commands/runscheduler.py:80 (Command.handle) calls "
-        "autodiscover() but never django_schedules.sync.sync_schedules(), although sync.py:9 "
-        "and docs/settings.md:43 promise it; call it there, before the Scheduler is built"
-    ),
-)
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_a_schedule_removed_from_settings_is_disabled_at_the_next_start_with_its_history() -> None:

@@ -13,11 +13,12 @@ import math
 import os
 import re
 import signal
+import time
 from argparse import ArgumentTypeError
 from types import FrameType
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_schedules.conf import conf
 from django_schedules.scheduler import AsyncIOScheduler, Scheduler
@@ -78,6 +79,7 @@ class Command(BaseCommand):
         from django_schedules.registry import autodiscover
 
         autodiscover()
+        self._sync_declared_schedules()
         kwargs: dict[str, Any] = {
             "group": options["group"],
             "poll_interval": options["poll_interval"] or conf.SCHEDULES_POLL_INTERVAL,
@@ -94,6 +96,37 @@ class Command(BaseCommand):
             self._started(scheduler, options["group"])
             scheduler.run(once=options["once"])
         self.stdout.write("scheduler stopped")
+
+    def _sync_declared_schedules(self) -> None:
+        """Make the database match SCHEDULES_JOBS before firing anything.
+
+        Several copies may start at once: a copy that loses the race to create a row (an
+        IntegrityError on the job id) or to take SQLite's lock simply syncs again, and then
+        finds the rows in place.
+        """
+        from django.db import DatabaseError
+
+        from django_schedules.exceptions import SchedulesError
+        from django_schedules.sync import sync_schedules
+
+        for attempt in range(1, 6):
+            try:
+                plan = sync_schedules()
+            except SchedulesError as exc:
+                raise CommandError(
+                    f"SCHEDULES_JOBS is invalid, nothing was synced or fired: {exc}"
+                ) from exc
+            except DatabaseError:
+                if attempt == 5:
+                    raise
+                time.sleep(0.05 * attempt)
+                continue
+            break
+        if plan.create or plan.update or plan.disable:
+            self.stdout.write(
+                f"SCHEDULES_JOBS synced: {len(plan.create)} created, {len(plan.update)} "
+                f"updated, {len(plan.disable)} disabled"
+            )
 
     def _started(self, scheduler: Scheduler, group: str) -> None:
         self.stdout.write(f"scheduler {scheduler.owner} started (group {group!r})")

@@ -327,6 +327,15 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
                 self.initial.update(initial_from_trigger(instance.trigger))
         if self.instance.pk and "job_id" in self.fields:
             self.fields["job_id"].disabled = True
+        if not self.timing_editable:
+            # AND/OR triggers are made in code; the admin shows their description instead.
+            for name in TriggerForm.base_fields:
+                self.fields.pop(name, None)
+
+    @property
+    def timing_editable(self) -> bool:
+        """False for combined (AND/OR) triggers, which this form cannot express."""
+        return self.instance.trigger_kind not in (TriggerKind.AND, TriggerKind.OR)
 
     # -- validation ---------------------------------------------------------------------------
 
@@ -370,6 +379,8 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
             if bind_error:
                 field = "args" if "positional" in bind_error else "kwargs"
                 self.add_error(field, bind_error)
+        if not self.timing_editable:
+            return cleaned  # a combined trigger made in code: kept as it is
         if self.instance.pk and self.instance.source != "admin" and self.timing_changed(cleaned):
             raise forms.ValidationError(
                 _(

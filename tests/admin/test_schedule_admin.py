@@ -417,3 +417,37 @@ def test_a_paused_schedule_is_created_paused(superuser: User, client_for) -> Non
     del data["enabled"]
     assert client_for(superuser).post(ADD_URL, data).status_code == 302
     assert Schedule.objects.get().enabled is False
+
+
+def test_a_combined_schedule_made_in_code_is_shown_read_only(superuser: User, client_for) -> None:
+    from django_schedules.triggers import AndTrigger, CronTrigger
+
+    trigger = AndTrigger(
+        [CronTrigger(day_of_week="mon-fri", hour=9), CronTrigger(day="1-7", hour=9)]
+    )
+    schedule = api.add_job(TIDY, trigger, id="first-weekdays")
+    client = client_for(superuser)
+    page = client.get(change_url(schedule))
+    html = page.content.decode()
+    assert trigger.describe() in html
+    form = page.context["adminform"].form
+    assert "trigger_kind" not in form.fields and "crontab" not in form.fields
+    # Saving the other fields keeps the combined trigger as it was.
+    data = {
+        "name": "First weekdays",
+        "func": TIDY,
+        "args": "[]",
+        "kwargs": "{}",
+        "enabled": "on",
+        "executor": "default",
+        "misfire_policy": "run_once",
+        "misfire_grace_time": "60",
+        "max_instances": "1",
+        "max_retries": "0",
+        "retry_delay": "0",
+    }
+    response = client.post(change_url(schedule), data)
+    assert response.status_code == 302, page.context["adminform"].form.errors
+    schedule.refresh_from_db()
+    assert schedule.name == "First weekdays"
+    assert schedule.trigger == trigger.to_dict()

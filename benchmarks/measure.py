@@ -774,7 +774,8 @@ def cmd_q2pickup(options: argparse.Namespace) -> None:
     try:
         time.sleep(3.0)  # the cluster is up
         for i in range(options.samples):
-            time.sleep(random.uniform(0.5, 3.0))
+            # A random phase of its 30-second cycle (right after a pickup is the worst case).
+            time.sleep(random.uniform(0.5, 30.0))
             QSchedule.objects.create(
                 name=f"pick-{i}",
                 func="benchmarks.jobs.q_noop",

@@ -240,6 +240,17 @@ def run_all(options: argparse.Namespace, out: Path) -> dict[str, str]:
     return versions
 
 
+def engine_version() -> str:
+    """The commit benchmarked, and whether django_schedules/ had uncommitted changes."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "django_schedules")
+    return git("rev-parse", "--short", "HEAD") + (" with uncommitted changes" if dirty else "")
+
+
 def machine(versions: dict[str, str]) -> dict[str, str]:
     memory = "?"
     try:
@@ -308,6 +319,7 @@ def main() -> None:
         ):
             command += f" --databases {options.databases}"
         meta = {
+            "engine": engine_version(),
             "command": command,
             "seconds": round(time.monotonic() - began),
             "finished": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",

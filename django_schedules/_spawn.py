@@ -6,6 +6,8 @@ this module imports nothing from Django or the app at import time.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def init_worker() -> None:
     """Set Django up in a fresh worker (settings from DJANGO_SETTINGS_MODULE, inherited)."""
@@ -23,3 +25,32 @@ def run(execution_id: int, epoch: int | None, using: str) -> str:
         return run_execution_now(execution_id, epoch, using)
     finally:
         connections.close_all()
+
+
+def worker_main(conn: Any) -> None:
+    """A process-pool worker: set Django up, then run the executions sent down `conn` one at a
+    time, answering ``(execution_id, error)`` after each; ``None`` tells it to exit."""
+    init_worker()
+    from django.db import connections
+
+    from django_schedules.executors import run_execution_now
+
+    try:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                return  # the scheduler went away
+            if message is None:
+                return
+            execution_id, epoch, using = message
+            error = ""
+            try:
+                run_execution_now(execution_id, epoch, using)
+            except BaseException as exc:  # report it; the next run gets a fresh try
+                error = repr(exc)
+            finally:
+                connections.close_all()
+            conn.send((execution_id, error))
+    finally:
+        conn.close()

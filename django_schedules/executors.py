@@ -10,6 +10,7 @@ worker identity. Only registered callables ever run; a row naming anything else 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import multiprocessing
@@ -20,8 +21,7 @@ import threading
 import time
 import traceback as tb
 from abc import ABC, abstractmethod
-from concurrent.futures import Future
-from concurrent.futures import ProcessPoolExecutor as _StdProcessPool
+from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -208,6 +208,12 @@ class Executor(ABC):
         with self._lock:
             self._submitted.pop(execution_id, None)
 
+    def next_deadline(self) -> float | None:
+        """The earliest monotonic timeout deadline of our runs (None when none has one)."""
+        with self._lock:
+            deadlines = [d[0] for d in self._submitted.values() if d is not None]
+        return min(deadlines) if deadlines else None
+
     def overdue(self) -> list[tuple[int, float]]:
         """(id, timeout) of executions past their timeout, each reported once."""
         now = time.monotonic()
@@ -224,6 +230,13 @@ class Executor(ABC):
             time.sleep(0.02)
         self.close()
         return self.running_ids()
+
+    def stop_run(self, execution_id: int) -> bool:
+        """Stop a run past its timeout for real; False when this executor cannot."""
+        return False
+
+    def sweep(self, epoch: int) -> None:  # noqa: B027 - optional hook
+        """Called by the leader every third of the lease TTL (re-deliver what got lost)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release threads and processes."""
@@ -308,43 +321,148 @@ class ThreadPoolExecutor(Executor):
             thread.join(timeout=0.5)
 
 
+class _Worker:
+    """One spawned worker process of the process pool and the pipe to it."""
+
+    def __init__(self, ctx: Any, name: str) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_spawn.worker_main, args=(child,), name=name, daemon=True)
+        self.process.start()
+        child.close()
+        self.execution_id: int | None = None
+
+
 class ProcessPoolExecutor(Executor):
     """A pool of processes started with ``spawn`` (never fork: a forked child would share the
     parent's database connections); each worker runs ``django.setup()`` and autodiscovers jobs.
+
+    Up to ``max_workers`` processes, started on demand, each running one execution at a time.
+    A run past its timeout is stopped for real: its worker process is killed and replaced.
     """
 
     def __init__(self, name: str, options: dict[str, Any], *, using: str) -> None:
         super().__init__(name, options, using=using)
         self.max_workers = int(options.get("max_workers", os.cpu_count() or 2))
-        self._pool: _StdProcessPool | None = None
-
-    def _get_pool(self) -> _StdProcessPool:
-        if self._pool is None:
-            self._pool = _StdProcessPool(
-                max_workers=self.max_workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_spawn.init_worker,
-            )
-        return self._pool
+        if self.max_workers < 1:
+            raise ValueError(f"max_workers must be at least 1, got {self.max_workers!r}")
+        self._ctx = multiprocessing.get_context("spawn")
+        self._waiting: deque[tuple[int, int | None]] = deque()
+        self._workers: list[_Worker] = []
+        self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
+        self._manager: threading.Thread | None = None
+        self._closed = False
+        self._spawned = 0
 
     def submit(
         self, execution_id: int, epoch: int | None, timeout: float | None, start_in: float = 0.0
     ) -> None:
         # A process does not share our monotonic clock: it starts as soon as it can.
+        if self._closed:
+            raise RuntimeError(f"executor {self.name!r} is shut down")
         self._track(execution_id, timeout)
-        future = self._get_pool().submit(_spawn.run, execution_id, epoch, self.using)
+        with self._lock:
+            self._waiting.append((execution_id, epoch))
+            if self._manager is None:
+                self._manager = threading.Thread(
+                    target=self._manage, name=f"schedules-{self.name}-pool", daemon=True
+                )
+                self._manager.start()
+        self._wake()
 
-        def done(f: Future[str]) -> None:
-            self._untrack(execution_id)
-            if f.exception() is not None:
-                logger.error("execution %d failed in its process: %r", execution_id, f.exception())
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(None)
 
-        future.add_done_callback(done)
+    def stop_run(self, execution_id: int) -> bool:
+        """Kill the worker process running `execution_id`; it is replaced on demand."""
+        with self._lock:
+            worker = next((w for w in self._workers if w.execution_id == execution_id), None)
+        if worker is None:
+            return False
+        worker.process.kill()
+        return True
+
+    def _manage(self) -> None:
+        from multiprocessing.connection import wait
+
+        while not self._closed:
+            self._dispatch()
+            with self._lock:
+                conns = {w.conn: w for w in self._workers}
+            for ready in wait([self._wake_r, *conns], timeout=1.0):
+                if ready is self._wake_r:
+                    with contextlib.suppress(EOFError, OSError):
+                        while self._wake_r.poll():
+                            self._wake_r.recv()
+                    continue
+                worker = conns[ready]
+                try:
+                    execution_id, error = worker.conn.recv()
+                except (EOFError, OSError):
+                    self._bury(worker)
+                    continue
+                if error:
+                    logger.error("execution %d failed in its process: %s", execution_id, error)
+                worker.execution_id = None
+                self._untrack(execution_id)
+
+    def _dispatch(self) -> None:
+        with self._lock:
+            while self._waiting:
+                worker = next((w for w in self._workers if w.execution_id is None), None)
+                if worker is None:
+                    if len(self._workers) >= self.max_workers:
+                        return
+                    self._spawned += 1
+                    worker = _Worker(self._ctx, f"schedules-{self.name}-{self._spawned}")
+                    self._workers.append(worker)
+                execution_id, epoch = self._waiting.popleft()
+                try:
+                    worker.conn.send((execution_id, epoch, self.using))
+                except OSError:  # it died idle: replace it and try again
+                    self._waiting.appendleft((execution_id, epoch))
+                    self._workers.remove(worker)
+                    worker.process.kill()
+                    continue
+                worker.execution_id = execution_id
+
+    def _bury(self, worker: _Worker) -> None:
+        """A worker died (killed past its timeout, or crashed): forget it and its run."""
+        with self._lock:
+            if worker in self._workers:
+                self._workers.remove(worker)
+        worker.conn.close()
+        worker.process.join(timeout=5)
+        if worker.execution_id is not None:
+            logger.warning(
+                "worker process %s of executor %r ended during execution %d (exit code %s)",
+                worker.process.pid,
+                self.name,
+                worker.execution_id,
+                worker.process.exitcode,
+            )
+            self._untrack(worker.execution_id)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        self._closed = True
+        self._wake()
+        if self._manager is not None:
+            self._manager.join(timeout=5)
+        with self._lock:
+            workers, self._workers = self._workers, []
+            self._waiting.clear()
+        for worker in workers:
+            with contextlib.suppress(OSError):
+                if worker.execution_id is None:
+                    worker.conn.send(None)
+                else:
+                    worker.process.kill()  # past the shutdown grace: recorded lost
+        for worker in workers:
+            worker.process.join(timeout=5)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(timeout=5)
+            worker.conn.close()
 
 
 class TasksExecutor(Executor):
@@ -355,12 +473,58 @@ class TasksExecutor(Executor):
     enqueue happens after the claim commits; an execution left pending by a scheduler that
     died is enqueued again by the next leader (at-least-once delivery), and the worker's CAS
     keeps the run single. Runs are tracked by their own heartbeat, not by this process.
+
+    The sweeper: an execution still ``pending`` ``redeliver_after`` seconds (default 60)
+    after its start time, while this leader still holds the lease, is enqueued again, up to
+    ``max_redeliveries`` times (default 3); then it is left pending with a warning.
     """
 
     def __init__(self, name: str, options: dict[str, Any], *, using: str) -> None:
         super().__init__(name, options, using=using)
         self.backend = str(options.get("backend", "default"))
         self.queue_name = options.get("queue_name")
+        self.redeliver_after = float(options.get("redeliver_after", 60.0))
+        self.max_redeliveries = int(options.get("max_redeliveries", 3))
+        # id -> (monotonic time to look again, deliveries so far)
+        self._enqueued: dict[int, tuple[float, int]] = {}
+
+    def _remember(self, execution_id: int, start_in: float, deliveries: int) -> None:
+        due = time.monotonic() + max(start_in, 0.0) + self.redeliver_after
+        with self._lock:
+            self._enqueued[execution_id] = (due, deliveries)
+
+    def sweep(self, epoch: int) -> None:
+        now = time.monotonic()
+        with self._lock:
+            due = {i: n for i, (at, n) in self._enqueued.items() if at <= now}
+        if not due:
+            return
+        stuck = set(store.still_pending(list(due), epoch, self.using))
+        with self._lock:
+            for execution_id in due:
+                self._enqueued.pop(execution_id, None)  # started, finished, or adopted
+        for execution_id in sorted(stuck):
+            deliveries = due[execution_id]
+            if deliveries > self.max_redeliveries:
+                logger.warning(
+                    "execution %d is still pending after %d enqueues on %r; leaving it pending "
+                    "(is a tasks worker running?)",
+                    execution_id,
+                    deliveries,
+                    self.backend,
+                )
+                continue
+            logger.warning(
+                "execution %d still pending %gs after its enqueue on %r; enqueuing it again",
+                execution_id,
+                self.redeliver_after,
+                self.backend,
+            )
+            try:
+                self._enqueue(execution_id, 0.0)
+            except Exception:
+                logger.exception("could not enqueue execution %d again", execution_id)
+            self._remember(execution_id, 0.0, deliveries + 1)
 
     @cached_property
     def enqueues_in_transaction(self) -> bool:
@@ -372,6 +536,10 @@ class TasksExecutor(Executor):
     def submit(
         self, execution_id: int, epoch: int | None, timeout: float | None, start_in: float = 0.0
     ) -> None:
+        self._enqueue(execution_id, start_in)
+        self._remember(execution_id, start_in, 1)
+
+    def _enqueue(self, execution_id: int, start_in: float) -> None:
         from django_schedules import tasks
 
         run_after = datetime.now(UTC) + timedelta(seconds=start_in) if start_in > 0 else None

@@ -45,6 +45,11 @@ class Lease:
         return self.epoch is not None
 
     @property
+    def renew_at(self) -> float:
+        """Monotonic time of the next renewal (inf when we do not hold the lease)."""
+        return self._renew_at if self.epoch is not None else float("inf")
+
+    @property
     def renewal_due(self) -> bool:
         return self.epoch is not None and self.clock.monotonic() >= self._renew_at
 

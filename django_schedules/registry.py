@@ -21,7 +21,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, TypeVar, overload
 
 from django_schedules.exceptions import JobAlreadyRegistered, JobNotRegistered
@@ -71,9 +71,10 @@ class RegisteredJob:
     def is_async(self) -> bool:
         return inspect.iscoroutinefunction(self.func)
 
-    @property
+    @cached_property
     def signature(self) -> inspect.Signature:
-        """The signature that schedule arguments must bind to (``context`` left out)."""
+        """The signature that schedule arguments must bind to (``context`` left out); worked
+        out once (the claim checks every due schedule's arguments against it)."""
         signature = inspect.signature(self.func)
         if not self.accepts_context:
             return signature

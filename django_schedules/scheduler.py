@@ -8,11 +8,15 @@ beside an asyncio event loop.
 from __future__ import annotations
 
 import asyncio
+import copy
 import heapq
 import itertools
 import logging
+import os
+import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,12 +24,18 @@ from typing import Any
 
 from django.db import DatabaseError, connections, transaction
 
-from django_schedules import store
+from django_schedules import __version__, store
 from django_schedules.clock import Clock, SystemClock
 from django_schedules.conf import conf
 from django_schedules.executors import Executor, build_executors
 from django_schedules.lease import Lease
-from django_schedules.models import ExecutionKind, ExecutionStatus, MisfirePolicy, Schedule
+from django_schedules.models import (
+    ExecutionKind,
+    ExecutionStatus,
+    MisfirePolicy,
+    ProcessRole,
+    Schedule,
+)
 from django_schedules.store import Claimed, NewExecution, SchedulePlan
 
 logger = logging.getLogger("django_schedules.scheduler")
@@ -60,6 +70,24 @@ class _Gap:
         return f"{n} {word} missed from {self.first.isoformat()} to {self.last.isoformat()}"
 
 
+# Trigger objects by schedule id, with the dict they were built from: a claim reuses the object
+# while the schedule's trigger is unchanged (comparing two small dicts costs less than
+# building a cron trigger). Bounded: cleared when full.
+_TRIGGERS: dict[int, tuple[Any, Any]] = {}
+_TRIGGERS_MAX = 10_000
+
+
+def _trigger_of(schedule: Schedule, build: Callable[[Any], Any]) -> Any:
+    cached = _TRIGGERS.get(schedule.pk)
+    if cached is not None and cached[0] == schedule.trigger:
+        return cached[1]
+    trigger = build(schedule.trigger)
+    if len(_TRIGGERS) >= _TRIGGERS_MAX:
+        _TRIGGERS.clear()
+    _TRIGGERS[schedule.pk] = (copy.deepcopy(schedule.trigger), trigger)
+    return trigger
+
+
 def plan_schedule(
     schedule: Schedule,
     live: int,
@@ -79,7 +107,7 @@ def plan_schedule(
     from django_schedules.triggers import trigger_from_dict
 
     try:
-        trigger = trigger_from_dict(schedule.trigger)
+        trigger = _trigger_of(schedule, trigger_from_dict)
     except Exception as exc:
         return SchedulePlan(None, error=f"invalid trigger: {type(exc).__name__}: {exc}")
     refusal = ""
@@ -220,6 +248,13 @@ class Scheduler:
         self._housekeeping_at = 0.0
         self._lost_check_at = 0.0
         self._waker: _Waker | None = None
+        # What the process heartbeat reports (SchedulerProcess; docs/operations.md).
+        self._started_at = self.clock.now()
+        self._last_tick_at: datetime | None = None
+        self._earliest: datetime | None = None  # the last probe's earliest next run
+        self._fired: deque[float] = deque()  # monotonic start times of the last minute
+        self._reported_role = ""
+        self._expire_at = 0.0
 
     # Parts.
 
@@ -238,6 +273,7 @@ class Scheduler:
     def tick(self) -> float:
         """Do one pass; return how many seconds the loop may sleep before the next one."""
         now = self.clock.now()
+        self._last_tick_at = now
         if not self.lease.held:
             if not self.lease.acquire():
                 self._housekeeping()  # a standby still heartbeats its own runs
@@ -252,6 +288,7 @@ class Scheduler:
         if epoch is None:  # lost while marking lost executions: nothing to do
             return self.poll_interval
         seen = store.probe(self.group, self.owner, epoch, self.using)
+        self._earliest = seen.earliest
         if not seen.holds_lease:
             # Expired (we were paused?) or taken: drop it and try to take it afresh.
             self.lease.lost()
@@ -261,6 +298,10 @@ class Scheduler:
             self._adopt()
         horizon = now + timedelta(seconds=self.lookahead)
         wait = self.poll_interval
+        if self._waker is not None and self._waker.notifies:
+            # A change to the schedules wakes us (LISTEN): sleep until the next firing or the
+            # next upkeep (lease renewal, heartbeats), not every poll interval.
+            wait = self._until_upkeep()
         if seen.earliest is not None and seen.earliest <= horizon:
             self._claim(now, horizon, epoch)
             wait = 0.0  # Look again at once: the next probe finds the new earliest run.
@@ -269,6 +310,17 @@ class Scheduler:
             wait = min(wait, max(until, 0.0))
         self._release_timers()
         return wait
+
+    def _until_upkeep(self) -> float:
+        """Seconds until the next lease renewal, heartbeat, or an executor's run timeout."""
+        mono = self.clock.monotonic()
+        at = min(self._housekeeping_at, self.lease.renew_at)
+        wait = max(at - mono, 0.0)
+        for executor in self.executors.values():
+            deadline = executor.next_deadline()
+            if deadline is not None:
+                wait = min(wait, max(deadline - time.monotonic(), 0.0))
+        return max(wait, self.poll_interval)
 
     def _claim(self, now: datetime, horizon: datetime, epoch: int) -> None:
         max_catch_up = int(conf.SCHEDULES_MAX_CATCH_UP)
@@ -314,6 +366,7 @@ class Scheduler:
                 try:
                     with transaction.atomic(using=self.using):  # a savepoint
                         executor.submit(item.execution_id, epoch, item.timeout, start_in)
+                    self._fired_one(item, executor.name)
                     continue
                 except Exception:
                     logger.exception("could not enqueue execution %d", item.execution_id)
@@ -373,6 +426,21 @@ class Scheduler:
             logger.exception(
                 "executor %r refused execution %d", executor.name, claimed.execution_id
             )
+            return
+        self._fired_one(claimed, executor.name)
+
+    def _fired_one(self, claimed: Claimed, executor: str) -> None:
+        """One INFO line per firing (docs/operations.md#logging), counted for the heartbeat."""
+        self._fired.append(self.clock.monotonic())
+        late = (self.clock.now() - claimed.fire_time).total_seconds()
+        logger.info(
+            "firing %s (execution %d) for %s, %.3f s late, on executor %r",
+            claimed.job_id or "a manual run",
+            claimed.execution_id,
+            claimed.fire_time.isoformat(),
+            max(late, 0.0),
+            executor,
+        )
 
     def _timer_loop(self) -> None:
         """Start claimed-ahead executions at their instant (the loop thread may be asleep)."""
@@ -393,19 +461,34 @@ class Scheduler:
 
     def _housekeeping(self) -> None:
         now = self.clock.now()
+        role = ProcessRole.LEADER if self.lease.held else ProcessRole.STANDBY
+        if role != self._reported_role:
+            self._housekeeping_at = 0.0  # report a new role at once
         for executor in self.executors.values():
             for execution_id, timeout in executor.overdue():
-                logger.warning(
-                    "execution %d ran past its timeout; marked failed (a thread cannot be "
-                    "killed: it runs on until it ends)",
-                    execution_id,
-                )
                 store.time_out(execution_id, timeout, now, self.using)
+                if executor.stop_run(execution_id):
+                    logger.warning(
+                        "execution %d ran past its timeout; marked failed and its worker "
+                        "process killed",
+                        execution_id,
+                    )
+                else:
+                    logger.warning(
+                        "execution %d ran past its timeout; marked failed (a thread cannot "
+                        "be killed: it runs on until it ends)",
+                        execution_id,
+                    )
         mono = self.clock.monotonic()
         if mono >= self._housekeeping_at:
             self._housekeeping_at = mono + self.lease_ttl / 3
             running = [i for e in self.executors.values() for i in e.running_ids()]
             store.heartbeat(running, self.using)
+            self._report(role, now, mono)
+            epoch = self.lease.epoch
+            if epoch is not None:
+                for executor in self.executors.values():
+                    executor.sweep(epoch)
             if self.lease.held and mono >= self._lost_check_at:
                 self._lost_check_at = mono + self.lease_ttl
                 lost = store.mark_lost(
@@ -417,6 +500,37 @@ class Scheduler:
                 if lost:
                     logger.warning("%d execution(s) lost: their worker stopped", len(lost))
                     _announce_lost(lost, self.using)
+
+    def _report(self, role: str, now: datetime, mono: float) -> None:
+        """The process heartbeat: every third of the TTL (with the lease renewal, or a
+        standby's acquire attempts), and at once when the role changes; once per TTL, delete
+        the rows of processes silent for three TTLs."""
+        while self._fired and self._fired[0] < mono - 60:
+            self._fired.popleft()
+        lag: float | None = None
+        if role == ProcessRole.LEADER:
+            earliest = self._earliest
+            lag = 0.0 if earliest is None else max(0.0, (now - earliest).total_seconds())
+        report = store.ProcessReport(
+            group=self.group,
+            owner=self.owner,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            version=__version__,
+            role=role,
+            started_at=self._started_at,
+            last_tick_at=self._last_tick_at,
+            fired_last_minute=len(self._fired),
+            lag=lag,
+        )
+        try:
+            store.report_process(report, self.using)
+            self._reported_role = role
+            if mono >= self._expire_at:
+                self._expire_at = mono + self.lease_ttl
+                store.expire_processes(timedelta(seconds=3 * self.lease_ttl), self.using)
+        except DatabaseError as exc:  # never let the report stop the firing
+            logger.warning("could not report the scheduler process: %s", exc)
 
     # The loop.
 
@@ -442,7 +556,7 @@ class Scheduler:
                 except Exception:
                     logger.exception("error in the scheduler loop; retrying")
                     wait = self.poll_interval
-                connections[self.using].close_if_unusable_or_obsolete()
+                self._keep_connection()
                 if wait > 0 and not self._stop.is_set():
                     self._waker.wait(wait)
         finally:
@@ -452,6 +566,16 @@ class Scheduler:
                     self._timer_cond.notify_all()
                 timer.join()
             self._shutdown()
+
+    def _keep_connection(self) -> None:
+        """Keep the loop's connection across ticks (not CONN_MAX_AGE: a tick is not a
+        request); close it only when an error left it unusable, to reconnect next tick."""
+        conn = connections[self.using]
+        if conn.connection is not None and conn.errors_occurred:
+            if conn.is_usable():
+                conn.errors_occurred = False
+            else:
+                conn.close()
 
     def _run_once(self) -> None:
         deadline = self.clock.monotonic() + self.lease_ttl * 2
@@ -510,6 +634,10 @@ class Scheduler:
                     )
                     logger.warning("%d execution(s) still running at shutdown: lost", len(still))
                     _announce_lost(lost, self.using)
+            try:
+                store.forget_process(self.owner, self.using)
+            except DatabaseError as exc:
+                logger.warning("could not remove the scheduler process row: %s", exc)
         finally:
             if self._waker is not None:
                 self._waker.close()
@@ -528,6 +656,8 @@ def _announce_lost(execution_ids: list[int], using: str) -> None:
 
 class _Waker:
     """Sleep until a timeout, a stop, or (in subclasses) a change to the schedules."""
+
+    notifies = False  # True when a change to the schedules wakes it (LISTEN)
 
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
@@ -586,6 +716,7 @@ class _PostgresWaker(_Waker):
             raw.execute(f"LISTEN {store.NOTIFY_CHANNEL}")
             self.conn = raw
             self.armed = True
+            self.notifies = True
         return self.conn
 
     def wait(self, timeout: float) -> None:
@@ -601,6 +732,7 @@ class _PostgresWaker(_Waker):
                     return
         except Exception as exc:  # The database went away: fall back to polling for now.
             logger.debug("LISTEN connection failed: %s", exc)
+            self.notifies = False
             self.close()
             super().wait(max(deadline - time.monotonic(), 0))
 

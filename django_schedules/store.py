@@ -496,12 +496,7 @@ class Probe:
     manual_pending: bool
 
 
-def probe(group: str, owner: str, epoch: int, using: str) -> Probe:
-    """One query: the lease row, the earliest next run (index schedules_due_idx) and whether a
-    manual execution waits to be dispatched (index schedules_exec_pending_idx).
-
-    Its cost does not depend on how many schedules there are.
-    """
+def _probe_queryset(group: str, owner: str, epoch: int, using: str) -> Any:
     earliest = (
         Schedule.objects.using(using)
         .filter(enabled=True, next_run_at__isnull=False)
@@ -511,7 +506,7 @@ def probe(group: str, owner: str, epoch: int, using: str) -> Probe:
     manual = Execution.objects.using(using).filter(
         status=ExecutionStatus.PENDING, epoch__isnull=True
     )
-    row = (
+    return (
         SchedulerLease.objects.using(using)
         .filter(group=group)
         .annotate(
@@ -523,12 +518,85 @@ def probe(group: str, owner: str, epoch: int, using: str) -> Probe:
                 output_field=BooleanField(),
             ),
         )
-        .values_list("mine", "earliest", "manual")
-        .first()
+        .values_list("mine", "earliest", "manual")[:1]
     )
+
+
+# Stand-ins compiled into the cached probe SQL, replaced by the real values on each call.
+_PROBE_GROUP, _PROBE_OWNER, _PROBE_EPOCH = (
+    "\x00schedules-group",
+    "\x00schedules-owner",
+    7_770_001_357,  # within PositiveBigIntegerField: out of range, the ORM folds it away
+)
+
+
+_PROBE_SENTINELS = (_PROBE_GROUP, _PROBE_OWNER, _PROBE_EPOCH)
+
+
+@dataclass(frozen=True)
+class _CompiledProbe:
+    sql: str
+    params: tuple[Any, ...]
+    converters: list[Any]
+
+
+_probe_sql: dict[tuple[str, str], _CompiledProbe] = {}
+
+
+def _compiled_probe(using: str) -> _CompiledProbe:
+    """The probe's SQL, compiled once per process and database (building the annotated
+    queryset cost more than running it)."""
+    connection = connections[using]
+    key = (using, connection.vendor)
+    found = _probe_sql.get(key)
+    if found is None:
+        compiler = _probe_queryset(
+            _PROBE_GROUP, _PROBE_OWNER, _PROBE_EPOCH, using
+        ).query.get_compiler(using)
+        sql, params = compiler.as_sql()
+        expressions = [selected[0] for selected in compiler.select]
+        converters = [
+            [(c, e) for c in connection.ops.get_db_converters(e) + e.get_db_converters(connection)]
+            for e in expressions
+        ]
+        found = _CompiledProbe(sql, tuple(params), converters)
+        if sorted(map(str, (p for p in params if p in _PROBE_SENTINELS))) != sorted(
+            map(str, _PROBE_SENTINELS)
+        ):  # each stand-in must appear once, as a parameter: else use the ORM every time
+            found = _CompiledProbe("", (), [])
+        _probe_sql[key] = found
+    return found
+
+
+def probe(group: str, owner: str, epoch: int, using: str) -> Probe:
+    """One query: the lease row, the earliest next run (index schedules_due_idx) and whether a
+    manual execution waits to be dispatched (index schedules_exec_pending_idx).
+
+    Its cost does not depend on how many schedules there are. Its SQL is compiled once per
+    process (``_compiled_probe``); the ORM queryset it comes from is ``_probe_queryset``.
+    """
+    compiled = _compiled_probe(using)
+    if not compiled.sql:
+        found = list(_probe_queryset(group, owner, epoch, using))
+        if not found:
+            return Probe(False, None, False)
+        return Probe(bool(found[0][0]), found[0][1], bool(found[0][2]))
+    actual: dict[Any, Any] = {_PROBE_GROUP: group, _PROBE_OWNER: owner, _PROBE_EPOCH: epoch}
+    params: list[Any] = [
+        actual.get(p, p) if isinstance(p, str | int) else p for p in compiled.params
+    ]
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, params)
+        row = cursor.fetchone()
     if row is None:
         return Probe(False, None, False)
-    return Probe(bool(row[0]), row[1], bool(row[2]))
+    values = []
+    for value, converters in zip(row, compiled.converters, strict=True):
+        for converter, expression in converters:
+            value = converter(value, expression, connection)
+        values.append(value)
+    return Probe(bool(values[0]), values[1], bool(values[2]))
 
 
 # The batch claim.
@@ -564,6 +632,7 @@ class Claimed:
     fire_time: datetime
     run_at: datetime
     timeout: float | None = None
+    job_id: str = ""
 
 
 @dataclass
@@ -655,6 +724,7 @@ def claim_due(
                     fire_time=x.fire_time,
                     run_at=x.run_at or x.fire_time,
                     timeout=timeouts.get(x.schedule_id or 0),
+                    job_id=x.job_id,
                 )
                 for x in _insert_executions(inserts, using)
                 if x.status == ExecutionStatus.PENDING
@@ -676,9 +746,8 @@ def _advance(
 ) -> dict[int, int]:
     """One UPDATE moving every row of the batch on, guarded by each row's version; return
     {pk: version} of the batch's rows after it."""
-    match = Q()
-    for r in rows:
-        match |= Q(pk=r.pk, version=r.version)
+    # Built flat: OR-ing Q objects one by one copies the growing tree each time (quadratic).
+    match = Q(*[Q(pk=r.pk, version=r.version) for r in rows], _connector=Q.OR)
     changes: dict[str, Any] = {
         "next_run_at": Case(
             *[
@@ -732,9 +801,10 @@ def _insert_executions(inserts: list[Execution], using: str) -> list[Execution]:
             except IntegrityError:
                 logger.debug("occurrence %s of %s already recorded", row.fire_time, row.job_id)
     if any(x.pk is None for x in created):  # a database that cannot return bulk ids
-        found = Q()
-        for x in created:
-            found |= Q(schedule_id=x.schedule_id, fire_time=x.fire_time)
+        found = Q(
+            *[Q(schedule_id=x.schedule_id, fire_time=x.fire_time) for x in created],
+            _connector=Q.OR,
+        )
         ids: dict[tuple[int | None, datetime], int] = {
             (sid, fire): pk
             for sid, fire, pk in Execution.objects.using(using)
@@ -786,12 +856,18 @@ def adopt_pending(epoch: int, limit: int, using: str) -> list[Claimed]:
                 Execution.objects.using(using)
                 .filter(pk__in=ids, epoch=epoch, status=ExecutionStatus.PENDING)
                 .values_list(
-                    "pk", "schedule_id", "executor", "fire_time", "run_at", "schedule__timeout"
+                    "pk",
+                    "schedule_id",
+                    "executor",
+                    "fire_time",
+                    "run_at",
+                    "schedule__timeout",
+                    "job_id",
                 )
             )
             return [
-                Claimed(pk, sid, ex, fire, run_at or fire, timeout)
-                for pk, sid, ex, fire, run_at, timeout in rows
+                Claimed(pk, sid, ex, fire, run_at or fire, timeout, job_id)
+                for pk, sid, ex, fire, run_at, timeout, job_id in rows
             ]
 
     return retry_locked(attempt, using=using)
@@ -846,6 +922,15 @@ def start_execution(
         attempt=row.attempt,
         max_retries=schedule.max_retries if schedule else 0,
         retry_delay=schedule.retry_delay if schedule else 0.0,
+    )
+
+
+def still_pending(execution_ids: Sequence[int], epoch: int, using: str) -> list[int]:
+    """Those of `execution_ids` still pending under `epoch` (the tasks executor's sweeper)."""
+    return list(
+        Execution.objects.using(using)
+        .filter(pk__in=list(execution_ids), status=ExecutionStatus.PENDING, epoch=epoch)
+        .values_list("pk", flat=True)
     )
 
 
@@ -935,7 +1020,9 @@ def mark_lost(
     using: str,
 ) -> list[int]:
     """Mark running executions lost: those whose heartbeat is older than `older_than` by the
-    database's clock (index schedules_exec_status_idx), or the given ids. Return their ids.
+    database's clock (index schedules_exec_status_idx), or the given ids. Return the ids
+    marked lost; those of a ``rerun_lost`` schedule with attempts left go back to ``pending``
+    as their next attempt instead, and are not returned.
 
     With `older_than`, a SELECT comes first; one query when nothing is lost.
     """
@@ -947,11 +1034,40 @@ def mark_lost(
 
     def attempt() -> list[int]:
         with write_transaction(using):
-            ids = list(qs.values_list("pk", flat=True)[:1000])
+            rows = list(
+                qs.values_list("pk", "attempt", "schedule__rerun_lost", "schedule__max_retries")[
+                    :1000
+                ]
+            )
+            # rerun_lost: the next attempt of the same Execution, back to pending with no
+            # epoch (the leader adopts it like a manual run); a lost attempt counts against
+            # max_retries like a failed one, with at least one re-run (docs/guarantees.md).
+            again = [
+                pk
+                for pk, tries, rerun, retries in rows
+                if rerun and tries < max(int(retries or 0) + 1, 2)
+            ]
+            ids = [pk for pk, *_ in rows if pk not in again]
+            running = Execution.objects.using(using).filter(status=ExecutionStatus.RUNNING)
             if ids:
-                Execution.objects.using(using).filter(
-                    pk__in=ids, status=ExecutionStatus.RUNNING
-                ).update(status=ExecutionStatus.LOST, reason=reason[:500], finished_at=now)
+                running.filter(pk__in=ids).update(
+                    status=ExecutionStatus.LOST, reason=reason[:500], finished_at=now
+                )
+            if again:
+                running.filter(pk__in=again).update(
+                    status=ExecutionStatus.PENDING,
+                    attempt=F("attempt") + 1,
+                    epoch=None,
+                    worker="",
+                    started_at=None,
+                    heartbeat_at=None,
+                    reason=f"re-run: the previous attempt was lost ({reason})"[:500],
+                )
+                logger.warning(
+                    "execution(s) %s lost (%s); re-running them (rerun_lost)",
+                    ", ".join(map(str, again)),
+                    reason,
+                )
             return ids
 
     return retry_locked(attempt, using=using)

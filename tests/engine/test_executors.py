@@ -191,3 +191,37 @@ def test_the_scheduler_refreshes_the_heartbeat_of_its_running_jobs(clock: Manual
     wait_for(lambda: not executor.running_ids())
     executor.close()
     assert Execution.objects.get().status == ExecutionStatus.SUCCEEDED
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_process_pool_run_past_its_timeout_is_killed_and_its_worker_replaced(
+    clock: ManualClock, monkeypatch
+) -> None:
+    from .conftest import database_url_for_processes
+
+    monkeypatch.setenv("DATABASE_URL", database_url_for_processes())
+    interval_schedule("slow", 3600, func="scenarios.sleep", args=[60], timeout=1)
+    interval_schedule("after", 3600, func="tests.testapp.jobs.add", args=[1, 2])
+    executor = ProcessPoolExecutor("heavy", {"max_workers": 1}, using="default")
+    scheduler = make_scheduler(clock, executor)
+    try:
+        scheduler.tick()  # both handed over; one worker: "after" waits behind "slow"
+        wait_for(lambda: Execution.objects.filter(job_id="slow", status="running").exists(), 60)
+        (victim,) = [w.process for w in executor._workers]
+
+        def timed_out() -> bool:
+            scheduler.tick()  # the upkeep notices the overdue run
+            return Execution.objects.filter(job_id="slow", status="failed").exists()
+
+        wait_for(timed_out, timeout=60)
+        wait_for(lambda: not victim.is_alive(), timeout=30)
+        # The replacement worker runs the next one.
+        wait_for(lambda: Execution.objects.filter(job_id="after", status="succeeded").exists(), 60)
+        wait_for(lambda: not executor.running_ids(), timeout=30)
+    finally:
+        executor.close()
+    slow = Execution.objects.get(job_id="slow")
+    assert slow.reason.startswith("timeout:"), slow.reason
+    assert slow.duration is None or slow.duration.total_seconds() < 30
+    assert victim.exitcode is not None and victim.exitcode < 0  # killed by a signal

@@ -95,3 +95,29 @@ def _succeeded() -> bool:
         return Execution.objects.filter(status="succeeded").exists()
     finally:
         connections.close_all()
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'", reason="LISTEN is PostgreSQL's")
+def test_with_listen_the_idle_loop_probes_at_its_upkeep_cadence_not_every_poll() -> None:
+    interval_schedule("job", 3600, next_run_at=datetime.now(UTC) + timedelta(hours=1))
+    bg = BackgroundScheduler(
+        executors={"default": InlineExecutor("default", {}, using="default")},
+        poll_interval=0.05,
+        lease_ttl=30,  # upkeep every 10 s
+    )
+    ticks: list[float] = []
+    tick = bg.scheduler.tick
+
+    def counted() -> float:
+        ticks.append(time.monotonic())
+        return tick()
+
+    bg.scheduler.tick = counted  # type: ignore[method-assign]
+    bg.start()
+    try:
+        wait_for(lambda: getattr(bg.scheduler._waker, "notifies", False))
+        seen = len(ticks)
+        time.sleep(1.0)  # measuring an idle second: polling would tick about 20 times
+        assert len(ticks) - seen <= 2, len(ticks) - seen
+    finally:
+        bg.shutdown()

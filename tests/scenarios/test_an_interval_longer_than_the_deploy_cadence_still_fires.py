@@ -25,20 +25,22 @@ def test_an_interval_longer_than_the_deploy_cadence_still_fires_on_its_beat() ->
     restart every 2 s (the new process starts, then the old one gets SIGTERM), a 5 s interval,
     three occurrences. The next run lives in the database, so each fires once, on time.
     """
-    start = utcnow().replace(microsecond=0) + timedelta(seconds=2)
-    add_job("scenarios.echo", "interval", seconds=INTERVAL, start_date=start, id="digest")
-    end = start + timedelta(seconds=INTERVAL * (OCCURRENCES - 1))
     outputs: list[str] = []
     current = scheduler_process().__enter__()
     wait_until_leading(current)
+    start = utcnow().replace(microsecond=0) + timedelta(seconds=2)
+    add_job("scenarios.echo", "interval", seconds=INTERVAL, start_date=start, id="digest")
+    end = start + timedelta(seconds=INTERVAL * (OCCURRENCES - 1))
     restarts: list[datetime] = []  # when each new process took over
     due = utcnow()
+    new = current
     try:
         while utcnow() < end + timedelta(seconds=1):
-            due += timedelta(seconds=RESTART_EVERY)
-            wait_for(lambda due=due: utcnow() >= due, 60, "the next deploy")
+            # A rolling deploy: the new process boots as a standby, then the old one stops.
             new = scheduler_process().__enter__()
             wait_for(lambda new=new: "started" in new.output(), 60, "the new process")
+            due += timedelta(seconds=RESTART_EVERY)
+            wait_for(lambda due=due: utcnow() >= due, 60, "the next deploy")
             assert current.stop() == 0
             outputs.append(current.output())
             current.__exit__(None, None, None)
@@ -46,8 +48,10 @@ def test_an_interval_longer_than_the_deploy_cadence_still_fires_on_its_beat() ->
             wait_until_leading(current)
             restarts.append(utcnow())
     finally:
-        outputs.append(current.output())
-        current.__exit__(None, None, None)
+        for proc in {id(current): current, id(new): new}.values():
+            if not proc.log.closed:  # still running (an assertion may have cut the loop)
+                outputs.append(proc.output())
+                proc.__exit__(None, None, None)
     runs = fires("digest")
     assert [e.fire_time for e in runs] == [
         start + timedelta(seconds=INTERVAL * k) for k in range(OCCURRENCES)

@@ -23,6 +23,10 @@ from .helpers import (
     wait_until_leading,
 )
 
+# Both flows allow 3 overlapping runs: a run slowed by a loaded machine must not turn a beat
+# into a skip, which would break the spacing checked below (overlap is scenario 12's subject).
+OVERLAP = 3
+
 
 class AdminEdits:
     """Create, change and remove a schedule the way staff do: the admin's forms."""
@@ -40,6 +44,7 @@ class AdminEdits:
             interval_seconds=str(seconds),
             start_date=start,
         )
+        self.form["max_instances"] = str(OVERLAP)
         self._expect_redirect(self.client.post(admin_url("schedule_add"), self.form))
 
     def change(self, word: str, seconds: int) -> None:
@@ -69,6 +74,7 @@ class ViewEdits:
             "trigger": "interval",
             "kwargs": {"word": word},
             "timing": {"seconds": seconds, "start_date": start.isoformat()},
+            "max_instances": OVERLAP,
         }
         self._send("put", body)
         self.start = start
@@ -125,5 +131,5 @@ def test_a_schedule_is_created_changed_and_removed_while_the_scheduler_runs(
     assert not Schedule.objects.filter(job_id="greet").exists()
     history = fires("greet")
     assert history and all(e.schedule_id is None for e in history)
-    assert {e.status for e in history} <= {"succeeded", "skipped"}
+    assert {e.status for e in history} == {"succeeded"}
     assert clean(output) == []

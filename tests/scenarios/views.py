@@ -21,7 +21,12 @@ def schedule(request: HttpRequest, job_id: str) -> HttpResponse:
         data = json.loads(request.body)
         if request.method == "PUT":
             saved = add_job(
-                data["func"], data["trigger"], id=job_id, kwargs=data["kwargs"], **data["timing"]
+                data["func"],
+                data["trigger"],
+                id=job_id,
+                kwargs=data["kwargs"],
+                max_instances=data.get("max_instances", 1),
+                **data["timing"],
             )
         else:
             reschedule_job(job_id, trigger=data["trigger"], **data["timing"])

@@ -1,0 +1,70 @@
+"""The loop keeps its database connection across ticks, and reconnects after an error."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from django.db import DatabaseError, connections
+from django.db.backends.signals import connection_created
+
+from django_schedules.scheduler import BackgroundScheduler
+
+from .conftest import RecordingExecutor
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+
+class Counting:
+    def __init__(self) -> None:
+        self.opened = 0
+        self.ticks = 0
+
+    def on_connect(self, sender: Any, connection: Any, **kwargs: Any) -> None:
+        if threading.current_thread().name == "schedules-loop":
+            self.opened += 1
+
+
+def run_ticks(bg: BackgroundScheduler, counting: Counting, ticks: int, fail_at: int = -1) -> None:
+    scheduler = bg.scheduler
+    tick = scheduler.tick
+
+    def counted() -> float:
+        counting.ticks += 1
+        if counting.ticks == fail_at:
+            # As a database restart looks: the connection is broken under the loop.
+            connections[scheduler.using].close()
+            raise DatabaseError("server closed the connection unexpectedly")
+        return tick()
+
+    scheduler.tick = counted  # type: ignore[method-assign]
+    bg.start()
+    deadline = time.monotonic() + 60
+    while counting.ticks < ticks:
+        assert time.monotonic() < deadline, counting.ticks
+        time.sleep(0.02)
+    bg.shutdown()
+
+
+def test_the_loop_keeps_one_connection_across_ticks() -> None:
+    counting = Counting()
+    connection_created.connect(counting.on_connect)
+    try:
+        bg = BackgroundScheduler(executors={"default": RecordingExecutor()}, poll_interval=0.02)
+        run_ticks(bg, counting, 30)
+    finally:
+        connection_created.disconnect(counting.on_connect)
+    assert counting.opened == 1, counting.opened
+
+
+def test_after_a_database_error_it_reconnects_and_goes_on() -> None:
+    counting = Counting()
+    connection_created.connect(counting.on_connect)
+    try:
+        bg = BackgroundScheduler(executors={"default": RecordingExecutor()}, poll_interval=0.02)
+        run_ticks(bg, counting, 20, fail_at=5)
+    finally:
+        connection_created.disconnect(counting.on_connect)
+    assert counting.opened == 2, counting.opened

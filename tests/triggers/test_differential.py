@@ -45,6 +45,7 @@ APSCHEDULER_DST_ARITHMETIC = "APScheduler 3 skips a real occurrence after a DST 
 CRONSIM_HALF_HOUR_SHIFT = "cronsim steps whole hours and misses times after a 30-min shift"
 CRONSIM_NONEXISTENT_MIDNIGHT = "cronsim fires at a midnight that falls in a DST gap"
 CRONSIM_STARTS_IN_SECOND_PASS = "cronsim started in a repeated hour's second pass goes back"
+CRONSIM_SKIPS_AFTER_MIDNIGHT_GAP = "cronsim skips real times early on a day with no midnight"
 CRONITER_DST = "croniter has its own DST handling"
 SEEN: Counter[str] = Counter()
 
@@ -161,6 +162,16 @@ def cronsim_classifier(ours: CronTrigger, expr: str, zone: str) -> Classifier:
             return CRONSIM_NONEXISTENT_MIDNIGHT
         if theirs < mine:
             return None
+        # The same gap the other way: on a day whose midnight does not exist (Santiago springs
+        # from 00:00 to 01:00), cronsim starts the day from that midnight and steps past real
+        # times such as 01:00 to 01:59, to a later hour or a later day.
+        wall = mine.astimezone(tz).replace(tzinfo=None)
+        if (
+            not wall_is_real(wall.replace(hour=0, minute=0, second=0), zone)
+            and wall_is_real(wall, zone)
+            and cronsim_matches(expr, wall)
+        ):
+            return CRONSIM_SKIPS_AFTER_MIDNIGHT_GAP
         shifted = [
             t
             for t in transitions(zone)
@@ -341,6 +352,7 @@ def test_the_named_exceptions_are_documented() -> None:
         "CRONSIM_HALF_HOUR_SHIFT",
         "CRONSIM_NONEXISTENT_MIDNIGHT",
         "CRONSIM_STARTS_IN_SECOND_PASS",
+        "CRONSIM_SKIPS_AFTER_MIDNIGHT_GAP",
         "CRONSIM_ONE_VALUE_RANGE_STEP",
         "CRONITER_DST",
         "CRONITER_DAY_OR",
@@ -390,6 +402,13 @@ def test_the_named_exceptions_really_occur() -> None:
     start = datetime(2024, 9, 8, 3, 59, tzinfo=UTC)
     sim = CronSim(expr, start.astimezone(ZoneInfo(zone)))
     walk(ours, next(sim), lambda _: next(sim), start, cronsim_classifier(ours, expr, zone))
+    # The same Sunday from one second before the gap: 01:00-03:00 is real; cronsim skips it.
+    expr = "* 1 * * 0"
+    ours = CronTrigger.from_crontab(expr, timezone=zone)
+    start = datetime(2024, 9, 8, 3, 59, 59, tzinfo=UTC)
+    sim = CronSim(expr, (start - timedelta(seconds=1)).astimezone(ZoneInfo(zone)))
+    assert ours.get_next_fire_time(None, start).isoformat() == "2024-09-08T01:00:00-03:00"
+    walk(ours, next(sim), lambda _: next(sim), start, cronsim_classifier(ours, expr, zone))
     # Berlin's second pass through 02:xx on 2024-10-27 starts at 01:00 UTC.
     expr, zone = "1 2 * * *", "Europe/Berlin"
     ours = CronTrigger.from_crontab(expr, timezone=zone)
@@ -413,6 +432,7 @@ def test_the_named_exceptions_really_occur() -> None:
         APSCHEDULER_NONEXISTENT_TIME,
         CRONSIM_STARTS_IN_SECOND_PASS,
         CRONSIM_NONEXISTENT_MIDNIGHT,
+        CRONSIM_SKIPS_AFTER_MIDNIGHT_GAP,
         APSCHEDULER_FIXED_TIME_GAP,
         APSCHEDULER_FIXED_TIME_REPEAT,
         APSCHEDULER_DST_ARITHMETIC,

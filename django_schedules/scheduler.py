@@ -40,6 +40,12 @@ from django_schedules.store import Claimed, NewExecution, SchedulePlan
 
 logger = logging.getLogger("django_schedules.scheduler")
 
+# Pruning old executions (SCHEDULES_KEEP_EXECUTIONS): how often the leader looks, and how
+# much it deletes per look, in batches of short transactions.
+PRUNE_EVERY = 300.0
+PRUNE_BATCH = 1000
+PRUNE_BATCHES = 10
+
 # Walking a long gap occurrence by occurrence stops after this many; the rest is counted by
 # jumping straight to the first occurrence after the gap.
 MAX_WALK = 100_000
@@ -247,6 +253,7 @@ class Scheduler:
         self._timer_cond = threading.Condition()
         self._housekeeping_at = 0.0
         self._lost_check_at = 0.0
+        self._prune_at = 0.0
         self._waker: _Waker | None = None
         # What the process heartbeat reports (SchedulerProcess; docs/operations.md).
         self._started_at = self.clock.now()
@@ -500,6 +507,26 @@ class Scheduler:
                 if lost:
                     logger.warning("%d execution(s) lost: their worker stopped", len(lost))
                     _announce_lost(lost, self.using)
+            if self.lease.held and mono >= self._prune_at:
+                self._prune()
+                self._prune_at = mono + PRUNE_EVERY
+
+    def _prune(self) -> None:
+        """Delete finished executions older than SCHEDULES_KEEP_EXECUTIONS: a few batches at a
+        time (the rest waits for the next round), so pruning never holds up firing. Age is
+        judged by the database's clock, like every other expiry."""
+        keep = conf.SCHEDULES_KEEP_EXECUTIONS
+        if keep is None:
+            return
+        deleted = 0
+        try:
+            before = store.database_now(self.using) - keep
+            batches = store.prune_executions(before, batch_size=PRUNE_BATCH, using=self.using)
+            deleted = sum(itertools.islice(batches, PRUNE_BATCHES))
+        except DatabaseError as exc:
+            logger.warning("pruning old executions failed, retried later: %s", exc)
+        if deleted:
+            logger.info("pruned %d execution(s) older than %s", deleted, keep)
 
     def _report(self, role: str, now: datetime, mono: float) -> None:
         """The process heartbeat: every third of the TTL (with the lease renewal, or a

@@ -398,3 +398,43 @@ def test_an_exhausted_trigger_leaves_next_run_empty(clock: ManualClock) -> None:
     scheduler.tick()
     assert Schedule.objects.get().next_run_at is None
     assert Execution.objects.get().status == ExecutionStatus.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_the_leader_prunes_executions_older_than_keep_executions(clock) -> None:
+    from django.test import override_settings
+    from django.utils import timezone
+
+    from django_schedules.models import Execution, ExecutionStatus
+
+    old = Execution.objects.create(
+        job_id="old", fire_time=NOW - timedelta(days=40), status=ExecutionStatus.SUCCEEDED
+    )
+    Execution.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=40))
+    running = Execution.objects.create(
+        job_id="old-running", fire_time=NOW - timedelta(days=39), status=ExecutionStatus.RUNNING
+    )
+    Execution.objects.filter(pk=running.pk).update(created_at=timezone.now() - timedelta(days=39))
+    recent = Execution.objects.create(
+        job_id="recent", fire_time=NOW - timedelta(days=1), status=ExecutionStatus.SUCCEEDED
+    )
+    Execution.objects.filter(pk=recent.pk).update(created_at=timezone.now() - timedelta(days=1))
+    with override_settings(SCHEDULES_KEEP_EXECUTIONS=timedelta(days=30)):
+        make_scheduler(clock).tick()
+    assert set(Execution.objects.values_list("job_id", flat=True)) == {"old-running", "recent"}
+
+
+@pytest.mark.django_db
+def test_keep_executions_none_keeps_everything(clock) -> None:
+    from django.test import override_settings
+    from django.utils import timezone
+
+    from django_schedules.models import Execution, ExecutionStatus
+
+    old = Execution.objects.create(
+        job_id="old", fire_time=NOW - timedelta(days=400), status=ExecutionStatus.SUCCEEDED
+    )
+    Execution.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=400))
+    with override_settings(SCHEDULES_KEEP_EXECUTIONS=None):
+        make_scheduler(clock).tick()
+    assert Execution.objects.filter(pk=old.pk).exists()

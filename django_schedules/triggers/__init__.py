@@ -5,6 +5,7 @@ See docs/triggers.md for the rules (daylight saving, jitter, APScheduler compati
 
 from __future__ import annotations
 
+from django_schedules.triggers._common import get_default_timezone, set_default_timezone
 from django_schedules.triggers.base import BaseTrigger
 from django_schedules.triggers.calendarinterval import CalendarIntervalTrigger
 from django_schedules.triggers.combining import AndTrigger, OrTrigger
@@ -23,5 +24,7 @@ __all__ = [
     "IntervalTrigger",
     "OrTrigger",
     "describe_dst",
+    "get_default_timezone",
+    "set_default_timezone",
     "trigger_from_dict",
 ]

@@ -31,10 +31,31 @@ def _show(value: object) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
+# The zone of a trigger built without ``timezone=``. UTC until an application says otherwise:
+# the Django app sets it to the project's TIME_ZONE (apps.py), as APScheduler 3 uses the
+# host's local zone. It is read when a trigger is built; a built trigger keeps its own zone.
+_default_zone: ZoneInfo = UTC_ZONE
+
+
+def set_default_timezone(value: object) -> ZoneInfo:
+    """Set the zone that triggers built without ``timezone=`` get; ``None`` restores UTC."""
+    global _default_zone
+    _default_zone = UTC_ZONE if value is None else coerce_timezone(value, "set_default_timezone")
+    return _default_zone
+
+
+def get_default_timezone() -> ZoneInfo:
+    """The zone that triggers built without ``timezone=`` get (see `set_default_timezone`)."""
+    return _default_zone
+
+
 def coerce_timezone(value: object, owner: str, field: str = "timezone") -> ZoneInfo:
-    """Return a ZoneInfo for an IANA name, a ZoneInfo, UTC, or anything with a `.key`/`.zone`."""
+    """Return a ZoneInfo for an IANA name, a ZoneInfo, UTC, or anything with a `.key`/`.zone`.
+
+    ``None`` means the default zone (`set_default_timezone`).
+    """
     if value is None:
-        return UTC_ZONE
+        return _default_zone
     if isinstance(value, ZoneInfo):
         return value
     if value is UTC:

@@ -85,6 +85,28 @@ def test_a_trigger_name_without_a_zone_gets_the_project_time_zone() -> None:
     assert schedule.next_run_at == datetime(2025, 1, 16, 0, 0, tzinfo=UTC)
 
 
+def test_a_trigger_object_without_a_zone_gets_the_project_time_zone() -> None:
+    with override_settings(TIME_ZONE="Asia/Tokyo"):
+        trigger = CronTrigger(hour=9)
+        # A naive start date is read in the project's zone too, as APScheduler reads it in
+        # the host's.
+        start = IntervalTrigger(hours=1, start_date=datetime(2025, 1, 15, 18, 0))
+        schedule = add_job(jobs.noop, trigger, id="tokyo-object")
+    assert trigger.timezone == ZoneInfo("Asia/Tokyo")
+    assert trigger_from_dict(schedule.trigger).timezone == ZoneInfo("Asia/Tokyo")
+    assert schedule.next_run_at == datetime(2025, 1, 16, 0, 0, tzinfo=UTC)
+    assert start.start_date == datetime(2025, 1, 15, 9, 0, tzinfo=UTC)
+    # Leaving the override puts the default back: a trigger built now is in UTC again.
+    assert CronTrigger(hour=9).timezone == ZoneInfo("UTC")
+
+
+def test_a_trigger_objects_own_zone_is_kept() -> None:
+    with override_settings(TIME_ZONE="Asia/Tokyo"):
+        schedule = add_job(jobs.noop, CronTrigger(hour=9, timezone="Europe/Berlin"), id="b")
+    assert trigger_from_dict(schedule.trigger).timezone == ZoneInfo("Europe/Berlin")
+    assert schedule.next_run_at == datetime(2025, 1, 15, 8, 0, tzinfo=UTC)
+
+
 def test_a_trigger_object_is_stored_as_its_dict() -> None:
     trigger = CronTrigger.from_crontab("0 12 * * *", timezone="UTC")
     schedule = add_job(jobs.noop, trigger, id="noon")

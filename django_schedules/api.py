@@ -349,6 +349,7 @@ def build_schedule(
     max_retries: Any = 0,
     retry_delay: Any = 0,
     rerun_lost: Any = False,
+    enabled: Any = True,
     source: ScheduleSource = ScheduleSource.CODE,
     now: datetime | None = None,
     **trigger_args: Any,
@@ -391,6 +392,8 @@ def build_schedule(
         run_at = _next_run_time(next_run_time, _trigger_zone(built))
         schedule.next_run_at = run_at if run_at is not None else first_run(built, now)
         schedule.enabled = run_at is not None  # APScheduler: next_run_time=None adds it paused
+    if not _boolean("enabled", enabled):
+        schedule.enabled = False
     return schedule
 
 
@@ -469,12 +472,11 @@ def add_job(
         max_retries=max_retries,
         retry_delay=retry_delay,
         rerun_lost=rerun_lost,
+        enabled=enabled,
         source=_source(source),
         **trigger_args,
     )
     _boolean("replace_existing", replace_existing)
-    if not _boolean("enabled", enabled):
-        schedule.enabled = False
     phase_free = (
         trigger_args.get("start_date") is None
         if trigger is None or isinstance(trigger, str)

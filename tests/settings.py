@@ -65,6 +65,16 @@ except ImportError:
 else:
     TASKS_PACKAGE = "django.tasks"
 INSTALLED_APPS.append("django_tasks_db")
+
+# importschedules reads django-celery-beat's own tables where it is installed (it supports
+# Django < 6.1; tests/store/test_import_celery_beat.py).
+try:
+    import django_celery_beat  # noqa: F401
+except ImportError:
+    HAS_CELERY_BEAT = False
+else:
+    HAS_CELERY_BEAT = True
+    INSTALLED_APPS.append("django_celery_beat")
 TASKS = {
     "default": {"BACKEND": f"{TASKS_PACKAGE}.backends.immediate.ImmediateBackend"},
     "db": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "schedules"]},

@@ -173,30 +173,61 @@ def first_run(trigger: BaseTrigger, now: datetime) -> datetime | None:
     return None if fire is None else fire.astimezone(UTC)
 
 
-def json_safe(value: Any, path: str) -> Any:
+# JSON that every supported database stores and gives back unchanged: MariaDB's JSON_VALID
+# check refuses nesting deeper than 32, and parsers beyond Python's read integers as 64-bit.
+MAX_JSON_DEPTH = 30
+MAX_JSON_INT = 2**63 - 1
+
+
+def storable_text(value: str) -> str | None:
+    """Return why the databases cannot store the string ``value``, or None when they can.
+
+    PostgreSQL refuses NUL in text and in JSON; a lone surrogate (such as "\\ud800", which
+    JSON can spell) has no UTF-8 encoding, so no database driver can send it.
+    """
+    if "\x00" in value:
+        return "it contains a NUL character"
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        return "it contains a lone surrogate, which has no UTF-8 encoding"
+    return None
+
+
+def json_safe(value: Any, path: str, depth: int = 0) -> Any:
     """Return ``value`` as plain JSON data (tuples become lists), or raise InvalidSchedule
     naming where in ``path`` a value is not JSON-safe."""
-    if value is None or isinstance(value, bool | str):
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidSchedule(f"{path} is nested deeper than {MAX_JSON_DEPTH} levels")
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        problem = storable_text(value)
+        if problem:
+            raise InvalidSchedule(f"{path} = {_short(value)} cannot be stored: {problem}")
         return value
     if isinstance(value, int):
+        if abs(value) > MAX_JSON_INT:
+            raise InvalidSchedule(
+                f"{path} = {_short(value)} is not JSON-safe: integers must fit in 64 bits"
+            )
         return int(value)
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidSchedule(f"{path} = {value!r} is not JSON-safe: JSON has no NaN or inf")
         return value
     if isinstance(value, list | tuple):
-        return [json_safe(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [json_safe(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
     if isinstance(value, dict):
         result = {}
         for key, item in value.items():
-            if not isinstance(key, str):
+            if not isinstance(key, str) or storable_text(key):
                 raise InvalidSchedule(
-                    f"{path} has the key {key!r}, which is not JSON-safe: keys must be strings"
+                    f"{path} has the key {_short(key)}, which is not JSON-safe: keys must be "
+                    "strings that the database can store"
                 )
-            result[key] = json_safe(item, f"{path}[{key!r}]")
+            result[key] = json_safe(item, f"{path}[{key!r}]", depth + 1)
         return result
     raise InvalidSchedule(
-        f"{path} = {value!r} is not JSON-safe: a {type(value).__name__} cannot be stored. "
+        f"{path} = {_short(value)} is not JSON-safe: a {type(value).__name__} cannot be stored. "
         "Arguments are stored as JSON (never pickled): pass str, int, float, bool, None, "
         "and lists and dicts of them (a datetime as an ISO 8601 string, say)"
     )
@@ -224,12 +255,19 @@ def _arguments(job: RegisteredJob, args: Any, kwargs: Any) -> tuple[list[Any], d
     return safe_args, safe_kwargs
 
 
+# The largest value every database's PositiveIntegerField holds (PostgreSQL's integer).
+MAX_WHOLE = 2_147_483_647
+# Timeouts and retry delays end up in waits on the monotonic clock, which overflow past about
+# 9e9 seconds; a year is longer than any run or retry delay can sensibly be.
+MAX_SECONDS = 366 * 24 * 3600
+
+
 def _whole(field: str, value: Any, *, minimum: int, allow_none: bool = False) -> int | None:
     if value is None and allow_none:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        rule = f"a whole number, {minimum} or more" + (", or None" if allow_none else "")
-        raise InvalidSchedule(f"{field} must be {rule}, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_WHOLE:
+        rule = f"a whole number from {minimum} to {MAX_WHOLE}" + (", or None" if allow_none else "")
+        raise InvalidSchedule(f"{field} must be {rule}, got {_short(value)}")
     return value
 
 
@@ -241,11 +279,15 @@ def _seconds(field: str, value: Any, *, positive: bool, allow_none: bool = False
         and isinstance(value, int | float)
         and math.isfinite(value)
         and (value > 0 if positive else value >= 0)
+        and value <= MAX_SECONDS
     )
     if not ok:
         rule = "greater than zero" if positive else "zero or more"
         rule += ", or None" if allow_none else ""
-        raise InvalidSchedule(f"{field} must be a finite number of seconds, {rule}, got {value!r}")
+        raise InvalidSchedule(
+            f"{field} must be a finite number of seconds up to {MAX_SECONDS} (a year), {rule}, "
+            f"got {_short(value)}"
+        )
     return float(value)
 
 
@@ -264,12 +306,21 @@ def _duration(field: str, value: Any) -> float:
 def _text(field: str, value: Any, max_length: int, *, allow_empty: bool) -> str:
     if not isinstance(value, str) or (not allow_empty and not value.strip()):
         kind = "a string" if allow_empty else "a non-empty string"
-        raise InvalidSchedule(f"{field} must be {kind}, got {value!r}")
+        raise InvalidSchedule(f"{field} must be {kind}, got {_short(value)}")
     if len(value) > max_length:
         raise InvalidSchedule(
-            f"{field} must be at most {max_length} characters, got {len(value)}: {value!r}"
+            f"{field} must be at most {max_length} characters, got {len(value)}: {_short(value)}"
         )
+    problem = storable_text(value)
+    if problem:
+        raise InvalidSchedule(f"{field} = {value!r} cannot be stored: {problem}")
     return value
+
+
+def _short(value: Any) -> str:
+    """``repr(value)``, cut to a length an error message can carry."""
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def _executor(value: Any) -> str:

@@ -17,11 +17,18 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.forms.fields import InvalidJSONInput
 from django.utils import timezone as django_timezone
 from django.utils.translation import gettext_lazy as _
 
+from django_schedules.api import build_schedule, json_safe
 from django_schedules.conf import conf
-from django_schedules.exceptions import JobNotRegistered, TriggerError
+from django_schedules.exceptions import (
+    InvalidSchedule,
+    JobNotRegistered,
+    SchedulesError,
+    TriggerError,
+)
 from django_schedules.models import Schedule, TriggerKind
 from django_schedules.registry import get_registered, registered_jobs
 from django_schedules.triggers import (
@@ -76,6 +83,19 @@ CRON_PRESETS: list[tuple[str, dict[str, Any]]] = [
     ),
 ]
 
+# The settings the admin hands to the API by the same name (see check_like_the_api).
+API_OPTIONS = (
+    "name",
+    "executor",
+    "misfire_policy",
+    "misfire_grace_time",
+    "max_instances",
+    "timeout",
+    "max_retries",
+    "retry_delay",
+    "rerun_lost",
+)
+
 # Where each trigger argument lives in the form, so a TriggerError lands on its own field.
 CRON_FIELDS = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
 INTERVAL_FIELDS = ("weeks", "days", "hours", "minutes", "seconds")
@@ -107,15 +127,44 @@ class TimezoneField(forms.CharField):
 
 
 class NamedJSONField(forms.JSONField):
-    """A JSON field whose parse error quotes what was typed."""
+    """A JSON field whose errors quote what was typed; it takes only JSON the database stores.
+
+    JSON can spell what no database keeps (``"\\u0000"``, a lone ``"\\ud800"``, nesting
+    deeper than MariaDB allows): refused here, as ``add_job`` refuses it, not at the INSERT.
+    """
 
     def to_python(self, value: Any) -> Any:
         try:
-            return super().to_python(value)
+            parsed = super().to_python(value)
         except forms.ValidationError as exc:
             raise forms.ValidationError(
-                _("%(value)r is not valid JSON."), params={"value": value}, code="invalid"
+                _("%(value)r is not valid JSON."), params={"value": _shorten(value)}, code="invalid"
             ) from exc
+        try:
+            return json_safe(parsed, "the value")
+        except InvalidSchedule as exc:
+            raise forms.ValidationError(
+                _("%(value)r cannot be stored: %(reason)s"),
+                params={"value": _shorten(value), "reason": str(exc)},
+                code="invalid",
+            ) from exc
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        # Django shows parsed JSON again re-encoded, which a lone surrogate cannot be (the page
+        # would fail to render): what cannot be stored is shown back exactly as typed.
+        value = super().bound_data(data, initial)
+        if isinstance(value, InvalidJSONInput):
+            return value
+        try:
+            json_safe(value, "the value")
+        except InvalidSchedule:
+            return InvalidJSONInput(data)
+        return value
+
+
+def _shorten(value: Any) -> str:
+    text = str(value)
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 def _job_choices() -> list[tuple[str, str]]:
@@ -379,6 +428,7 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
             if bind_error:
                 field = "args" if "positional" in bind_error else "kwargs"
                 self.add_error(field, bind_error)
+        self.check_like_the_api(cleaned)
         if not self.timing_editable:
             return cleaned  # a combined trigger made in code: kept as it is
         if self.instance.pk and self.instance.source != "admin" and self.timing_changed(cleaned):
@@ -392,6 +442,29 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
         if "timezone" not in self.errors:
             self.trigger = build_trigger(cleaned, self.add_error, reject_past_date=True)
         return cleaned
+
+    def check_like_the_api(self, cleaned: dict[str, Any]) -> None:
+        """Put on its field whatever the API would refuse about the other settings.
+
+        The admin saves through the API, so a value the form let through and the API refuses
+        (a zero timeout, a negative retry delay, a grace time past the column's range) would be
+        a server error instead of a form error.
+        """
+        if not cleaned.get("func") or self.errors.keys() & {"func", "args", "kwargs", "job_id"}:
+            return
+        options = {name: cleaned[name] for name in API_OPTIONS if name in cleaned}
+        try:
+            build_schedule(
+                cleaned["func"],
+                args=cleaned.get("args"),
+                kwargs=cleaned.get("kwargs"),
+                id=cleaned.get("job_id") or self.instance.job_id,
+                **options,
+            )
+        except SchedulesError as exc:
+            # The API's messages start with the argument's name, which is the field's name.
+            field = str(exc).split(" ", 1)[0]
+            self.add_error(field if field in self.fields else None, str(exc))
 
     def timing_changed(self, cleaned: dict[str, Any]) -> bool:
         trigger = build_trigger(cleaned, lambda field, message: None, reject_past_date=False)

@@ -78,7 +78,8 @@ class BaseTrigger(ABC):
 
     def _after(self, previous: datetime) -> datetime | None:
         """Return the first fire time strictly after `previous` (aware), or None."""
-        return self._at_or_after(previous.astimezone(UTC) + ONE_MICROSECOND)
+        instant = next_instant(previous)
+        return None if instant is None else self._at_or_after(instant)
 
     def with_start_date(self, start: datetime) -> BaseTrigger:
         """Return a copy whose phase is pinned at `start` (`add_job` calls this).
@@ -160,3 +161,12 @@ class BaseTrigger(ABC):
 
     def _base_dict(self) -> dict[str, Any]:
         return {"version": FORMAT_VERSION, "kind": self.kind}
+
+
+def next_instant(previous: datetime) -> datetime | None:
+    """Return the microsecond after `previous`, in UTC; None past the last one datetime holds
+    (a run date of 9999-12-31 23:59:59.999999 has nothing after it)."""
+    try:
+        return previous.astimezone(UTC) + ONE_MICROSECOND
+    except OverflowError:
+        return None

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from django_schedules.exceptions import TriggerError
 from django_schedules.triggers._common import ONE_MICROSECOND, check_aware, coerce_jitter, fail
-from django_schedules.triggers.base import BaseTrigger
+from django_schedules.triggers.base import BaseTrigger, next_instant
 
 MAX_ROUNDS = 10_000
 
@@ -64,7 +64,8 @@ class BaseCombiningTrigger(BaseTrigger):
         return type(self)(children, jitter=self.jitter)
 
     def _after(self, previous: datetime) -> datetime | None:
-        return self.pinned(previous)._at_or_after(previous.astimezone(UTC) + ONE_MICROSECOND)
+        instant = next_instant(previous)
+        return None if instant is None else self.pinned(previous)._at_or_after(instant)
 
     def to_dict(self) -> dict[str, Any]:
         data = self._base_dict()

@@ -10,19 +10,23 @@ worker identity. Only registered callables ever run; a row naming anything else 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import inspect
 import logging
 import multiprocessing
 import os
 import queue
+import signal
 import socket
 import threading
 import time
 import traceback as tb
 from abc import ABC, abstractmethod
 from collections import deque
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from types import FrameType
 from typing import Any
 
 from django.db import connections
@@ -53,8 +57,8 @@ def send_signals(using: str, execution_id: int, *names: str) -> None:
     execution = Execution.objects.using(using).filter(pk=execution_id).first()
     if execution is None:
         return
-    for signal, name in zip(wanted, names, strict=True):
-        for receiver, response in signal.send_robust(sender=Execution, execution=execution):
+    for sent, name in zip(wanted, names, strict=True):
+        for receiver, response in sent.send_robust(sender=Execution, execution=execution):
             if isinstance(response, Exception):
                 logger.error("receiver %r of %s raised %r", receiver, name, response)
 
@@ -69,14 +73,20 @@ def run_execution_now(
     epoch: int | None = None,
     using: str | None = None,
     start_at: float | None = None,
+    *,
+    stop_at_timeout: bool = False,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> str:
     """Run one execution to its end in this thread; return its final status ("" if another
-    worker or a newer lease holder has it).
+    worker or a newer lease holder has it, or it was finished elsewhere meanwhile).
 
     ``epoch``: an in-process executor passes the epoch it was dispatched under, so a row that a
     newer lease holder adopted is not started by the old one. ``start_at``: a
     ``time.monotonic()`` instant; the row is claimed first and the job starts then, so the
-    claim's round trips do not make it late.
+    claim's round trips do not make it late. ``stop_at_timeout``: enforce the schedule's
+    timeout here (a tasks worker: no scheduler watches it); see :class:`_TimeLimit`.
+    ``loop``: a running event loop of another thread on which an ``async def`` job runs (the
+    AsyncIOScheduler's); without one it runs on a private loop in this thread.
     """
     from django_schedules.registry import JobContext, get_registered
 
@@ -91,75 +101,227 @@ def run_execution_now(
     if start_at is not None and (left := start_at - time.monotonic()) > 0:
         time.sleep(left)
     send_signals(using, execution_id, "execution_started")
-    attempt = spec.attempt
     started = time.monotonic()
-    try:
-        entry = get_registered(spec.func)
-    except JobNotRegistered as exc:
-        store.finish_execution(
-            execution_id,
-            attempt,
-            ExecutionStatus.FAILED,
-            finished_at=datetime.now(UTC),
-            duration=timedelta(seconds=time.monotonic() - started),
-            reason=f"callable not registered: {spec.func!r}",
-            traceback=str(exc),
-            using=using,
-        )
-        send_signals(using, execution_id, "execution_finished", "execution_failed")
-        return ExecutionStatus.FAILED
-    while True:
-        context = JobContext(fire_time=spec.fire_time, execution_id=execution_id, attempt=attempt)
-        try:
-            value = entry.call(spec.args, spec.kwargs, context)
-            if inspect.isawaitable(value):
-                value = asyncio.run(_await(value))
-        except Exception as exc:
-            trace = tb.format_exc()
-            if attempt <= spec.max_retries:
-                delay = spec.retry_delay * 2 ** (attempt - 1)
-                logger.info(
-                    "execution %d attempt %d failed (%r); retry in %.3gs",
-                    execution_id,
-                    attempt,
-                    exc,
-                    delay,
-                )
-                time.sleep(delay)
-                if not store.next_attempt(execution_id, attempt, using):
-                    return ""  # Finished elsewhere meanwhile (timed out, lost).
-                attempt += 1
-                continue
-            done = store.finish_execution(
-                execution_id,
-                attempt,
-                ExecutionStatus.FAILED,
-                finished_at=datetime.now(UTC),
-                duration=timedelta(seconds=time.monotonic() - started),
-                reason=cap(f"{type(exc).__name__}: {exc}", 500),
-                traceback=cap(trace, 20_000),
-                using=using,
-            )
-            if done:
-                send_signals(using, execution_id, "execution_finished", "execution_failed")
-            return ExecutionStatus.FAILED
+
+    def finish(status: str, attempt: int, **outcome: str) -> bool:
         done = store.finish_execution(
             execution_id,
             attempt,
-            ExecutionStatus.SUCCEEDED,
+            status,
             finished_at=datetime.now(UTC),
             duration=timedelta(seconds=time.monotonic() - started),
-            result="" if value is None else cap(repr(value)),
             using=using,
+            **outcome,
         )
-        if not done:
-            logger.warning(
-                "execution %d finished after it was marked timed out or lost; result dropped",
-                execution_id,
+        if done:
+            failed = ("execution_failed",) if status == ExecutionStatus.FAILED else ()
+            send_signals(using, execution_id, "execution_finished", *failed)
+        return done
+
+    try:
+        entry = get_registered(spec.func)
+    except JobNotRegistered as exc:
+        reason = f"callable not registered: {spec.func!r}"
+        finish(ExecutionStatus.FAILED, spec.attempt, reason=reason, traceback=str(exc))
+        return ExecutionStatus.FAILED
+    attempt = spec.attempt
+    limit = _TimeLimit(spec.timeout if stop_at_timeout else None, execution_id, using)
+    with limit:
+        while True:
+            context = JobContext(
+                fire_time=spec.fire_time, execution_id=execution_id, attempt=attempt
             )
-            return ""
-        send_signals(using, execution_id, "execution_finished")
-        return ExecutionStatus.SUCCEEDED
+            try:
+                with limit.armed():
+                    value = _resolve(
+                        entry.call(spec.args, spec.kwargs, context), loop, execution_id
+                    )
+            except _TimedOut:
+                return limit.stopped()
+            except Exception as exc:
+                trace = tb.format_exc()
+                if attempt <= spec.max_retries:
+                    delay = spec.retry_delay * 2 ** (attempt - 1)
+                    logger.info(
+                        "execution %d attempt %d failed (%r); retry in %.3gs",
+                        execution_id,
+                        attempt,
+                        exc,
+                        delay,
+                    )
+                    try:
+                        with limit.armed():
+                            time.sleep(delay)
+                    except _TimedOut:
+                        return limit.stopped()
+                    if not store.next_attempt(execution_id, attempt, using):
+                        return ""  # Finished elsewhere meanwhile (timed out, lost).
+                    attempt += 1
+                    continue
+                finish(
+                    ExecutionStatus.FAILED,
+                    attempt,
+                    reason=cap(f"{type(exc).__name__}: {exc}", 500),
+                    traceback=cap(trace, 20_000),
+                )
+                return ExecutionStatus.FAILED
+            result = "" if value is None else cap(repr(value))
+            if not finish(ExecutionStatus.SUCCEEDED, attempt, result=result):
+                logger.warning(
+                    "execution %d finished after it was marked timed out or lost; result dropped",
+                    execution_id,
+                )
+                return ""
+            return ExecutionStatus.SUCCEEDED
+
+
+class _TimedOut(BaseException):
+    """Raised inside a job by its timeout alarm. A BaseException, so that a job's own
+    ``except Exception`` does not swallow it."""
+
+
+class _TimeLimit:
+    """A run's timeout, enforced in the thread that runs it (the tasks executor's worker).
+
+    Where the thread can be interrupted (the main thread of a POSIX process, with SIGALRM
+    free: a ``db_worker``, the immediate backend called from the main thread), a
+    ``setitimer`` alarm raises :class:`_TimedOut` inside the job while it is armed: the job
+    stops there, ``finally`` blocks and ``atomic`` rollbacks run, and the row is marked failed.
+    The alarm is disarmed around our own database writes, so it never lands in the middle of
+    one. Elsewhere a thread cannot be stopped: a watchdog thread marks the row failed at the
+    deadline and logs a warning, the job runs on, and its late result is dropped (the row is
+    no longer ``running``).
+    """
+
+    def __init__(self, timeout: float | None, execution_id: int, using: str) -> None:
+        self.timeout = timeout
+        self.execution_id = execution_id
+        self.using = using
+        self.deadline = time.monotonic() + timeout if timeout is not None else None
+        self.alarm = timeout is not None and _alarm_is_free()
+        self._armed = False
+        self._previous: Any = None
+        self._done = threading.Event()
+        self._watchdog: threading.Thread | None = None
+
+    def __enter__(self) -> _TimeLimit:
+        if self.alarm:
+            self._previous = signal.signal(signal.SIGALRM, self._on_alarm)
+        elif self.timeout is not None:
+            self._watchdog = threading.Thread(
+                target=self._watch, name=f"schedules-timeout-{self.execution_id}", daemon=True
+            )
+            self._watchdog.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.alarm:
+            self._disarm()
+            signal.signal(signal.SIGALRM, self._previous)
+        if self._watchdog is not None:
+            self._done.set()
+            self._watchdog.join()
+
+    @contextlib.contextmanager
+    def armed(self) -> Iterator[None]:
+        """Let the alarm interrupt the code inside (the job, a retry's sleep)."""
+        if not self.alarm:
+            yield
+            return
+        assert self.deadline is not None  # noqa: S101 - alarm implies a timeout
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise _TimedOut
+        self._armed = True
+        signal.setitimer(signal.ITIMER_REAL, left)
+        try:
+            yield
+        finally:
+            self._disarm()
+
+    def _disarm(self) -> None:
+        # The flag first: a signal already delivered but not yet handled is then ignored.
+        self._armed = False
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        if self._armed:
+            self._armed = False
+            raise _TimedOut
+
+    def stopped(self) -> str:
+        """Record a run the alarm stopped; return its status."""
+        assert self.timeout is not None  # noqa: S101 - only an armed limit stops a run
+        if store.time_out(self.execution_id, self.timeout, datetime.now(UTC), self.using):
+            logger.warning(
+                "execution %d ran past its timeout of %gs; stopped and marked failed",
+                self.execution_id,
+                self.timeout,
+            )
+            send_signals(self.using, self.execution_id, "execution_finished", "execution_failed")
+        return ExecutionStatus.FAILED
+
+    def _watch(self) -> None:
+        assert self.timeout is not None  # noqa: S101 - started only with a timeout
+        try:
+            if self._done.wait(self.timeout):
+                return
+            if store.time_out(self.execution_id, self.timeout, datetime.now(UTC), self.using):
+                logger.warning(
+                    "execution %d ran past its timeout of %gs; marked failed (it runs in a "
+                    "thread that cannot be stopped: it runs on and its late result is dropped)",
+                    self.execution_id,
+                    self.timeout,
+                )
+                send_signals(
+                    self.using, self.execution_id, "execution_finished", "execution_failed"
+                )
+        except Exception:
+            logger.exception("could not time out execution %d", self.execution_id)
+        finally:
+            connections.close_all()
+
+
+def _alarm_is_free() -> bool:
+    """True in the main thread of a POSIX process whose SIGALRM nobody else uses."""
+    if (
+        not hasattr(signal, "setitimer")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        return False
+    return signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None) and signal.getitimer(
+        signal.ITIMER_REAL
+    ) == (0.0, 0.0)
+
+
+# Coroutines of async jobs running on another thread's event loop, by execution id: a thread
+# cannot be stopped, but a coroutine can be cancelled at its timeout (Executor.stop_run).
+_ON_LOOP: dict[int, concurrent.futures.Future[Any]] = {}
+_ON_LOOP_LOCK = threading.Lock()
+
+
+def _resolve(value: Any, loop: asyncio.AbstractEventLoop | None, execution_id: int) -> Any:
+    """The job's result: an awaitable is run on `loop` when it is running in another thread,
+    else to completion on a private loop in this thread."""
+    if not inspect.isawaitable(value):
+        return value
+    if loop is None or not loop.is_running() or _running_loop() is loop:
+        return asyncio.run(_await(value))
+    future = asyncio.run_coroutine_threadsafe(_await(value), loop)
+    with _ON_LOOP_LOCK:
+        _ON_LOOP[execution_id] = future
+    try:
+        return future.result()
+    finally:
+        with _ON_LOOP_LOCK:
+            _ON_LOOP.pop(execution_id, None)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 async def _await(value: Any) -> Any:
@@ -180,6 +342,14 @@ class Executor(ABC):
         self._lock = threading.Lock()
         # id -> (monotonic deadline, timeout) when the run has a timeout
         self._submitted: dict[int, tuple[float, float] | None] = {}
+        # The AsyncIOScheduler's event loop: async jobs run there (use_event_loop).
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def use_event_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run ``async def`` jobs on `loop` (running in another thread) rather than on a
+        private loop in the worker thread. In-process executors honour it; a process pool or a
+        tasks worker runs elsewhere and cannot."""
+        self.loop = loop
 
     @abstractmethod
     def submit(
@@ -232,8 +402,13 @@ class Executor(ABC):
         return self.running_ids()
 
     def stop_run(self, execution_id: int) -> bool:
-        """Stop a run past its timeout for real; False when this executor cannot."""
-        return False
+        """Stop a run past its timeout for real; False when this executor cannot.
+
+        An async job on the event loop is cancelled (CancelledError at its current await); a
+        thread cannot be stopped."""
+        with _ON_LOOP_LOCK:
+            future = _ON_LOOP.get(execution_id)
+        return future is not None and future.cancel()
 
     def sweep(self, epoch: int) -> None:  # noqa: B027 - optional hook
         """Called by the leader every third of the lease TTL (re-deliver what got lost)."""
@@ -250,7 +425,7 @@ class InlineExecutor(Executor):
     ) -> None:
         self._track(execution_id, timeout)
         try:
-            run_execution_now(execution_id, epoch, self.using, _start_at(start_in))
+            run_execution_now(execution_id, epoch, self.using, _start_at(start_in), loop=self.loop)
         finally:
             self._untrack(execution_id)
 
@@ -258,7 +433,8 @@ class InlineExecutor(Executor):
 class ThreadPoolExecutor(Executor):
     """A bounded pool of threads (``max_workers``, default 10), started on demand.
 
-    A thread cannot be killed: a run past its timeout is marked failed and left to end.
+    A thread cannot be killed: a run past its timeout is marked failed and left to end (its
+    late result is dropped); an ``async def`` job on the AsyncIOScheduler's loop is cancelled.
     """
 
     def __init__(self, name: str, options: dict[str, Any], *, using: str) -> None:
@@ -305,7 +481,7 @@ class ThreadPoolExecutor(Executor):
                     return
                 execution_id, epoch, start_at = item
                 try:
-                    run_execution_now(execution_id, epoch, self.using, start_at)
+                    run_execution_now(execution_id, epoch, self.using, start_at, loop=self.loop)
                 except Exception:
                     logger.exception("execution %d could not be run", execution_id)
                 finally:
@@ -477,6 +653,12 @@ class TasksExecutor(Executor):
     The sweeper: an execution still ``pending`` ``redeliver_after`` seconds (default 60)
     after its start time, while this leader still holds the lease, is enqueued again, up to
     ``max_redeliveries`` times (default 3); then it is left pending with a warning.
+
+    Timeouts: the worker enforces the schedule's ``timeout`` itself (``run_execution`` runs
+    with ``stop_at_timeout``). As a backstop for a worker that cannot (frozen, or gone before
+    writing it), the leader marks failed a run still ``running`` one lease TTL past
+    ``started_at + timeout``: the margin absorbs the skew between the worker's clock, which
+    wrote ``started_at``, and the leader's.
     """
 
     def __init__(self, name: str, options: dict[str, Any], *, using: str) -> None:
@@ -494,6 +676,7 @@ class TasksExecutor(Executor):
             self._enqueued[execution_id] = (due, deliveries)
 
     def sweep(self, epoch: int) -> None:
+        self._time_out_overdue()
         now = time.monotonic()
         with self._lock:
             due = {i: n for i, (at, n) in self._enqueued.items() if at <= now}
@@ -525,6 +708,21 @@ class TasksExecutor(Executor):
             except Exception:
                 logger.exception("could not enqueue execution %d again", execution_id)
             self._remember(execution_id, 0.0, deliveries + 1)
+
+    def _time_out_overdue(self) -> None:
+        grace = timedelta(seconds=conf.SCHEDULES_LEASE_TTL)
+        for execution_id, timeout in store.time_out_overdue(
+            self.name, grace, datetime.now(UTC), self.using
+        ):
+            logger.warning(
+                "execution %d on %r still running %gs past its timeout of %gs; marked failed "
+                "(its worker did not stop it: frozen, or gone)",
+                execution_id,
+                self.backend,
+                grace.total_seconds(),
+                timeout,
+            )
+            send_signals(self.using, execution_id, "execution_finished", "execution_failed")
 
     @cached_property
     def enqueues_in_transaction(self) -> bool:

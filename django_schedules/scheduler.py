@@ -476,8 +476,8 @@ class Scheduler:
                 store.time_out(execution_id, timeout, now, self.using)
                 if executor.stop_run(execution_id):
                     logger.warning(
-                        "execution %d ran past its timeout; marked failed and its worker "
-                        "process killed",
+                        "execution %d ran past its timeout; marked failed and stopped (its "
+                        "worker process killed, or its coroutine cancelled)",
                         execution_id,
                     )
                 else:

@@ -889,6 +889,7 @@ class RunSpec:
     attempt: int
     max_retries: int
     retry_delay: float
+    timeout: float | None = None  # seconds; the schedule's, read when the run starts
 
 
 def start_execution(
@@ -922,6 +923,7 @@ def start_execution(
         attempt=row.attempt,
         max_retries=schedule.max_retries if schedule else 0,
         retry_delay=schedule.retry_delay if schedule else 0.0,
+        timeout=schedule.timeout if schedule else None,
     )
 
 
@@ -999,6 +1001,29 @@ def time_out(execution_id: int, timeout: float, now: datetime, using: str) -> bo
         ),
         using=using,
     )
+
+
+def time_out_overdue(
+    executor: str, grace: timedelta, now: datetime, using: str
+) -> list[tuple[int, float]]:
+    """Mark failed the running executions of `executor` still running `grace` past their
+    schedule's timeout, judged from their ``started_at`` by `now`; return (id, timeout) of
+    those marked. The running rows are few (index schedules_exec_status_idx), so the
+    deadline is worked out here rather than in each database's date arithmetic."""
+    rows = Execution.objects.using(using).filter(
+        status=ExecutionStatus.RUNNING,
+        executor=executor,
+        schedule__timeout__isnull=False,
+        started_at__isnull=False,
+    )
+    late: list[tuple[int, float]] = [
+        (pk, timeout)
+        for pk, started_at, timeout in rows.values_list("pk", "started_at", "schedule__timeout")
+        if started_at is not None
+        and timeout is not None
+        and started_at + timedelta(seconds=timeout) + grace <= now
+    ]
+    return [(pk, timeout) for pk, timeout in late if time_out(pk, timeout, now, using)]
 
 
 def heartbeat(execution_ids: Sequence[int], using: str) -> int:

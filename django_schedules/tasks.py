@@ -56,7 +56,8 @@ def run_execution(execution_id: int) -> str:
 
     using = conf.SCHEDULES_DATABASE
     with _heartbeat(execution_id, using):
-        return run_execution_now(execution_id, None, using)
+        # No scheduler watches this run: the worker stops it at its timeout itself.
+        return run_execution_now(execution_id, None, using, stop_at_timeout=True)
 
 
 def enqueue(execution_id: int, *, backend: str, queue_name: str | None, run_after: Any) -> None:

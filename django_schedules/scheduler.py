@@ -820,9 +820,10 @@ class BackgroundScheduler:
 
 class AsyncIOScheduler:
     """The same loop beside an asyncio event loop (an ASGI lifespan, ``runscheduler
-    --asyncio``): the loop runs in a worker thread so it never blocks the event loop; sync
-    jobs run in the executors' threads and ``async def`` jobs on the event loop given (or the
-    running one).
+    --asyncio``, Tornado's IOLoop): the scheduling loop runs in a worker thread so its queries
+    never block the event loop; sync jobs run in the executors' threads, and ``async def``
+    jobs run on the event loop that ``start()`` is awaited on (the thread and inline
+    executors hand them over; a run past its timeout is cancelled there).
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -831,6 +832,8 @@ class AsyncIOScheduler:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        for executor in self.scheduler.executors.values():
+            executor.use_event_loop(loop)
         self._task = loop.run_in_executor(None, _run_and_close, self.scheduler.run)
 
     async def shutdown(self) -> None:

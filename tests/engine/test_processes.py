@@ -303,3 +303,39 @@ def test_a_standby_takes_over_at_once_after_a_clean_shutdown(tmp_path: Path) -> 
         assert leader.wait(60) == 0
     finally:
         stop_all(procs)
+
+
+@pytest.mark.parametrize(
+    ("extra", "thread"),
+    [([], "'schedules-default-"), (["--asyncio"], "'MainThread'")],
+    ids=["blocking", "asyncio"],
+)
+def test_an_async_job_runs_on_the_event_loop_of_runscheduler_asyncio(
+    tmp_path: Path, extra: list[str], thread: str
+) -> None:
+    from django_schedules.triggers import IntervalTrigger
+
+    now = datetime.now(UTC)
+    Schedule.objects.create(
+        job_id="where",
+        func="scenarios.where",  # returns the name of the thread its coroutine runs in
+        trigger=IntervalTrigger(seconds=3600, start_date=now).to_dict(),
+        trigger_kind="interval",
+        next_run_at=now,
+    )
+    proc = Proc(tmp_path, 0, *extra)
+    try:
+        wait_for(
+            lambda: Execution.objects.exclude(status__in=["pending", "running"]).exists(),
+            60,
+            "the run",
+        )
+        proc.signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, proc.output()
+    finally:
+        proc.kill()
+    execution = Execution.objects.get()
+    # asyncio.run() runs the --asyncio loop in the main thread; without it, a private loop in
+    # the thread pool's worker thread.
+    assert execution.status == "succeeded", (execution.reason, proc.output())
+    assert execution.result.startswith(thread), execution.result

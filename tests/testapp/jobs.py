@@ -84,3 +84,12 @@ def scenario_sleep(seconds: float = 1.0) -> str:
 def scenario_echo(word: str = "") -> str:
     """Return `word`, so the execution's result shows which arguments ran."""
     return word
+
+
+@job(name="scenarios.where")
+async def scenario_where() -> str:
+    """Name the thread this coroutine runs in: under `runscheduler --asyncio`, the event loop's
+    (the main thread), not an executor's thread."""
+    import threading
+
+    return threading.current_thread().name

@@ -19,8 +19,11 @@ FUZZ = settings(
     derandomize=bool(os.environ.get("CI")),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
-# The same for examples that go through a database or the test client.
-FUZZ_DB = settings(FUZZ, max_examples=max(FUZZ.max_examples // 3, 10))
+# The same for examples that go through a database or the test client: fewer, and a deadline
+# that also covers waiting for a database lock on a loaded machine.
+FUZZ_DB = settings(
+    FUZZ, max_examples=max(FUZZ.max_examples // 3, 10), deadline=timedelta(seconds=15)
+)
 
 
 def snapshot() -> tuple[list[dict[str, Any]], int]:

@@ -613,7 +613,15 @@ def measure_pruning(table: Table, sched: Any, options: argparse.Namespace) -> No
         baseline += claim_all(sched)
     table.add("claim of 100, no pruning", baseline, f"{len(baseline)} claims")
     child = subprocess.Popen(
-        [sys.executable, __file__, "--database", options.database, "prune-child"],
+        [
+            sys.executable,
+            __file__,
+            "--database",
+            options.database,
+            "--batch-size",
+            str(options.batch_size),
+            "prune-child",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -634,10 +642,15 @@ def measure_pruning(table: Table, sched: Any, options: argparse.Namespace) -> No
         f"{report['deleted']:,} rows ({before:,} to {after:,}) in {report['batches']} batches "
         f"of {report['batch_size']:,}; total {report['total']:.1f} s"
     )
-    table.add("pruneexecutions: one batch's transaction", report["transactions"], note)
+    table.add("pruneexecutions: one batch's DELETE transaction", report["transactions"], note)
+    finds = report["finds"]
+    tenth = max(len(finds) // 10, 1)
+    growth = f"first tenth median {statistics.median(finds[:tenth]) * 1000:.1f} ms, last tenth "
+    growth += f"{statistics.median(finds[-tenth:]) * 1000:.1f} ms"
+    table.add("pruneexecutions: finding a batch (no lock)", finds, growth)
 
 
-def prune_child() -> None:
+def prune_child(batch_size: int) -> None:
     """Run ``pruneexecutions`` as an operator would; time each DELETE transaction (from the
     DELETE statement to the end of its COMMIT: how long its row locks are held)."""
     from io import StringIO
@@ -645,15 +658,20 @@ def prune_child() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    batch_size = 1000
     opened: list[float] = []
     transactions: list[float] = []
+    finds: list[float] = []
     commit = connection.commit
 
     def on_execute(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if sql.lstrip().upper().startswith("DELETE"):
-            opened.append(time.perf_counter())
-        return execute(sql, params, many, context)
+        verb = sql.lstrip()[:6].upper()
+        began = time.perf_counter()
+        if verb == "DELETE":
+            opened.append(began)
+        result = execute(sql, params, many, context)
+        if verb == "SELECT":
+            finds.append(time.perf_counter() - began)
+        return result
 
     def timed_commit() -> None:
         commit()
@@ -679,6 +697,7 @@ def prune_child() -> None:
         "batches": len(opened),
         "batch_size": batch_size,
         "transactions": transactions,
+        "finds": finds,
         "total": total,
     }
     print(json.dumps(report))
@@ -692,19 +711,23 @@ def main() -> None:
     parser.add_argument("--schedules", type=int, default=100_000)
     parser.add_argument("--executions", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5, help="timed requests per page")
+    parser.add_argument("--batch-size", type=int, default=1000, help="pruneexecutions' batch")
+    parser.add_argument("--seed-only", action="store_true", help="seed, then stop")
     parser.add_argument("--reuse", action="store_true", help="keep the seeded database")
     parser.add_argument("--no-prune", action="store_true", help="skip the pruning measurement")
     parser.add_argument("step", nargs="?", choices=["prune-child"], help=argparse.SUPPRESS)
     options = parser.parse_args()
     configure(options.database)
     if options.step == "prune-child":
-        prune_child()
+        prune_child(options.batch_size)
         return
     from django.db import connection
 
     say(f"scale: {options.schedules:,} schedules, {options.executions:,} executions")
     if not options.reuse:
         seed(options)
+    if options.seed_only:
+        return
     table = Table()
     say("  admin pages")
     measure_admin(table, options)

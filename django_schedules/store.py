@@ -1118,17 +1118,22 @@ def prune_executions(
     """Delete finished executions created before `before`; yield the count of each batch.
 
     Each batch is its own short transaction on at most `batch_size` primary keys (found through
-    the ``created_at`` index), so pruning a million rows never holds a long lock.
+    the ``created_at`` index), so pruning a million rows never holds a long lock. Each search
+    starts at the last batch's ``created_at``, not at the oldest row: the index entries of the
+    rows already deleted stay until VACUUM, and walking them again made each batch slower than
+    the one before (1 ms to 11 ms over 500 batches, benchmarks/scale.py).
     """
     alias = database_alias(using)
+    since: datetime | None = None
     while True:
-        ids = list(
-            _prunable(before, alias)
-            .order_by("created_at")
-            .values_list("pk", flat=True)[:batch_size]
-        )
-        if not ids:
+        rows = _prunable(before, alias)
+        if since is not None:
+            rows = rows.filter(created_at__gte=since)  # ties: rows left at `since` come again
+        batch = list(rows.order_by("created_at").values_list("pk", "created_at")[:batch_size])
+        if not batch:
             return
+        ids = [pk for pk, _created in batch]
+        since = batch[-1][1]
         with write_transaction(alias):
             deleted, _per_model = Execution.objects.using(alias).filter(pk__in=ids).delete()
         yield deleted

@@ -75,8 +75,11 @@ def test_it_deletes_at_most_a_batch_per_statement_each_in_its_own_transaction(
     # Each DELETE committed on its own (no transaction holds two batches' locks).
     with_deletes = [t for t in recorder.transactions if any(s in deletes for s in t)]
     assert [sum(s in deletes for s in t) for t in with_deletes] == [1, 1, 1, 1]
-    # Each batch's rows were found with a LIMIT of the batch size.
+    # Each batch's rows were found with a LIMIT of the batch size; each search after the
+    # first starts where the last batch ended, not at the oldest (already deleted) rows.
     selects = [s for s in recorder.statements if "LIMIT 10" in s and s.startswith("SELECT")]
     assert len(selects) == 4
+    assert '"created_at" >=' not in selects[0].replace("`", '"')
+    assert all('"created_at" >=' in s.replace("`", '"') for s in selects[1:])
     assert Execution.objects.count() == 10
     assert Execution.objects.filter(status=ExecutionStatus.RUNNING).count() == 4

@@ -15,10 +15,13 @@ Each figure is printed against the 500 ms target. The result is ``docs/scale.md`
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -601,6 +604,49 @@ def measure_scheduler(table: Table, sched: Any) -> None:
     )
 
 
+class WaitSampler:
+    """What the claiming connection's server process waits on while it works (PostgreSQL):
+    a thread reads pg_stat_activity for that process every 2 ms. A claim blocked by pruning's
+    row locks would show as waits of type Lock."""
+
+    def __init__(self) -> None:
+        from collections import Counter
+
+        from django.db import connection
+
+        connection.ensure_connection()
+        self.pid = connection.connection.info.backend_pid
+        self.seen: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import psycopg
+
+        sql = "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE pid = %s"
+        sql += " AND state = 'active'"
+        with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={DATABASE_NAME}") as conn:
+            conn.autocommit = True
+            while not self._stop.wait(0.002):
+                row = conn.execute(sql, [self.pid]).fetchone()
+                if row is not None:
+                    self.seen[f"{row[0]}:{row[1]}" if row[0] else "running"] += 1
+
+    def __enter__(self) -> WaitSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> str:
+        total = sum(self.seen.values())
+        locks = sum(n for what, n in self.seen.items() if what.startswith("Lock:"))
+        top = ", ".join(f"{what} {n}" for what, n in self.seen.most_common(3))
+        return f"claim sampled {total} times while active: {locks} waiting on a lock ({top})"
+
+
 def measure_pruning(table: Table, sched: Any, options: argparse.Namespace) -> None:
     """Run pruneexecutions in a child process; meanwhile claim 100 due schedules at a time
     here and time each claim, to show pruning holds no lock a claim waits on for long."""
@@ -627,17 +673,20 @@ def measure_pruning(table: Table, sched: Any, options: argparse.Namespace) -> No
     )
     during: list[float] = []
     round_ = 10
-    while child.poll() is None:
-        make_due(100, 2000 + (round_ % 900) * 100)
-        during += claim_all(sched)
-        round_ += 1
-        time.sleep(0.05)
+    sampler = WaitSampler() if options.database == "postgresql" else None
+    with sampler or contextlib.nullcontext():
+        while child.poll() is None:
+            make_due(100, 2000 + (round_ % 900) * 100)
+            during += claim_all(sched)
+            round_ += 1
+            time.sleep(0.05)
     out, _err = child.communicate()
     if child.returncode != 0:
         raise SystemExit(f"pruneexecutions failed ({child.returncode})")
     report = json.loads(out.strip().splitlines()[-1])
     after = Execution.objects.count()
-    table.add("claim of 100 while pruning", during, f"{len(during)} claims", target=True)
+    waits = f"; {sampler.summary()}" if sampler else ""
+    table.add("claim of 100 while pruning", during, f"{len(during)} claims{waits}")
     note = (
         f"{report['deleted']:,} rows ({before:,} to {after:,}) in {report['batches']} batches "
         f"of {report['batch_size']:,}; total {report['total']:.1f} s"
@@ -728,6 +777,7 @@ def main() -> None:
         seed(options)
     if options.seed_only:
         return
+    load_before = os.getloadavg()[0]
     table = Table()
     say("  admin pages")
     measure_admin(table, options)
@@ -743,7 +793,9 @@ def main() -> None:
         sched.lease.release()
     print(
         f"\n{options.schedules:,} schedules, {options.executions:,} executions on "
-        f"{connection.vendor}, {options.repeat} timed requests a page\n"
+        f"{connection.vendor}, {options.repeat} timed requests a page; load average "
+        f"{load_before:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+        f"({os.cpu_count()} CPUs)\n"
     )
     print(table.markdown())
 

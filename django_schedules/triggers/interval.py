@@ -132,7 +132,7 @@ class IntervalTrigger(BaseTrigger):
                 return self._finish(previous.astimezone(UTC) + self.interval)
             except OverflowError:
                 return None
-        return self._at_or_after(previous.astimezone(UTC) + ONE_MICROSECOND)
+        return super()._after(previous)
 
     def to_dict(self) -> dict[str, Any]:
         data = self._base_dict()

@@ -220,6 +220,7 @@ def test_combinations_work_or_say_why(
     [
         DateTrigger(datetime.max.replace(tzinfo=UTC)),
         OrTrigger([DateTrigger(datetime.max.replace(tzinfo=UTC))]),
+        IntervalTrigger(hours=1, start_date=datetime.max.replace(tzinfo=UTC)),
     ],
 )
 def test_nothing_comes_after_the_last_instant(trigger: BaseTrigger) -> None:

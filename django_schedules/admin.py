@@ -184,6 +184,11 @@ class LastOutcomeFilter(admin.SimpleListFilter):
             ("never", str(_("Never ran")))
         ]
 
+    def get_facet_queryset(self, changelist: Any) -> dict[str, int]:
+        """No counts beside this filter's choices (Django's "Show counts"): each would look up
+        the last execution of every schedule, 3 s at 100,000 schedules."""
+        return {}
+
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         if value == "never":
@@ -690,6 +695,8 @@ class ExecutionAdmin(_ExecutionAdmin):
     list_per_page = 50
     show_full_result_count = False
     paginator = EstimatedCountPaginator
+    # "Show counts" would count each filter's choices over every execution (0.6 s at a million).
+    show_facets = admin.ShowFacets.NEVER
     date_hierarchy = None
     fieldsets = [
         (

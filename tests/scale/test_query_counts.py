@@ -113,12 +113,15 @@ PAGES: list[tuple[str, Callable[[], str], int]] = [
     ("schedule list, by source", lambda: SCHEDULES + "?source=admin", 11),
     ("schedule list, search", lambda: SCHEDULES + "?q=job-000", 11),
     ("schedule list, sorted by next run", lambda: SCHEDULES + "?o=-4", 11),
+    # One aggregate each for enabled, kind and source; none for the last outcome.
+    ("schedule list, filter counts", lambda: SCHEDULES + "?_facets=True", 14),
     ("schedule change form", lambda: f"{SCHEDULES}{busy_schedule().pk}/change/", 4),
     ("schedule add form", lambda: SCHEDULES + "add/", 2),
     ("execution list", lambda: EXECUTIONS, 4),
     ("execution list, failed", lambda: EXECUTIONS + "?status__exact=failed", 4),
     ("execution list, one schedule", lambda: f"{EXECUTIONS}?schedule={busy_schedule().pk}", 5),
     ("execution list, search", lambda: EXECUTIONS + "?q=job-000", 4),
+    ("execution list, filter counts asked for", lambda: EXECUTIONS + "?_facets=True", 4),
     ("execution detail", lambda: f"{EXECUTIONS}{newest_execution().pk}/change/", 3),
 ]
 
@@ -200,11 +203,11 @@ def test_above_the_cap_postgresql_shows_its_estimate_and_others_count(
     if connection.vendor == "postgresql":
         assert any(q["sql"].startswith("EXPLAIN") for q in queries)
         assert counts and all("LIMIT 101" in sql for sql in counts)  # never a full count
-        assert "About that many" in page
+        assert "Estimated: above 100 rows" in page
     else:
         assert len(counts) == 2  # capped, then exact
         assert "600 executions" in page
-        assert "About that many" not in page
+        assert "Estimated: above 100 rows" not in page
     assert len(queries) == 5
 
 
@@ -212,7 +215,7 @@ def test_at_or_under_the_cap_the_count_is_exact(client: Client, small_cap: int) 
     add_schedules(0, 20)  # 60 executions
     page = client.get(EXECUTIONS).content.decode()
     assert "60 executions" in page
-    assert "About that many" not in page
+    assert "Estimated: above 100 rows" not in page
 
 
 def listing_order(queries: CaptureQueriesContext) -> str:

@@ -24,12 +24,13 @@ import time
 import traceback as tb
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from types import FrameType
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import connections
+from django.db import InterfaceError, OperationalError, connections, transaction
 from django.utils.functional import cached_property
 from django.utils.module_loading import import_string
 
@@ -39,6 +40,8 @@ from django_schedules.exceptions import JobNotRegistered
 from django_schedules.models import ExecutionStatus
 
 logger = logging.getLogger("django_schedules.executors")
+
+_T = TypeVar("_T")
 
 
 def worker_identity() -> str:
@@ -76,6 +79,7 @@ def run_execution_now(
     *,
     stop_at_timeout: bool = False,
     loop: asyncio.AbstractEventLoop | None = None,
+    commit: GroupCommit | None = None,
 ) -> str:
     """Run one execution to its end in this thread; return its final status ("" if another
     worker or a newer lease holder has it, or it was finished elsewhere meanwhile).
@@ -86,7 +90,8 @@ def run_execution_now(
     claim's round trips do not make it late. ``stop_at_timeout``: enforce the schedule's
     timeout here (a tasks worker: no scheduler watches it); see :class:`_TimeLimit`.
     ``loop``: a running event loop of another thread on which an ``async def`` job runs (the
-    AsyncIOScheduler's); without one it runs on a private loop in this thread.
+    AsyncIOScheduler's); without one it runs on a private loop in this thread. ``commit``:
+    where the row's writes go (a thread pool on SQLite shares one between its threads).
     """
     from django_schedules.registry import JobContext, get_registered
 
@@ -94,7 +99,8 @@ def run_execution_now(
     worker = worker_identity()
     wait = 0.0 if start_at is None else max(start_at - time.monotonic(), 0.0)
     started_at = datetime.now(UTC) + timedelta(seconds=wait)
-    spec = store.start_execution(execution_id, epoch, worker, started_at, using)
+    write = commit.write if commit is not None else _now
+    spec = write(partial(store.start_execution, execution_id, epoch, worker, started_at, using))
     if spec is None:
         logger.debug("execution %d is not ours to start", execution_id)
         return ""
@@ -104,14 +110,18 @@ def run_execution_now(
     started = time.monotonic()
 
     def finish(status: str, attempt: int, **outcome: str) -> bool:
-        done = store.finish_execution(
-            execution_id,
-            attempt,
-            status,
-            finished_at=datetime.now(UTC),
-            duration=timedelta(seconds=time.monotonic() - started),
-            using=using,
-            **outcome,
+        finished_at = datetime.now(UTC)
+        duration = timedelta(seconds=time.monotonic() - started)
+        done = write(
+            lambda: store.finish_execution(
+                execution_id,
+                attempt,
+                status,
+                finished_at=finished_at,
+                duration=duration,
+                using=using,
+                **outcome,
+            )
         )
         if done:
             failed = ("execution_failed",) if status == ExecutionStatus.FAILED else ()
@@ -154,7 +164,7 @@ def run_execution_now(
                             time.sleep(delay)
                     except _TimedOut:
                         return limit.stopped()
-                    if not store.next_attempt(execution_id, attempt, using):
+                    if not write(partial(store.next_attempt, execution_id, attempt, using)):
                         return ""  # Finished elsewhere meanwhile (timed out, lost).
                     attempt += 1
                     continue
@@ -173,6 +183,121 @@ def run_execution_now(
                 )
                 return ""
             return ExecutionStatus.SUCCEEDED
+
+
+def _now(write: Callable[[], _T]) -> _T:
+    return write()
+
+
+class GroupCommit:
+    """Commit the small writes of many threads together: one SQLite transaction for all the
+    runs' starts and finishes that are waiting, rather than one each.
+
+    SQLite has one writer at a time, a thread that finds the lock taken sleeps in SQLite's
+    busy handler (1, 2, 5, 10 ms... it is not woken when the lock frees), and with
+    ``synchronous=FULL`` (SQLite's default) every commit waits for the disk, about 2 ms here. A
+    thread pool writing each run's start and finish in a transaction of its own then falls
+    behind at a few hundred runs a second, and the next occurrence of a 1-second schedule
+    finds the previous run unfinished: ``skipped`` by ``max_instances``
+    (benchmarks/race.py; docs/executors.md). One writer thread takes every write waiting,
+    runs each in a savepoint of one ``BEGIN IMMEDIATE`` transaction (one failing does not
+    undo the others), commits once, and hands each caller its own result or error.
+    """
+
+    def __init__(self, using: str, *, name: str) -> None:
+        self.using = using
+        self.name = name
+        self._queue: queue.SimpleQueue[
+            tuple[Callable[[], Any], concurrent.futures.Future[Any]] | None
+        ] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def write(self, write: Callable[[], _T]) -> _T:
+        """Run `write` (store calls for one row) in the next group transaction; return its
+        result or raise its error once that transaction has committed. After ``close()``, run
+        it at once in the caller's thread."""
+        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+        with self._lock:
+            if self._closed:
+                return write()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+            self._queue.put((write, future))
+        return future.result()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                batch = [first]
+                while len(batch) < GROUP_COMMIT_MAX:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        self._queue.put(None)  # close() after this batch
+                        break
+                    batch.append(item)
+                self._commit(batch)
+        finally:
+            connections.close_all()
+
+    def _commit(
+        self, batch: list[tuple[Callable[[], Any], concurrent.futures.Future[Any]]]
+    ) -> None:
+        outcomes: list[tuple[bool, Any]] = []
+
+        def attempt() -> None:
+            outcomes.clear()
+            with store.write_transaction(self.using):
+                for write, _ in batch:
+                    try:  # one outcome per write, even when its savepoint's RELEASE fails
+                        with transaction.atomic(using=self.using):  # a savepoint
+                            value = write()
+                    except (OperationalError, InterfaceError):
+                        raise  # transient: the whole batch is tried again
+                    except Exception as exc:
+                        outcomes.append((False, exc))
+                    else:
+                        outcomes.append((True, value))
+                if connections[self.using].needs_rollback:
+                    # A savepoint could not be rolled back: the whole transaction will be, so
+                    # the writes reported done would not be. Roll back and try the batch again.
+                    raise OperationalError("a savepoint of the group commit was not rolled back")
+
+        try:
+            # A lock that outlasts SQLite's busy timeout: nothing of the batch committed, so
+            # the whole of it is tried again.
+            store.retry_locked(attempt, using=self.using)
+        except Exception as exc:
+            connections[self.using].close()  # reconnect for the next batch
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        for (ok, value), (_, future) in zip(outcomes, batch, strict=True):
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    def close(self) -> None:
+        """Commit what is queued and stop the writer thread."""
+        with self._lock:
+            self._closed = True
+            thread = self._thread
+            self._queue.put(None)
+        if thread is not None:
+            thread.join()
+
+
+# The most writes one group transaction takes (the rest wait for the next one).
+GROUP_COMMIT_MAX = 100
 
 
 class _TimedOut(BaseException):
@@ -448,6 +573,12 @@ class ThreadPoolExecutor(Executor):
         self._threads: list[threading.Thread] = []
         self._idle = 0
         self._closed = False
+        # SQLite: the runs' starts and finishes committed together (GroupCommit says why).
+        self._commit = (
+            GroupCommit(using, name=f"schedules-{name}-commit")
+            if connections[using].vendor == "sqlite"
+            else None
+        )
 
     def submit(
         self, execution_id: int, epoch: int | None, timeout: float | None, start_in: float = 0.0
@@ -481,7 +612,14 @@ class ThreadPoolExecutor(Executor):
                     return
                 execution_id, epoch, start_at = item
                 try:
-                    run_execution_now(execution_id, epoch, self.using, start_at, loop=self.loop)
+                    run_execution_now(
+                        execution_id,
+                        epoch,
+                        self.using,
+                        start_at,
+                        loop=self.loop,
+                        commit=self._commit,
+                    )
                 except Exception:
                     logger.exception("execution %d could not be run", execution_id)
                 finally:
@@ -495,6 +633,8 @@ class ThreadPoolExecutor(Executor):
             self._queue.put(None)
         for thread in self._threads:
             thread.join(timeout=0.5)
+        if self._commit is not None:
+            self._commit.close()  # a thread still running then writes on its own
 
 
 class _Worker:

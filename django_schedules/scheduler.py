@@ -8,9 +8,9 @@ beside an asyncio event loop.
 from __future__ import annotations
 
 import asyncio
-import copy
 import heapq
 import itertools
+import json
 import logging
 import os
 import socket
@@ -34,9 +34,8 @@ from django_schedules.models import (
     ExecutionStatus,
     MisfirePolicy,
     ProcessRole,
-    Schedule,
 )
-from django_schedules.store import Claimed, NewExecution, SchedulePlan
+from django_schedules.store import Claimed, DueSchedule, NewExecution, SchedulePlan
 
 logger = logging.getLogger("django_schedules.scheduler")
 
@@ -76,26 +75,53 @@ class _Gap:
         return f"{n} {word} missed from {self.first.isoformat()} to {self.last.isoformat()}"
 
 
-# Trigger objects by schedule id, with the dict they were built from: a claim reuses the object
-# while the schedule's trigger is unchanged (comparing two small dicts costs less than
-# building a cron trigger). Bounded: cleared when full.
-_TRIGGERS: dict[int, tuple[Any, Any]] = {}
-_TRIGGERS_MAX = 10_000
+# Trigger objects by their JSON text, and whether arguments bind to a job by the job's name
+# and the arguments' JSON text: a claim reads both as text and parses them only when they are
+# new (parsing and building a trigger cost more than the rest of planning). Triggers are
+# immutable, so schedules with the same trigger share one. Bounded: cleared when full.
+_TRIGGERS: dict[str, Any] = {}
+_BINDS: dict[tuple[str, str, str], tuple[Any, str]] = {}
+_CACHE_MAX = 10_000
 
 
-def _trigger_of(schedule: Schedule, build: Callable[[Any], Any]) -> Any:
-    cached = _TRIGGERS.get(schedule.pk)
-    if cached is not None and cached[0] == schedule.trigger:
-        return cached[1]
-    trigger = build(schedule.trigger)
-    if len(_TRIGGERS) >= _TRIGGERS_MAX:
-        _TRIGGERS.clear()
-    _TRIGGERS[schedule.pk] = (copy.deepcopy(schedule.trigger), trigger)
+def _trigger_of(text: str) -> Any:
+    trigger = _TRIGGERS.get(text)
+    if trigger is None:
+        from django_schedules.triggers import trigger_from_dict
+
+        trigger = trigger_from_dict(json.loads(text))
+        if len(_TRIGGERS) >= _CACHE_MAX:
+            _TRIGGERS.clear()
+        _TRIGGERS[text] = trigger
     return trigger
 
 
+def _refusal(schedule: DueSchedule) -> str:
+    """Why the schedule's job cannot run with its arguments ("" when it can)."""
+    from django_schedules.exceptions import JobNotRegistered
+    from django_schedules.registry import get_registered
+
+    try:
+        job = get_registered(schedule.func)
+    except JobNotRegistered:
+        return f"callable not registered: {schedule.func!r}"
+    key = (schedule.func, schedule.args, schedule.kwargs)
+    cached = _BINDS.get(key)
+    if cached is not None and cached[0] is job:  # the same registration
+        return str(cached[1])
+    try:
+        job.bind(json.loads(schedule.args), json.loads(schedule.kwargs))
+        refusal = ""
+    except TypeError as exc:
+        refusal = f"arguments do not bind: {exc}"
+    if len(_BINDS) >= _CACHE_MAX:
+        _BINDS.clear()
+    _BINDS[key] = (job, refusal)
+    return refusal
+
+
 def plan_schedule(
-    schedule: Schedule,
+    schedule: DueSchedule,
     live: int,
     *,
     now: datetime,
@@ -108,21 +134,11 @@ def plan_schedule(
     An occurrence is misfired when it cannot start within ``misfire_grace_time`` seconds of
     its fire time; ``misfire_policy`` then decides (docs/scheduler.md#misfires).
     """
-    from django_schedules.exceptions import JobNotRegistered
-    from django_schedules.registry import get_registered
-    from django_schedules.triggers import trigger_from_dict
-
     try:
-        trigger = _trigger_of(schedule, trigger_from_dict)
+        trigger = _trigger_of(schedule.trigger)
     except Exception as exc:
         return SchedulePlan(None, error=f"invalid trigger: {type(exc).__name__}: {exc}")
-    refusal = ""
-    try:
-        get_registered(schedule.func).bind(schedule.args, schedule.kwargs)
-    except JobNotRegistered:
-        refusal = f"callable not registered: {schedule.func!r}"
-    except TypeError as exc:
-        refusal = f"arguments do not bind: {exc}"
+    refusal = _refusal(schedule)
 
     grace = schedule.misfire_grace_time
     late_before = None if grace is None else now - timedelta(seconds=grace)
@@ -228,7 +244,7 @@ class Scheduler:
         lease_ttl: float | None = None,
         using: str | None = None,
         executors: dict[str, Executor] | None = None,
-        batch_size: int = 100,
+        batch_size: int = 500,
         lookahead: float = 0.1,
         owner: str | None = None,
         shutdown_grace: float | None = None,
@@ -287,7 +303,7 @@ class Scheduler:
                 return self.poll_interval
             self._lost_check_at = 0.0
             self._adopt()  # pending rows of the previous holder, and manual runs
-        elif self.lease.renewal_due and not self.lease.renew():
+        elif self._upkeep_due() and not self.lease.renew():
             self._drop_timers()
             return self.poll_interval
         self._housekeeping()
@@ -318,6 +334,11 @@ class Scheduler:
         self._release_timers()
         return wait
 
+    def _upkeep_due(self) -> bool:
+        """Renew the lease when it is due, and early when the heartbeats are: one wake-up
+        does both, so a listening loop wakes once per third of the TTL, not twice."""
+        return self.lease.renewal_due or self.clock.monotonic() >= self._housekeeping_at
+
     def _until_upkeep(self) -> float:
         """Seconds until the next lease renewal, heartbeat, or an executor's run timeout."""
         mono = self.clock.monotonic()
@@ -332,7 +353,7 @@ class Scheduler:
     def _claim(self, now: datetime, horizon: datetime, epoch: int) -> None:
         max_catch_up = int(conf.SCHEDULES_MAX_CATCH_UP)
 
-        def planner(schedule: Schedule, live: int) -> SchedulePlan:
+        def planner(schedule: DueSchedule, live: int) -> SchedulePlan:
             return plan_schedule(
                 schedule, live, now=now, horizon=horizon, max_catch_up=max_catch_up
             )
@@ -439,6 +460,8 @@ class Scheduler:
     def _fired_one(self, claimed: Claimed, executor: str) -> None:
         """One INFO line per firing (docs/operations.md#logging), counted for the heartbeat."""
         self._fired.append(self.clock.monotonic())
+        if not logger.isEnabledFor(logging.INFO):
+            return  # a burst starts thousands: skip formatting lines nobody keeps
         late = (self.clock.now() - claimed.fire_time).total_seconds()
         logger.info(
             "firing %s (execution %d) for %s, %.3f s late, on executor %r",

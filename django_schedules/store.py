@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,8 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.functions import Cast
+from django.utils import timezone
 
 from django_schedules.conf import conf
 from django_schedules.dbclock import DbNow
@@ -643,7 +646,29 @@ class ClaimResult:
     more: bool = False
 
 
-Planner = Callable[[Schedule, int], SchedulePlan]
+@dataclass(slots=True)
+class DueSchedule:
+    """A due schedule as the claim reads it: only the columns the planner and the claim use,
+    with the trigger and the arguments left as JSON text (the planner parses them only when
+    its caches do not already know that text)."""
+
+    pk: int
+    version: int
+    job_id: str
+    name: str
+    func: str
+    executor: str
+    trigger: str
+    args: str
+    kwargs: str
+    misfire_grace_time: int | None
+    misfire_policy: str
+    max_instances: int
+    timeout: float | None
+    next_run_at: datetime | None
+
+
+Planner = Callable[[DueSchedule, int], SchedulePlan]
 
 
 def claim_due(
@@ -665,21 +690,20 @@ def claim_due(
 
     Order: fence check, read the due rows (index schedules_due_idx), count their live
     executions (max_instances), one conditional UPDATE over the batch (each row's version in
-    the WHERE), read the winners back by their new version, one bulk INSERT. UPDATE before
-    INSERT: the reverse deadlocked on InnoDB. The unique (schedule, fire_time) constraint is
-    the last line of defence. A fixed number of statements whatever the batch size.
-    `planner(schedule, live)` runs inside the transaction and must not query.
+    its WHERE) returning the winners (MariaDB reads them back), one multi-row INSERT returning
+    the new ids. UPDATE before INSERT: the reverse deadlocked on InnoDB. The unique
+    (schedule, fire_time) constraint is the last line of defence. A fixed number of statements
+    whatever the batch size. `planner(schedule, live)` runs inside the transaction and must
+    not query.
     """
+
+    batch = min(batch, _dialect(using).max_params // 5)  # the UPDATE's parameters
 
     def attempt() -> ClaimResult:
         with write_transaction(using):
             if not _fence(group, owner, epoch, using):
                 return ClaimResult(fenced_out=True)
-            rows = list(
-                Schedule.objects.using(using)
-                .filter(enabled=True, next_run_at__lte=horizon)
-                .order_by("next_run_at")[: batch + 1]
-            )
+            rows = _due_rows(horizon, batch + 1, using)
             result = ClaimResult(more=len(rows) > batch)
             rows = rows[:batch]
             if not rows:
@@ -696,57 +720,184 @@ def claim_due(
             )
             plans = {r.pk: planner(r, live.get(r.pk, 0)) for r in rows}
             won = _advance(rows, plans, now, using)
+            by_pk = {r.pk: r for r in rows if r.pk in won}
             inserts = [
-                Execution(
-                    schedule_id=r.pk,
-                    job_id=r.job_id,
-                    name=r.name,
-                    func=r.func,
-                    fire_time=e.fire_time,
-                    run_at=e.run_at or e.fire_time,
-                    kind=e.kind,
-                    status=e.status,
-                    reason=e.reason[:500],
-                    executor=r.executor,
-                    epoch=epoch,
-                    finished_at=None if e.status == ExecutionStatus.PENDING else now,
-                )
-                for r in rows
-                if won.get(r.pk) == r.version + 1
-                for e in plans[r.pk].executions
+                _new_row(by_pk[pk], e, epoch, now) for pk in by_pk for e in plans[pk].executions
             ]
-            timeouts = {r.pk: r.timeout for r in rows}
             result.claimed = [
                 Claimed(
-                    execution_id=x.pk,
-                    schedule_id=x.schedule_id,
-                    executor=x.executor,
-                    fire_time=x.fire_time,
-                    run_at=x.run_at or x.fire_time,
-                    timeout=timeouts.get(x.schedule_id or 0),
-                    job_id=x.job_id,
+                    execution_id=execution_id,
+                    schedule_id=schedule_id,
+                    executor=by_pk[schedule_id].executor,
+                    fire_time=fire_time,
+                    run_at=run_at or fire_time,
+                    timeout=by_pk[schedule_id].timeout,
+                    job_id=by_pk[schedule_id].job_id,
                 )
-                for x in _insert_executions(inserts, using)
-                if x.status == ExecutionStatus.PENDING
+                for execution_id, schedule_id, fire_time, run_at, status in _insert_executions(
+                    inserts, using
+                )
+                if status == ExecutionStatus.PENDING
             ]
             if in_transaction is not None and result.claimed:
                 result.claimed = in_transaction(result.claimed)
-            result.errors = [
-                (r.pk, plans[r.pk].error)
-                for r in rows
-                if plans[r.pk].error and won.get(r.pk) == r.version + 1
-            ]
+            result.errors = [(pk, plans[pk].error) for pk in by_pk if plans[pk].error]
             return result
 
     return retry_locked(attempt, using=using)
 
 
+_DUE_COLUMNS = (
+    "pk",
+    "version",
+    "job_id",
+    "name",
+    "func",
+    "executor",
+    "trigger_text",
+    "args_text",
+    "kwargs_text",
+    "misfire_grace_time",
+    "misfire_policy",
+    "max_instances",
+    "timeout",
+    "next_run_at",
+)
+
+
+def _due_rows(horizon: datetime, limit: int, using: str) -> list[DueSchedule]:
+    """The due rows, soonest first, as plain values: no model instances, no JSON parsing."""
+    rows = (
+        Schedule.objects.using(using)
+        .filter(enabled=True, next_run_at__lte=horizon)
+        .order_by("next_run_at")
+        .annotate(
+            trigger_text=Cast("trigger", TextField()),
+            args_text=Cast("args", TextField()),
+            kwargs_text=Cast("kwargs", TextField()),
+        )
+        .values_list(*_DUE_COLUMNS)[:limit]
+    )
+    return [DueSchedule(*row) for row in rows]
+
+
+class _Dialect:
+    """How one connection writes a batch in one statement (see ``_advance`` and
+    ``_insert_executions``)."""
+
+    def __init__(self, connection: Any) -> None:
+        vendor = connection.vendor
+        sqlite = vendor == "sqlite" and connection.Database.sqlite_version_info
+        # PostgreSQL: the batch as one array per column (unnest), a handful of parameters
+        # whatever its size (thousands of scalar parameters cost more to send than to run).
+        self.arrays = vendor == "postgresql"
+        # UPDATE ... FROM: PostgreSQL, SQLite 3.33+. MariaDB/MySQL: UPDATE ... JOIN.
+        self.update_from = self.arrays or bool(sqlite and sqlite >= (3, 33))
+        self.update_join = vendor == "mysql"
+        # UPDATE ... RETURNING: PostgreSQL, SQLite 3.35+ (not MariaDB: read the winners back).
+        self.update_returning = self.arrays or bool(sqlite and sqlite >= (3, 35))
+        # INSERT ... RETURNING: PostgreSQL, SQLite 3.35+, MariaDB 10.5+.
+        self.insert_returning = bool(connection.features.can_return_rows_from_bulk_insert)
+        # INSERT ... ON CONFLICT DO NOTHING (PostgreSQL, SQLite); MariaDB reports the
+        # duplicate and the batch is inserted again row by row.
+        self.on_conflict = vendor in ("postgresql", "sqlite")
+        # Parameters one statement may carry: SQLite's compiled-in limit (32766 since 3.32;
+        # Django assumes 999), PostgreSQL's protocol limit; MySQLdb interpolates them itself.
+        self.max_params = 65535
+        if sqlite:
+            connection.ensure_connection()
+            self.max_params = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+
+
+def _dialect(using: str) -> _Dialect:
+    connection = connections[using]
+    key = (using, connection.vendor)
+    found = _dialects.get(key)
+    if found is None:
+        found = _dialects[key] = _Dialect(connection)
+    return found
+
+
+_dialects: dict[tuple[str, str], _Dialect] = {}
+
+
 def _advance(
-    rows: Sequence[Schedule], plans: dict[int, SchedulePlan], now: datetime, using: str
-) -> dict[int, int]:
+    rows: Sequence[DueSchedule], plans: dict[int, SchedulePlan], now: datetime, using: str
+) -> set[int]:
     """One UPDATE moving every row of the batch on, guarded by each row's version; return
-    {pk: version} of the batch's rows after it."""
-    # Built flat: OR-ing Q objects one by one copies the growing tree each time (quadratic).
+    the pks of the rows it moved (the others changed under us: an admin save, say)."""
+    dialect = _dialect(using)
+    if not (dialect.update_from or dialect.update_join):
+        return _advance_each(rows, plans, now, using)
+    connection = connections[using]
+    adapt = _datetime_adapter(connection)
+    table = connection.ops.quote_name(Schedule._meta.db_table)
+    # The batch as rows of (id, version, new next_run_at, error or NULL).
+    batch = [
+        (r.pk, r.version, adapt(plans[r.pk].next_run_at), plans[r.pk].error[:2000] or None)
+        for r in rows
+    ]
+    params: list[Any] = [adapt(now)]  # last_error_at of the rows that record an error
+    if dialect.arrays:
+        source = (
+            "unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::text[]) "
+            "AS v (vid, vversion, vnext, verror)"
+        )
+        params += [list(column) for column in zip(*batch, strict=True)]
+    elif dialect.update_join:
+        # MariaDB/MySQL have no UPDATE ... FROM: join a derived table of the batch instead.
+        source = "({}) AS v".format(
+            " UNION ALL ".join(
+                ["SELECT %s AS vid, %s AS vversion, %s AS vnext, %s AS verror"]
+                + ["SELECT %s, %s, %s, %s"] * (len(batch) - 1)
+            )
+        )
+        params += [value for row in batch for value in row]
+    else:  # SQLite: a VALUES list names its columns column1, column2, ...
+        source = (
+            "(SELECT column1 AS vid, column2 AS vversion, column3 AS vnext, column4 AS verror "  # noqa: S608
+            "FROM (VALUES {})) AS v".format(", ".join(["(%s, %s, %s, %s)"] * len(batch)))
+        )
+        params += [value for row in batch for value in row]
+    # Names come from the model; every value is a parameter.
+    sets = [
+        ("next_run_at", "v.vnext"),
+        ("version", f"{table}.version + 1"),
+        ("last_error", f"COALESCE(v.verror, {table}.last_error)"),
+        ("last_error_at", f"CASE WHEN v.verror IS NULL THEN {table}.last_error_at ELSE %s END"),
+    ]
+    match = f"{table}.id = v.vid AND {table}.version = v.vversion"
+    if dialect.update_join:
+        assignments = ", ".join(f"{table}.{column} = {value}" for column, value in sets)
+        sql = f"UPDATE {table} JOIN {source} ON {match} SET {assignments}"  # noqa: S608
+        params.append(params.pop(0))  # the SET's parameter comes after the JOIN's
+    else:
+        assignments = ", ".join(f"{column} = {value}" for column, value in sets)
+        sql = f"UPDATE {table} SET {assignments} FROM {source} WHERE {match}"  # noqa: S608
+        if dialect.update_returning:
+            sql += " RETURNING id"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        if dialect.update_returning:
+            return {pk for (pk,) in cursor.fetchall()}
+    # No UPDATE ... RETURNING: read the winners back. Our UPDATE holds their row locks (on
+    # SQLite, the write lock) until commit, so nobody moved them since.
+    return _moved(rows, using)
+
+
+def _moved(rows: Sequence[DueSchedule], using: str) -> set[int]:
+    versions = dict(
+        Schedule.objects.using(using)
+        .filter(pk__in=[r.pk for r in rows])
+        .values_list("pk", "version")
+    )
+    return {r.pk for r in rows if versions.get(r.pk) == r.version + 1}
+
+
+def _advance_each(
+    rows: Sequence[DueSchedule], plans: dict[int, SchedulePlan], now: datetime, using: str
+) -> set[int]:
+    """``_advance`` for SQLite before 3.33 (no UPDATE ... FROM): one UPDATE with a CASE."""
     match = Q(*[Q(pk=r.pk, version=r.version) for r in rows], _connector=Q.OR)
     changes: dict[str, Any] = {
         "next_run_at": Case(
@@ -772,27 +923,162 @@ def _advance(
             output_field=DateTimeField(),
         )
     Schedule.objects.using(using).filter(match).update(**changes)
-    # MariaDB has no UPDATE ... RETURNING: read the winners back. Our UPDATE holds their row
-    # locks (on SQLite, the write lock) until commit, so nobody moved them since.
-    return dict(
-        Schedule.objects.using(using)
-        .filter(pk__in=[r.pk for r in rows])
-        .values_list("pk", "version")
+    return _moved(rows, using)
+
+
+# The Execution columns a claim fills per row; every other column takes its default.
+_ROW_COLUMNS = (
+    "schedule_id",
+    "job_id",
+    "name",
+    "func",
+    "fire_time",
+    "run_at",
+    "kind",
+    "status",
+    "reason",
+    "executor",
+    "epoch",
+    "finished_at",
+)
+_ROW_DATETIMES = (4, 5, 11)  # fire_time, run_at, finished_at: adapted for the database
+_RETURNED = "id, schedule_id, fire_time, run_at, status"
+NewRow = tuple[Any, ...]  # in _ROW_COLUMNS order
+
+
+def _new_row(s: DueSchedule, e: NewExecution, epoch: int, now: datetime) -> NewRow:
+    return (
+        s.pk,
+        s.job_id,
+        s.name,
+        s.func,
+        e.fire_time,
+        e.run_at or e.fire_time,
+        e.kind,
+        e.status,
+        e.reason[:500],
+        s.executor,
+        epoch,
+        None if e.status == ExecutionStatus.PENDING else now,
     )
 
 
-def _insert_executions(inserts: list[Execution], using: str) -> list[Execution]:
+Inserted = tuple[int, int, datetime, datetime | None, str]  # the _RETURNED columns
+
+
+def _insert_executions(inserts: list[NewRow], using: str) -> list[Inserted]:
+    """One multi-row INSERT returning the new rows; an occurrence another claim already
+    recorded is left out (the unique constraint), the others are inserted."""
     if not inserts:
         return []
+    dialect = _dialect(using)
+    if not dialect.insert_returning:
+        return _insert_each(inserts, using)
+    connection = connections[using]
+    adapt = _datetime_adapter(connection)
+    rows = [list(row) for row in inserts]
+    for row in rows:
+        for i in _ROW_DATETIMES:
+            row[i] = adapt(row[i])
+    by_column = {f.column: f for f in Execution._meta.concrete_fields if not f.primary_key}
+    fields = [by_column.pop(c) for c in _ROW_COLUMNS]
+    fixed = list(by_column.values())
+    stamp = timezone.now()
+    # The columns a claim does not fill per row take their defaults (created_at: now).
+    constants = [
+        f.get_db_prep_save(
+            stamp if getattr(f, "auto_now_add", False) else f.get_default(), connection
+        )
+        for f in fixed
+    ]
+    qn = connection.ops.quote_name
+    table = qn(Execution._meta.db_table)
+    into = f"INSERT INTO {table} ({', '.join(qn(str(f.column)) for f in (*fields, *fixed))}) "
+    tail = " ON CONFLICT (schedule_id, fire_time) DO NOTHING" if dialect.on_conflict else ""
+    tail += f" RETURNING {_RETURNED}"
+    returned: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        if dialect.arrays:  # one array per column, the defaults once
+            arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+            defaults = "".join(f", %s::{f.db_type(connection)}" for f in fixed)
+            cursor.execute(
+                f"{into}SELECT v.*{defaults} FROM unnest({arrays}) AS v{tail}",  # noqa: S608
+                [*constants, *map(list, zip(*rows, strict=True))],
+            )
+            returned = cursor.fetchall()
+        else:
+            one_row = f"({', '.join(['%s'] * (len(fields) + len(fixed)))})"
+            limit = dialect.max_params // (len(fields) + len(fixed))
+            for start in range(0, len(rows), limit):  # one statement unless catch-up is huge
+                chunk = [[*row, *constants] for row in rows[start : start + limit]]
+                try:
+                    cursor.execute(
+                        f"{into}VALUES {', '.join([one_row] * len(chunk))}{tail}",
+                        [value for row in chunk for value in row],
+                    )
+                    returned += cursor.fetchall()
+                except IntegrityError:
+                    # MariaDB: another claim recorded one of these occurrences first (InnoDB
+                    # rolled back this statement only): insert them one by one.
+                    logger.debug("an occurrence was already recorded; inserting one by one")
+                    for row in chunk:
+                        try:
+                            cursor.execute(f"{into}VALUES {one_row}{tail}", row)
+                        except IntegrityError:
+                            logger.debug("occurrence %s of %s recorded already", row[4], row[1])
+                            continue
+                        returned += cursor.fetchall()
+    convert = _datetime_converter(connection)
+    return [
+        (pk, sid, convert(fire), convert(run_at), status)  # type: ignore[misc]
+        for pk, sid, fire, run_at, status in returned
+    ]
+
+
+def _datetime_converter(connection: Any) -> Callable[[Any], datetime | None]:
+    """What the ORM does to a DateTimeField value it reads (SQLite and MariaDB return naive
+    values or text), remembered per value: a burst's rows share a few instants."""
+    column = Execution._meta.get_field("fire_time").get_col(Execution._meta.db_table)
+    converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+    seen: dict[Any, Any] = {}
+
+    def convert(value: Any) -> datetime | None:
+        if value in seen:
+            return seen[value]  # type: ignore[no-any-return]
+        converted = value
+        for converter in converters:
+            converted = converter(converted, column, connection)
+        seen[value] = converted
+        return converted  # type: ignore[no-any-return]
+
+    return convert
+
+
+def _datetime_adapter(connection: Any) -> Callable[[datetime | None], Any]:
+    """``adapt_datetimefield_value``, remembered per value like ``_datetime_converter``."""
+    adapt = connection.ops.adapt_datetimefield_value
+    seen: dict[datetime | None, Any] = {}
+
+    def adapted(value: datetime | None) -> Any:
+        if value not in seen:
+            seen[value] = adapt(value)
+        return seen[value]
+
+    return adapted
+
+
+def _insert_each(inserts: list[NewRow], using: str) -> list[Inserted]:
+    """``_insert_executions`` for a database with no INSERT ... RETURNING (SQLite before
+    3.35, MySQL): ``bulk_create``, then the ids read back when it could not return them."""
+    rows = [Execution(**dict(zip(_ROW_COLUMNS, row, strict=True))) for row in inserts]
     try:
         # A duplicate key aborts the whole transaction on PostgreSQL: use a savepoint.
         with transaction.atomic(using=using):
-            created = Execution.objects.using(using).bulk_create(inserts)
+            created = Execution.objects.using(using).bulk_create(rows)
     except IntegrityError:
-        # Another claim recorded one of these occurrences first: keep the others.
         logger.debug("an occurrence was already recorded; inserting one by one")
         created = []
-        for row in inserts:
+        for row in rows:
             row.pk = None
             try:
                 with transaction.atomic(using=using):
@@ -813,7 +1099,7 @@ def _insert_executions(inserts: list[Execution], using: str) -> list[Execution]:
         }
         for x in created:
             x.pk = ids.get((x.schedule_id, x.fire_time))
-    return created
+    return [(x.pk, x.schedule_id, x.fire_time, x.run_at, x.status) for x in created]  # type: ignore[misc]
 
 
 def park_schedule(schedule_id: int, error: str, now: datetime, using: str) -> None:

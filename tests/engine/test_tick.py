@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
+from typing import Any
 
 import pytest
+from django.db import connection
+from django.db.models import F
 
+from django_schedules import scheduler as scheduler_module
+from django_schedules import store
 from django_schedules.clock import ManualClock
 from django_schedules.dbclock import DbNow
 from django_schedules.models import (
@@ -123,9 +129,10 @@ def test_an_old_holders_queued_run_does_not_start_after_a_takeover(clock: Manual
 # The probe: lease row + earliest next run + "a manual run waits", in one SELECT.
 IDLE_TICK_QUERIES = 1
 # Inside the test's transaction, so the claim's own transaction shows as a savepoint:
-# SAVEPOINT, fence (SELECT ... FOR UPDATE), due rows, live executions, UPDATE ... CASE,
-# winners read back, SAVEPOINT, bulk INSERT, RELEASE, RELEASE; plus the probe before it.
-CLAIM_TICK_QUERIES = 11
+# SAVEPOINT, fence (SELECT ... FOR UPDATE), due rows, live executions, UPDATE ... RETURNING
+# the winners (MariaDB has no UPDATE ... RETURNING: one more SELECT reads them back),
+# INSERT ... RETURNING, RELEASE. The tick runs the probe before it.
+CLAIM_TICK_QUERIES = 7
 
 
 @pytest.mark.parametrize("rows", [10, 300])
@@ -152,7 +159,8 @@ def test_a_batch_claim_costs_the_same_for_any_batch_size(
     Execution.objects.all().delete()
     Schedule.objects.update(next_run_at=NOW)  # due again: measure a claim on its own
     executor.submitted.clear()
-    with django_assert_num_queries(CLAIM_TICK_QUERIES):
+    read_back = 1 if connection.vendor == "mysql" else 0
+    with django_assert_num_queries(CLAIM_TICK_QUERIES + read_back + 1):  # + the probe
         scheduler.tick()
     assert len(executor.submitted) == n
 
@@ -438,3 +446,85 @@ def test_keep_executions_none_keeps_everything(clock) -> None:
     with override_settings(SCHEDULES_KEEP_EXECUTIONS=None):
         make_scheduler(clock).tick()
     assert Execution.objects.filter(pk=old.pk).exists()
+
+
+def test_an_occurrence_already_recorded_is_left_out_and_the_rest_of_the_batch_fires(
+    clock: ManualClock,
+) -> None:
+    first, second, third = (interval_schedule(f"d{i}", 60) for i in range(3))
+    # As if an earlier claim had recorded this occurrence: the unique (schedule, fire_time)
+    # constraint, the last line of defence, keeps it single.
+    Execution.objects.create(
+        schedule=second, job_id="d1", fire_time=NOW, status=ExecutionStatus.SUCCEEDED
+    )
+    executor = RecordingExecutor()
+    make_scheduler(clock, executor).tick()
+    assert Execution.objects.filter(schedule=second).count() == 1
+    assert Execution.objects.get(schedule=second).status == ExecutionStatus.SUCCEEDED
+    claimed = Execution.objects.filter(status=ExecutionStatus.PENDING)
+    assert sorted(claimed.values_list("job_id", flat=True)) == ["d0", "d2"]
+    assert sorted(i for i, _ in executor.submitted) == sorted(e.pk for e in claimed)
+    for schedule in (first, second, third):
+        schedule.refresh_from_db()
+        assert schedule.next_run_at == NOW + timedelta(seconds=60) and schedule.version == 2
+
+
+def test_a_schedule_changed_during_the_claim_is_not_moved_on_nor_fired(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept, edited = interval_schedule("kept", 60), interval_schedule("edited", 60)
+    plan = scheduler_module.plan_schedule
+
+    def plan_while_an_admin_saves(schedule: Any, live: int, **kwargs: Any) -> Any:
+        # An admin save landing between the claim's read and its UPDATE: the version moved.
+        Schedule.objects.filter(pk=edited.pk).update(
+            version=F("version") + 1, next_run_at=NOW + timedelta(hours=5)
+        )
+        return plan(schedule, live, **kwargs)
+
+    monkeypatch.setattr(scheduler_module, "plan_schedule", plan_while_an_admin_saves)
+    executor = RecordingExecutor()
+    make_scheduler(clock, executor).tick()
+    assert list(Execution.objects.values_list("job_id", flat=True)) == ["kept"]
+    assert len(executor.submitted) == 1
+    edited.refresh_from_db()
+    assert edited.next_run_at == NOW + timedelta(hours=5)  # the save stands
+    kept.refresh_from_db()
+    assert kept.next_run_at == NOW + timedelta(seconds=60) and kept.version == 2
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [
+        ("update_from", "update_join", "update_returning"),  # SQLite before 3.33
+        ("update_returning", "insert_returning"),  # SQLite 3.33 and 3.34; MySQL
+    ],
+)
+def test_a_database_without_update_from_or_returning_claims_the_same(
+    clock: ManualClock, monkeypatch: pytest.MonkeyPatch, missing: tuple[str, ...]
+) -> None:
+    dialect = copy.copy(store._dialect("default"))
+    for feature in missing:
+        setattr(dialect, feature, False)
+    dialect.arrays = dialect.arrays and "update_from" not in missing
+    monkeypatch.setattr(store, "_dialect", lambda using: dialect)
+    interval_schedule("ok", 60)
+    interval_schedule("refused", 60, kwargs={"nope": 1})
+    interval_schedule("taken", 60)
+    Execution.objects.create(
+        schedule=Schedule.objects.get(job_id="taken"),
+        job_id="taken",
+        fire_time=NOW,
+        status=ExecutionStatus.SUCCEEDED,
+    )
+    executor = RecordingExecutor()
+    make_scheduler(clock, executor).tick()
+    ok = Execution.objects.get(job_id="ok")
+    assert ok.status == ExecutionStatus.PENDING and ok.epoch == 1
+    assert [i for i, _ in executor.submitted] == [ok.pk]
+    assert Execution.objects.get(job_id="refused").status == ExecutionStatus.FAILED
+    assert Execution.objects.filter(job_id="taken").count() == 1
+    for schedule in Schedule.objects.all():
+        assert schedule.next_run_at == NOW + timedelta(seconds=60) and schedule.version == 2
+    refused = Schedule.objects.get(job_id="refused")
+    assert "arguments do not bind" in refused.last_error and refused.last_error_at == NOW

@@ -3,6 +3,7 @@ through the environment (a process cannot take ``override_settings``).
 
 - ``KILLS_CLAIM_HOOK``: a directory; installs the claim hook of ``tests.kills.claimhook``.
 - ``KILLS_EXECUTORS``: ``SCHEDULES_EXECUTORS`` as JSON.
+- ``KILLS_LEASE_TTL``: ``SCHEDULES_LEASE_TTL`` (default 3, the processes' ``--lease-ttl``).
 """
 
 from __future__ import annotations
@@ -15,9 +16,7 @@ from tests.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.kills"]  # its jobs.py registers the kill tests' jobs
 
-# The lease TTL the processes are started with (--lease-ttl): a tasks worker's heartbeat
-# interval is a third of this setting, so it must match the leader's.
-SCHEDULES_LEASE_TTL = 3.0
+SCHEDULES_LEASE_TTL = float(os.environ.get("KILLS_LEASE_TTL", "3"))
 
 if os.environ.get("KILLS_EXECUTORS"):
     SCHEDULES_EXECUTORS = json.loads(os.environ["KILLS_EXECUTORS"])

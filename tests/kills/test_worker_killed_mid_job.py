@@ -129,3 +129,26 @@ def test_a_worker_killed_in_the_middle_of_a_job(executor: str, rerun_lost: bool)
             # Marked lost only once its heartbeat was older than the TTL (by the database's
             # clock, on this same host).
             assert lost.finished_at - lost.heartbeat_at >= timedelta(seconds=TTL - 0.5)
+
+
+def test_a_db_worker_run_outlasting_the_leaders_shorter_lease_is_not_lost() -> None:
+    """``runscheduler --lease-ttl 3`` with ``SCHEDULES_LEASE_TTL`` left at 15 (docs/scheduler.md:
+    "lower --lease-ttl for faster takeover"): the db_worker heartbeats its run every third of
+    the setting, 5 s, so the leader must not call it lost after 3 s without one."""
+    make_victims(1, rerun_lost=True)  # a wrong "lost" would even run it a second time
+    Schedule.objects.update(kwargs={"seconds": 4 * TTL})
+    with ExitStack() as stack:
+        settings = {"KILLS_EXECUTORS": json.dumps(EXECUTORS["tasks"]), "KILLS_LEASE_TTL": "15"}
+        leader = stack.enter_context(scheduler_process(**settings))
+        worker = db_worker()
+        worker.env.update(settings)
+        stack.enter_context(worker)
+        row = poll_until(
+            lambda: Execution.objects.filter(status__in=["succeeded", "lost", "failed"]).first(),
+            120,
+            "the run to end",
+        )
+        assert clean(leader.output()) == [], leader.output()
+        outcome = (row.status, row.attempt, row.result)
+        assert outcome == ("succeeded", 1, "'attempt 1'"), (row.reason, worker.output())
+    assert Execution.objects.count() == 1

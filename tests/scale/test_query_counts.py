@@ -238,3 +238,14 @@ def test_within_one_schedule_every_column_sorts(client: Client) -> None:
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200
     assert "worker" in listing_order(queries)
+
+
+def test_the_source_filter_counts_each_choice(client: Client) -> None:
+    add_schedules(0, 200)  # sources by i % 3: code, settings, admin
+    page = client.get(SCHEDULES + "?_facets=True").content.decode()
+    assert "Code (67)" in page
+    assert "Settings (67)" in page
+    assert "Admin (66)" in page
+    filtered = client.get(SCHEDULES + "?_facets=True&enabled__exact=0").content.decode()
+    paused = Schedule.objects.filter(enabled=False, source=ScheduleSource.ADMIN).count()
+    assert f"Admin ({paused})" in filtered

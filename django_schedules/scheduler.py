@@ -303,9 +303,11 @@ class Scheduler:
                 return self.poll_interval
             self._lost_check_at = 0.0
             self._adopt()  # pending rows of the previous holder, and manual runs
-        elif self._upkeep_due() and not self.lease.renew():
-            self._drop_timers()
-            return self.poll_interval
+        elif self._upkeep_due():
+            if not self.lease.renew():
+                self._drop_timers()
+                return self.poll_interval
+            self._housekeeping_at = 0.0  # the heartbeats in the same wake-up as the renewal
         self._housekeeping()
         epoch = self.lease.epoch
         if epoch is None:  # lost while marking lost executions: nothing to do
@@ -335,8 +337,8 @@ class Scheduler:
         return wait
 
     def _upkeep_due(self) -> bool:
-        """Renew the lease when it is due, and early when the heartbeats are: one wake-up
-        does both, so a listening loop wakes once per third of the TTL, not twice."""
+        """Renew the lease when it is due, and early when the heartbeats are: renewal and
+        heartbeats share one wake-up, so a listening loop wakes once per third of the TTL."""
         return self.lease.renewal_due or self.clock.monotonic() >= self._housekeeping_at
 
     def _until_upkeep(self) -> float:

@@ -4,6 +4,7 @@ injected and found (docs/guarantees.md#tested).
     .venv/bin/python benchmarks/kills.py                          # every case, three databases
     .venv/bin/python benchmarks/kills.py --database postgresql --case claim
     .venv/bin/python benchmarks/kills.py --runs 3                 # each case three times
+    .venv/bin/python benchmarks/kills.py --table benchmarks/results/kills-<stamp>.jsonl
 
 Each case is its pytest file run in its own process on the project's virtualenv, with the
 sizes raised through ``KILLS_*`` variables (tests/kills/harness.py) and its figures appended
@@ -46,7 +47,7 @@ SIZES = {
     "KILLS_CLOCK_JUMPS": "20",
     "KILLS_CLOCK_HOST_JUMPS": "5",
 }
-COLUMNS = ("runs", "firings", "faults", "duplicates", "lost", "stuck")
+COLUMNS = ("test runs", "runs", "firings", "faults", "duplicates", "lost", "stuck")
 
 
 def say(message: str) -> None:
@@ -81,9 +82,9 @@ def table(results: Path) -> tuple[str, bool]:
     for line in lines:
         figures = json.loads(line)
         row = totals[(figures["case"], figures["database"])]
-        row["runs"] += 1
+        row["test runs"] += 1
         for column in COLUMNS[1:]:
-            row[column] += figures[column]
+            row[column] += figures.get(column, 0)
     out = [
         "| case | database | " + " | ".join(COLUMNS) + " |",
         "| --- | --- | " + " | ".join("---:" for _ in COLUMNS) + " |",
@@ -99,18 +100,19 @@ def main() -> None:
     parser.add_argument("--database", choices=DATABASES, action="append", dest="databases")
     parser.add_argument("--case", choices=CASES, action="append", dest="cases")
     parser.add_argument("--runs", type=int, default=1, help="runs of each case (default 1)")
+    parser.add_argument("--table", type=Path, help="only print the table of a results file")
     options = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    results = RESULTS / f"kills-{datetime.now(UTC):%Y%m%dT%H%M%S}.jsonl"
+    results = options.table or RESULTS / f"kills-{datetime.now(UTC):%Y%m%dT%H%M%S}.jsonl"
     passed = True
-    for database in options.databases or list(DATABASES):
+    for database in [] if options.table else options.databases or list(DATABASES):
         for case in options.cases or list(CASES):
             for run in range(1, options.runs + 1):
                 say(f"{case} on {database}, run {run}/{options.runs}")
                 passed = run_case(database, case, results) and passed
     text, clean = table(results)
     sys.stdout.write(text + "\n")
-    say(f"figures in {results.relative_to(ROOT)}")
+    say(f"figures in {results}")
     if not (passed and clean):
         sys.exit(1)
 

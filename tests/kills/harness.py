@@ -47,6 +47,7 @@ class Figures:
     """What one test run injected and found; ``record()`` saves it for benchmarks/kills.py."""
 
     case: str
+    runs: int = 0  # runs of a job that really started (each attempt counts)
     firings: int = 0  # Execution rows of the occurrences checked
     faults: int = 0
     duplicates: int = 0  # occurrences with more than one Execution
@@ -57,8 +58,9 @@ class Figures:
 
     def record(self) -> None:
         progress(
-            f"{self.case} on {self.database}: {self.firings} firings, {self.faults} faults, "
-            f"{self.duplicates} duplicates, {self.lost} lost, {self.stuck} stuck {self.notes}"
+            f"{self.case} on {self.database}: {self.runs} runs, {self.firings} firings, "
+            f"{self.faults} faults, {self.duplicates} duplicates, {self.lost} lost, "
+            f"{self.stuck} stuck {self.notes}"
         )
         path = os.environ.get("KILLS_RESULTS")
         if path:
@@ -136,16 +138,17 @@ def count_occurrences(
     rows = list(
         Execution.objects.filter(
             job_id__startswith=f"{prefix}-", fire_time__gte=start, fire_time__lte=end
-        ).values_list("job_id", "fire_time", "status")
+        ).values_list("job_id", "fire_time", "status", "started_at")
     )
-    per = Counter((job, fire) for job, fire, _ in rows)
+    per = Counter((job, fire) for job, fire, *_ in rows)
     seconds = int((end - start).total_seconds()) + 1
     fire_times = [start + timedelta(seconds=s) for s in range(seconds)]
     expected = {(f"{prefix}-{i}", fire) for i in range(count) for fire in fire_times}
+    figures.runs += sum(1 for *_, started in rows if started is not None)
     figures.firings += len(rows)
     figures.duplicates += sum(1 for n in per.values() if n > 1)
     figures.lost += len(expected - set(per))
-    return Counter(status for *_, status in rows)
+    return Counter(status for _, _, status, _ in rows)
 
 
 def poll_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:

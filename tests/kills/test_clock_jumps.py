@@ -64,6 +64,7 @@ def account(figures: Figures, start: datetime, end: datetime, every: int) -> Non
         covered: Counter[datetime] = Counter()
         for row in Execution.objects.filter(job_id=f"clock-{policy}", fire_time__lte=end):
             figures.firings += 1
+            figures.runs += row.started_at is not None
             found = MISSED.match(row.reason) if row.status == "missed" else None
             if found is None:
                 covered[row.fire_time] += 1

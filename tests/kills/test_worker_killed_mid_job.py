@@ -108,6 +108,7 @@ def test_a_worker_killed_in_the_middle_of_a_job(executor: str, rerun_lost: bool)
         time.sleep(TTL)  # a lost run must stay lost: give the leader's upkeep its chance
         assert clean(leader.output()) == [], leader.output()
     rows = list(victims.values_list("pk", "job_id", "status", "attempt", "worker", "reason"))
+    figures.runs = sum(attempt for _, _, status, attempt, *_ in rows if status != "pending")
     per_job = {
         job: sum(1 for r in rows if r[1] == job) for job in {f"victim-{i}" for i in range(kills)}
     }

@@ -179,3 +179,20 @@ def test_a_row_written_behind_the_apis_back_never_breaks_a_page_or_a_listing(
         assert client.get(url).status_code == 200
     finally:
         Schedule.objects.filter(pk=schedule.pk).delete()
+
+
+@pytest.mark.parametrize(
+    ("command", "args", "named"),
+    [
+        # Each was an OverflowError, found by a longer fuzz run.
+        ("runscheduler", ["--once", "--lease-ttl", "1E20"], "--lease-ttl"),
+        ("runscheduler", ["--once", "--poll-interval", "1e300"], "--poll-interval"),
+        ("pruneexecutions", ["--older-than", "99999999999999999999d"], "--older-than"),
+        ("pruneexecutions", ["--older-than", "999999999d"], "--older-than"),
+    ],
+)
+def test_an_option_too_large_to_use_is_refused_by_name(
+    command: str, args: list[str], named: str
+) -> None:
+    with pytest.raises(CommandError, match=f"argument {named}: must be at most"):
+        call_command(command, *args, stdout=StringIO(), stderr=StringIO())

@@ -16,6 +16,10 @@ UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 AGE = re.compile(r"^(\d+)([smhd])$")
 
 
+# Older than a century is older than any row: a longer age would only overflow the date.
+MAX_AGE = timedelta(days=36_500)
+
+
 def age(value: str) -> timedelta:
     """Parse --older-than: a whole number greater than zero followed by s, m, h or d."""
     match = AGE.match(value.strip())
@@ -24,7 +28,13 @@ def age(value: str) -> timedelta:
             "must be a whole number greater than zero followed by s, m, h or d "
             f"(such as 30d or 12h), got {value!r}"
         )
-    return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        parsed: timedelta | None = timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+    except OverflowError:
+        parsed = None
+    if parsed is None or parsed > MAX_AGE:
+        raise ArgumentTypeError(f"must be at most 36500d (a century), got {value!r}")
+    return parsed
 
 
 def batch_size(value: str) -> int:

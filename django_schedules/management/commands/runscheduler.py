@@ -26,14 +26,21 @@ from django_schedules.scheduler import AsyncIOScheduler, Scheduler
 GROUP_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 
 
+# A day is longer than any sensible poll interval or lease; far longer ones overflow the
+# waits and the lease's expiry date.
+MAX_SECONDS = 86_400.0
+
+
 def positive_seconds(value: str) -> float:
-    """Parse a number of seconds: finite and greater than zero."""
+    """Parse a number of seconds: finite, greater than zero, at most a day."""
     try:
         seconds = float(value)
     except ValueError as exc:
         raise ArgumentTypeError(f"must be a number of seconds, got {value!r}") from exc
     if not (math.isfinite(seconds) and seconds > 0):  # this form rejects NaN as well
         raise ArgumentTypeError(f"must be a finite number greater than zero, got {value!r}")
+    if seconds > MAX_SECONDS:
+        raise ArgumentTypeError(f"must be at most {MAX_SECONDS:g} seconds (a day), got {value!r}")
     return seconds
 
 

@@ -454,6 +454,7 @@ def measure_admin(table: Table, options: argparse.Namespace) -> None:
         ("schedule list, never ran", schedules + "?last_outcome=never"),
         ("schedule list, declared in admin", schedules + "?source=admin"),
         ("schedule list, search", schedules + "?q=job-04242"),
+        ("schedule list, with filter counts", schedules + "?_facets=True"),
     ]
     pages += sorted_pages(Schedule, "schedule list", schedules, "")
     pages += [
@@ -473,6 +474,7 @@ def measure_admin(table: Table, options: argparse.Namespace) -> None:
         ("execution list, one schedule", f"{executions}?schedule={busy.pk}"),
         ("execution list, past 7 days", f"{executions}?{past_week}"),
         ("execution list, search", executions + "?q=job-04242"),
+        ("execution list, with filter counts", executions + "?_facets=True"),
         (f"execution list, page {deeper}", f"{executions}?p={deeper}"),
     ]
     pages += sorted_pages(Execution, "execution list", executions, "")

@@ -217,7 +217,25 @@ class GroupCommit:
     def write(self, write: Callable[[], _T]) -> _T:
         """Run `write` (store calls for one row) in the next group transaction; return its
         result or raise its error once that transaction has committed. After ``close()``, run
-        it at once in the caller's thread."""
+        it at once in the caller's thread.
+
+        A transient error (a flaky connection, a restart, a commit whose reply was lost) is
+        tried again in a transaction of this write alone, in the caller's thread: retrying in
+        later groups would starve under a flaky database, since the more writes a group holds
+        the likelier one of its statements fails and takes the whole group down with it
+        (tests/faults/). The store's writes recognise their own earlier success.
+        """
+        try:
+            return self._write_once(write)
+        except (OperationalError, InterfaceError) as exc:
+            logger.debug("a group commit failed (%s): the write is tried alone", exc)
+        return store.retry_transient(partial(self._write_alone, write), self.using)
+
+    def _write_alone(self, write: Callable[[], _T]) -> _T:
+        with store.write_transaction(self.using):
+            return write()
+
+    def _write_once(self, write: Callable[[], _T]) -> _T:
         future: concurrent.futures.Future[_T] = concurrent.futures.Future()
         with self._lock:
             if self._closed:
@@ -260,8 +278,6 @@ class GroupCommit:
                     try:  # one outcome per write, even when its savepoint's RELEASE fails
                         with transaction.atomic(using=self.using):  # a savepoint
                             value = write()
-                    except (OperationalError, InterfaceError):
-                        raise  # transient: the whole batch is tried again
                     except Exception as exc:
                         outcomes.append((False, exc))
                     else:
@@ -272,8 +288,6 @@ class GroupCommit:
                     raise OperationalError("a savepoint of the group commit was not rolled back")
 
         try:
-            # A lock that outlasts SQLite's busy timeout: nothing of the batch committed, so
-            # the whole of it is tried again.
             store.retry_locked(attempt, using=self.using)
         except Exception as exc:
             connections[self.using].close()  # reconnect for the next batch

@@ -271,6 +271,7 @@ class Scheduler:
         self._lost_check_at = 0.0
         self._prune_at = 0.0
         self._waker: _Waker | None = None
+        self._unsure = False  # a pass failed: it may have left pending rows nobody dispatches
         # What the process heartbeat reports (SchedulerProcess; docs/operations.md).
         self._started_at = self.clock.now()
         self._last_tick_at: datetime | None = None
@@ -319,7 +320,7 @@ class Scheduler:
             self.lease.lost()
             self._drop_timers()
             return 0.0
-        if seen.manual_pending:
+        if seen.manual_pending or self._unsure:
             self._adopt()
         horizon = now + timedelta(seconds=self.lookahead)
         wait = self.poll_interval
@@ -407,9 +408,21 @@ class Scheduler:
         epoch = self.lease.epoch
         if epoch is None:
             return
-        for claimed in store.adopt_pending(epoch, self.batch_size, self.using):
+        # After a failed pass, also our own epoch's pending rows that we are not dispatching.
+        mine = self._in_flight() if self._unsure else None
+        adopted = store.adopt_pending(epoch, self.batch_size, self.using, mine=mine)
+        self._unsure = self._unsure and len(adopted) == self.batch_size  # more may remain
+        for claimed in adopted:
             logger.info("dispatching pending execution %d", claimed.execution_id)
             self._schedule_start(claimed, epoch)
+
+    def _in_flight(self) -> set[int]:
+        """Executions this process is dispatching: waiting for their instant, or handed to an
+        executor and not ended. One popped by the timer thread meanwhile may be missed and
+        dispatched twice: harmless, its start is a compare-and-swap."""
+        with self._timer_cond:
+            ids = {claimed.execution_id for _, _, claimed, _ in self._timers}
+        return ids.union(*(e.running_ids() for e in self.executors.values()))
 
     # Starting on the instant.
 
@@ -524,7 +537,10 @@ class Scheduler:
             if self.lease.held and mono >= self._lost_check_at:
                 self._lost_check_at = mono + self.lease_ttl
                 lost = store.mark_lost(
-                    older_than=timedelta(seconds=self.lease_ttl),
+                    # Runs heartbeat every third of a TTL: this process's (--lease-ttl) for its
+                    # own, SCHEDULES_LEASE_TTL's for a tasks worker, which cannot see ours.
+                    # Wait out the longer, so a live run is never called lost.
+                    older_than=timedelta(seconds=max(self.lease_ttl, conf.SCHEDULES_LEASE_TTL)),
                     reason="its worker stopped heartbeating",
                     now=now,
                     using=self.using,
@@ -601,9 +617,12 @@ class Scheduler:
                 try:
                     wait = self.tick()
                 except DatabaseError as exc:
-                    # A restart or a dropped connection: close it, wait, and try again.
+                    # A restart, a dropped connection, an ambiguous commit: close it, wait, and
+                    # on the next pass dispatch what the failed one may have left pending (a
+                    # claim whose commit landed unseen): see _adopt.
                     logger.warning("database error in the scheduler loop: %s", exc)
                     connections[self.using].close()
+                    self._unsure = True
                     wait = self.poll_interval
                 except Exception:
                     logger.exception("error in the scheduler loop; retrying")
@@ -651,8 +670,11 @@ class Scheduler:
             if not running or time.monotonic() >= deadline:
                 return running
             if time.monotonic() >= beat_at:
-                store.heartbeat(running, self.using)
                 beat_at = time.monotonic() + self.lease_ttl / 3
+                try:
+                    store.heartbeat(running, self.using)
+                except DatabaseError as exc:  # a missed beat: never a crash while shutting down
+                    logger.warning("could not heartbeat the running executions: %s", exc)
             time.sleep(0.01)
 
     def stop(self) -> None:
@@ -738,6 +760,14 @@ class _SqliteWaker(_Waker):
 
     def wait(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        try:
+            self._watch(deadline)
+        except DatabaseError as exc:  # flaky or locked: sleep the rest; the next tick copes
+            logger.debug("PRAGMA data_version failed: %s", exc)
+            self.version = None
+            super().wait(max(deadline - time.monotonic(), 0.0))
+
+    def _watch(self, deadline: float) -> None:
         if self.version is None:
             self.version = self._read()
             self.armed = True

@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from django.db import DatabaseError, IntegrityError, OperationalError, connections, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connections,
+    transaction,
+)
 from django.db.models import (
     BooleanField,
     Case,
@@ -355,7 +362,7 @@ def sync_settings_schedules(
 
 def celery_beat_tasks() -> list[Any]:
     """django-celery-beat's PeriodicTask rows with their schedules (the peer app's database)."""
-    from django_celery_beat.models import PeriodicTask  # type: ignore[import-not-found]
+    from django_celery_beat.models import PeriodicTask
 
     return list(
         PeriodicTask.objects.select_related("interval", "crontab", "solar", "clocked").order_by(
@@ -414,13 +421,17 @@ def retry_locked(
 def take_lease(group: str, owner: str, ttl: timedelta, using: str) -> int | None:
     """Take the group's lease when it is free or expired by the database's clock.
 
-    Return the new epoch (grown by one), or None when another holder has it.
+    Return the new epoch (grown by one), or None when another holder has it. A lease `owner`
+    holds already counts as free: after a pass that failed (its claim may have landed unseen,
+    an ambiguous commit) the holder re-takes it under a new epoch at once, and so adopts what
+    the failed pass left pending.
     """
+    free_for_us = _FREE | Q(owner=owner)
 
     def attempt() -> int | None:
         with write_transaction(using):
             leases = SchedulerLease.objects.using(using)
-            taken = leases.filter(Q(group=group) & _FREE).update(
+            taken = leases.filter(Q(group=group) & free_for_us).update(
                 owner=owner,
                 epoch=F("epoch") + 1,
                 expires_at=DbNow() + ttl,
@@ -436,7 +447,7 @@ def take_lease(group: str, owner: str, ttl: timedelta, using: str) -> int | None
     free = (
         SchedulerLease.objects.using(using)
         .filter(group=group)
-        .annotate(free=Case(When(_FREE, then=Value(True)), default=Value(False)))
+        .annotate(free=Case(When(free_for_us, then=Value(True)), default=Value(False)))
         .values_list("free", flat=True)
         .first()
     )
@@ -1122,19 +1133,26 @@ def record_schedule_error(schedule_id: int, error: str, now: datetime, using: st
 # Pending executions: manual runs, and orphans of an earlier lease holder.
 
 
-def adopt_pending(epoch: int, limit: int, using: str) -> list[Claimed]:
+def adopt_pending(
+    epoch: int, limit: int, using: str, *, mine: Collection[int] | None = None
+) -> list[Claimed]:
     """Stamp pending executions nobody live dispatches (manual ones, epoch NULL, and those
     claimed under an older epoch) with our epoch, and return them to dispatch.
 
     The stamp fences the earlier holder out: its workers start a row only at its own epoch.
+    With `mine` (the ids the caller is dispatching), also those of our own epoch not in it:
+    after a failed pass, a claim whose commit landed unseen left rows nobody dispatches.
     """
+    stale = Q(epoch__isnull=True) | Q(epoch__lt=epoch)
+    if mine is not None:
+        stale |= Q(epoch=epoch)
+    skip = set(mine or ())
 
     def attempt() -> list[Claimed]:
         with write_transaction(using):
-            pending = Execution.objects.using(using).filter(
-                Q(epoch__isnull=True) | Q(epoch__lt=epoch), status=ExecutionStatus.PENDING
-            )
-            ids = list(pending.order_by("pk").values_list("pk", flat=True)[:limit])
+            pending = Execution.objects.using(using).filter(stale, status=ExecutionStatus.PENDING)
+            found = pending.order_by("pk").values_list("pk", flat=True)[: limit + len(skip)]
+            ids = [pk for pk in found if pk not in skip][:limit]
             if not ids:
                 return []
             pending.filter(pk__in=ids).update(epoch=epoch)
@@ -1178,6 +1196,37 @@ class RunSpec:
     timeout: float | None = None  # seconds; the schedule's, read when the run starts
 
 
+# How long a worker keeps retrying its own writes through a flaky connection or a restarting
+# server before it gives up (the run is then marked lost by the heartbeat sweep).
+TRANSIENT_PATIENCE = 60.0
+
+
+def retry_transient(attempt: Callable[[], _T], using: str) -> _T:
+    """Call `attempt` until it gets through transient errors (a dropped connection, a
+    restarting server, a lock), with backoff, for up to TRANSIENT_PATIENCE seconds; inside a
+    transaction it runs once (the transaction's owner retries the whole of it).
+
+    A try whose reply was lost may have landed (an ambiguous commit), so `attempt` must be
+    safe to repeat: the worker's writes below recognise their own earlier success.
+    """
+    connection = connections[using]
+    if connection.in_atomic_block:
+        return attempt()
+    deadline = time.monotonic() + TRANSIENT_PATIENCE
+    delay = 0.01
+    while True:
+        try:
+            return attempt()
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.debug("transient error on %r, retry in %.3fs: %s", using, delay, exc)
+        if connection.connection is not None and not connection.is_usable():
+            connection.close()  # reconnect on the next try
+        time.sleep(delay * (0.5 + random.random()))  # noqa: S311
+        delay = min(delay * 2, 1.0)
+
+
 def start_execution(
     execution_id: int, epoch: int | None, worker: str, started_at: datetime, using: str
 ) -> RunSpec | None:
@@ -1186,18 +1235,25 @@ def start_execution(
     qs = Execution.objects.using(using).filter(pk=execution_id, status=ExecutionStatus.PENDING)
     if epoch is not None:
         qs = qs.filter(epoch=epoch)
-    won = retry_locked(
-        lambda: qs.update(
+    # Our own start, should a try have landed unseen: `started_at` is this call's own.
+    ours = Execution.objects.using(using).filter(
+        pk=execution_id, status=ExecutionStatus.RUNNING, worker=worker[:255], started_at=started_at
+    )
+
+    def attempt() -> Execution | None:
+        won = qs.update(
             status=ExecutionStatus.RUNNING,
             started_at=started_at,
             heartbeat_at=DbNow(),
             worker=worker[:255],
-        ),
-        using=using,
-    )
-    if won != 1:
+        )
+        if won != 1 and not ours.exists():
+            return None
+        return Execution.objects.using(using).select_related("schedule").get(pk=execution_id)
+
+    row = retry_transient(attempt, using)
+    if row is None:
         return None
-    row = Execution.objects.using(using).select_related("schedule").get(pk=execution_id)
     schedule = row.schedule
     return RunSpec(
         execution_id=row.pk,
@@ -1248,7 +1304,11 @@ def finish_execution(
     qs = Execution.objects.using(using).filter(
         pk=execution_id, status=ExecutionStatus.RUNNING, attempt=attempt
     )
-    return retry_locked(
+    # Our own finish, should a try have landed unseen.
+    ours = Execution.objects.using(using).filter(
+        pk=execution_id, status=status, attempt=attempt, finished_at=finished_at
+    )
+    return retry_transient(
         lambda: (
             qs.update(
                 status=status,
@@ -1259,8 +1319,9 @@ def finish_execution(
                 traceback=traceback,
             )
             == 1
+            or ours.exists()
         ),
-        using=using,
+        using,
     )
 
 

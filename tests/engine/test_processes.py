@@ -104,12 +104,16 @@ def leader_pid() -> int | None:
     return int(row.owner.split(":")[1])
 
 
-def make_schedules(count: int, start: datetime) -> None:
+def use_wal_if_asked() -> None:
+    """SCHEDULES_TEST_SQLITE_WAL=1: WAL mode, before any process opens the database."""
     from django.db import connection
 
     if connection.vendor == "sqlite" and os.environ.get("SCHEDULES_TEST_SQLITE_WAL"):
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA journal_mode=WAL")  # persistent: every process gets it
+
+
+def make_schedules(count: int, start: datetime) -> None:
     from django_schedules.triggers import IntervalTrigger
 
     trigger = IntervalTrigger(seconds=1, start_date=start).to_dict()
@@ -152,6 +156,7 @@ def clean(output: str) -> list[str]:
 
 
 def start_all(tmp_path: Path, n: int) -> list[Proc]:
+    use_wal_if_asked()
     procs = [Proc(tmp_path, i) for i in range(n)]
     wait_for(lambda: leader_pid() is not None, 60, "a leader")
     return procs
@@ -170,11 +175,19 @@ def stop_all(procs: list[Proc]) -> None:
             p.kill()
 
 
+def schedules_from_soon(count: int) -> datetime:
+    """Make `count` schedules starting two seconds from now; return the start. Called once
+    the processes are up, so a slow start-up on a loaded machine does not make the first
+    occurrences late (several due at once would be recorded skipped by max_instances)."""
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    make_schedules(count, start)
+    return start
+
+
 def test_four_schedulers_fire_every_occurrence_exactly_once(tmp_path: Path) -> None:
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
-    make_schedules(SCHEDULES, start)
     procs = start_all(tmp_path, 4)
     try:
+        start = schedules_from_soon(SCHEDULES)
         end = start + timedelta(seconds=SECONDS)
         wait_for(lambda: datetime.now(UTC) > end + timedelta(seconds=1.5), SECONDS + 60, "end")
     finally:
@@ -195,10 +208,9 @@ def test_four_schedulers_fire_every_occurrence_exactly_once(tmp_path: Path) -> N
 
 
 def test_a_standby_takes_over_within_the_ttl_when_the_leader_is_killed(tmp_path: Path) -> None:
-    start = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3)
-    make_schedules(SCHEDULES, start)
     procs = start_all(tmp_path, 4)
     try:
+        start = schedules_from_soon(SCHEDULES)
         wait_for(lambda: datetime.now(UTC) > start + timedelta(seconds=SECONDS / 2), 60, "half")
         pid = leader_pid()
         epoch = lease().epoch  # type: ignore[union-attr]

@@ -44,6 +44,7 @@ def test_a_leader_frozen_past_its_lease_fires_nothing_when_resumed(tmp_path: Pat
     start = start_of_load()
     make_load(count, start)
     fenced: list[tuple[int, int]] = []
+    tries: list[int] = []
     with ExitStack() as stack:
         procs = [stack.enter_context(scheduler_process()) for _ in range(2)]
         wait_for(lambda: leader_pid() is not None, 60, "a leader")
@@ -52,7 +53,7 @@ def test_a_leader_frozen_past_its_lease_fires_nothing_when_resumed(tmp_path: Pat
             pid = leader_pid()
             old_epoch = lease().epoch  # type: ignore[union-attr]
             frozen = process_of(procs, pid)
-            freeze(frozen)
+            tries.append(freeze(frozen))
             took = wait_for_takeover(old_epoch)
             time.sleep(0.5)  # the new leader fires a little while the old one is frozen
             frozen.signal(signal.SIGCONT)
@@ -69,7 +70,7 @@ def test_a_leader_frozen_past_its_lease_fires_nothing_when_resumed(tmp_path: Pat
         for proc in procs:
             assert clean(proc.output()) == [], proc.output()
     statuses = count_occurrences(figures, start, end, count)
-    figures.notes = {"statuses": dict(statuses)}
+    figures.notes = {"statuses": dict(statuses), "max_freeze_tries": max(tries)}
     figures.record()
     figures.assert_clean()
     assert fenced == [(0, 0)] * cycles  # nothing claimed or started by a resumed leader

@@ -25,6 +25,10 @@ from tests.engine import jobs
 
 from .conftest import database_url_for_processes, interval_schedule, make_scheduler
 
+# These tests need SIGALRM free, as in a db_worker: pytest-timeout's default method (CI runs
+# with --timeout) takes it for itself, and the executor then rightly leaves it alone.
+pytestmark = pytest.mark.timeout(600, method="thread")
+
 ROOT = Path(__file__).resolve().parents[2]
 trail_of_jobs: list[str] = []
 GO_ON = threading.Event()
@@ -98,6 +102,31 @@ def test_the_immediate_backend_stops_a_job_at_its_timeout_in_the_main_thread(
     # The alarm is handed back as it was found.
     assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_alarm_the_process_uses_already_is_left_alone(clock: ManualClock) -> None:
+    # Someone else's SIGALRM (a web server's, pytest-timeout's): the run is still marked
+    # failed at its timeout, by the watchdog, and their handler and timer are untouched.
+    theirs: list[int] = []
+
+    def their_handler(signum: int, frame: object) -> None:
+        theirs.append(signum)
+
+    interval_schedule("late", 60, func="engine.nap", kwargs={"seconds": 1.0}, timeout=0.3)
+    before = signal.signal(signal.SIGALRM, their_handler)
+    signal.setitimer(signal.ITIMER_REAL, 100)
+    try:
+        make_scheduler(clock, TasksExecutor("default", {}, using="default")).tick()
+        assert signal.getsignal(signal.SIGALRM) is their_handler
+        assert 90 < signal.getitimer(signal.ITIMER_REAL)[0] <= 100
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
+    execution = Execution.objects.get()
+    assert timed_out(execution, "0.3"), (execution.status, execution.reason)
+    assert trail_of_jobs == ["woke", "finally ran"]  # a thread cannot be stopped: it ran on
+    assert theirs == []
 
 
 @pytest.mark.django_db(transaction=True)

@@ -23,21 +23,23 @@ def test_one_and_three_second_intervals_fire_on_the_beat_without_drift() -> None
     once, each fire time is exactly the start plus a whole number of intervals, and each run
     starts within a fraction of a second of it (generous bound; the figure is a benchmark's).
     """
-    start = utcnow().replace(microsecond=0) + timedelta(seconds=2)
-    for job_id, interval in INTERVALS.items():
-        # max_instances=3: a run slowed by a loaded machine must not turn the next beat into a
-        # skip (overlap control is scenario 12's subject); lateness is asserted below.
-        add_job(
-            "scenarios.echo",
-            "interval",
-            seconds=interval,
-            start_date=start,
-            id=job_id,
-            max_instances=3,
-        )
-    end = start + timedelta(seconds=SECONDS)
     with scheduler_process() as proc:
         wait_until_leading(proc)
+        # The schedules start once the scheduler leads: a slow start-up on a loaded machine
+        # must not make the first beats late (their lateness is what this test measures).
+        start = utcnow().replace(microsecond=0) + timedelta(seconds=2)
+        for job_id, interval in INTERVALS.items():
+            # max_instances=3: a run slowed by a loaded machine must not turn the next beat
+            # into a skip (overlap control is scenario 12's subject).
+            add_job(
+                "scenarios.echo",
+                "interval",
+                seconds=interval,
+                start_date=start,
+                id=job_id,
+                max_instances=3,
+            )
+        end = start + timedelta(seconds=SECONDS)
         wait_for(lambda: fires("every-1s", fire_time=end, status="succeeded"), 60, "the end")
         wait_for(lambda: fires("every-3s", fire_time=end, status="succeeded"), 60, "the end")
         output = proc.output()

@@ -606,6 +606,9 @@ class Scheduler:
         """Loop until ``stop()``; with `once`, fire what is due now, wait for it, and return."""
         self._stop.clear()
         timer = None
+        # A claim holds the lease row's lock: should this process freeze inside one, the
+        # server ends the transaction, so a standby can take over (store docstring).
+        stop_guarding = store.abort_idle_transactions(self.using, self.lease_ttl)
         try:
             if once:
                 self._run_once()
@@ -631,6 +634,7 @@ class Scheduler:
                 if wait > 0 and not self._stop.is_set():
                     self._waker.wait(wait)
         finally:
+            stop_guarding()
             self._stop.set()
             if timer is not None:
                 with self._timer_cond:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from django.db import (
     connections,
     transaction,
 )
+from django.db.backends.signals import connection_created
 from django.db.models import (
     BooleanField,
     Case,
@@ -413,6 +415,49 @@ def retry_locked(
             logger.debug("lock conflict on %r (attempt %d), retry in %.3fs", using, attempt, delay)
             time.sleep(delay)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+# Transactions a frozen process leaves open.
+
+
+def abort_idle_transactions(using: str, seconds: float) -> Callable[[], None]:
+    """Have the server abort a transaction of this thread's connection on `using` once it has
+    waited `seconds` for its client, on this connection and on each one the thread opens
+    later; return a function that stops doing so for new connections.
+
+    A process frozen inside a transaction (SIGSTOP, a paused VM, a swap storm) holds its row
+    locks for as long as it is frozen: the scheduler loop's claim locks the lease row, so a
+    standby could not take the lease over. PostgreSQL's
+    ``idle_in_transaction_session_timeout`` and MariaDB's ``idle_transaction_timeout`` end
+    such a session, its transaction rolls back whole, and the frozen process, once resumed,
+    finds its connection gone and its lease taken. Our loop never waits inside a transaction.
+    MySQL has no such setting, and on SQLite the lock is the file's (docs/guarantees.md).
+    """
+    thread = threading.get_ident()
+
+    def on_created(sender: object, connection: Any, **kwargs: object) -> None:
+        if connection.alias == using and threading.get_ident() == thread:
+            _set_idle_transaction_timeout(connection, seconds)
+
+    connection_created.connect(on_created, weak=False)
+    if connections[using].connection is not None:
+        _set_idle_transaction_timeout(connections[using], seconds)
+
+    def stop() -> None:
+        connection_created.disconnect(on_created)
+
+    return stop
+
+
+def _set_idle_transaction_timeout(connection: Any, seconds: float) -> None:
+    if connection.vendor == "postgresql":
+        sql = f"SET idle_in_transaction_session_timeout = {max(int(seconds * 1000), 1)}"
+    elif connection.vendor == "mysql" and connection.mysql_is_mariadb:
+        sql = f"SET SESSION idle_transaction_timeout = {max(round(seconds), 1)}"
+    else:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
 
 
 # The lease.

@@ -4,8 +4,8 @@ can SIGKILL it exactly there.
 ``install(directory)`` (from tests/kills/settings.py) adds an execute wrapper to every database
 connection of the process. When a test writes a point's name ("update" or "insert") to
 ``<directory>/armed``, the first process to run that statement of a claim, inside its
-transaction, renames the file to ``paused-<pid>`` (atomic: only one process wins) and sleeps
-with the transaction open, waiting for the test's SIGKILL.
+transaction, renames the file to ``paused-<pid>`` (atomic: only one process wins) and waits
+with the transaction open for the test's SIGKILL, or for ``<directory>/release-<pid>``.
 """
 
 from __future__ import annotations
@@ -48,7 +48,12 @@ class PauseInClaim:
         except FileNotFoundError:
             return result  # another process got there first
         paused.write_text(f"{point}: {sql[:120]}")
-        time.sleep(600)  # the statement ran, its transaction is open: SIGKILL comes here
+        # The statement ran, its transaction is open: SIGKILL or SIGSTOP comes here. A test
+        # that lets the process go on writes ``release-<pid>``.
+        release = self.directory / f"release-{os.getpid()}"
+        deadline = time.monotonic() + 600
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
         return result
 
 

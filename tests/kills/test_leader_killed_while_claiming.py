@@ -97,3 +97,48 @@ def test_a_leader_killed_inside_its_claim_duplicates_and_loses_nothing(tmp_path:
     assert max(takeovers) <= 2 * TTL + 2, takeovers
     # The runs the killed leaders had in their thread pools are lost; the rest ran.
     assert set(statuses) <= {"succeeded", "skipped", "lost"}, statuses
+
+
+def test_a_leader_frozen_inside_its_claim_does_not_hold_the_lease_row(tmp_path: Path) -> None:
+    # The claim locks the lease row; a leader frozen (SIGSTOP) inside it would keep every
+    # standby out for as long as it stays frozen. The server ends its transaction once it
+    # has been idle a lease TTL (store.abort_idle_transactions): a standby takes over, and
+    # the leader, resumed, finds its transaction gone and fires nothing of it.
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite: a frozen writer holds the file's lock (docs/guarantees.md)")
+    count = scale("CLAIM_SCHEDULES", 50)
+    figures = Figures("leader frozen inside its claim")
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    start = start_of_load()
+    make_load(count, start)
+    with ExitStack() as stack:
+        procs = [
+            stack.enter_context(scheduler_process(KILLS_CLAIM_HOOK=str(hook))) for _ in range(2)
+        ]
+        wait_for(lambda: leader_pid() is not None, 60, "a leader")
+        wait_for(lambda: datetime.now(UTC) > start, 60, "the load to fall due")
+        epoch = lease().epoch  # type: ignore[union-attr]
+        pid, statement = paused_in_claim(hook, "insert")
+        assert statement.startswith("insert"), statement
+        frozen = process_of(procs, pid)
+        frozen.signal(signal.SIGSTOP)
+        figures.faults += 1
+        took = wait_for_takeover(epoch)  # generous deadline; TTL + TTL is the expected figure
+        progress(f"frozen in the claim's insert: taken over in {took:.2f} s")
+        time.sleep(1.0)  # the new leader fires while the old one is frozen
+        frozen.signal(signal.SIGCONT)
+        (hook / f"release-{pid}").write_text("")
+        time.sleep(2.0)  # the resumed leader finds its transaction ended, and steps down
+        end = datetime.now(UTC).replace(microsecond=0)
+        figures.stuck = settle(end)
+        assert leader_pid() != pid
+        for proc in procs:
+            assert clean(proc.output()) == [], proc.output()
+    statuses = count_occurrences(figures, start, end, count)
+    figures.notes = {"takeover_s": round(took, 2), "statuses": dict(statuses)}
+    figures.record()
+    figures.assert_clean()
+    assert set(statuses) <= {"succeeded", "skipped", "lost"}, statuses

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Protocol
 
 from django.db import connections
 
@@ -45,6 +48,45 @@ def command_env(**extra: str) -> dict[str, str]:
     return env
 
 
+class Signallable(Protocol):
+    @property
+    def pid(self) -> int: ...
+
+    def signal(self, signum: int) -> None: ...
+
+
+def freeze(proc: Signallable, timeout: float = 300) -> int:
+    """SIGSTOP `proc`; return the tries it took. On SQLite, only where it holds no lock (a
+    process frozen holding SQLite's file lock freezes every writer, which no application can
+    help): under load the leader is often inside a write, so retry, at random moments, until a
+    write from outside goes through."""
+    database = connections["default"]
+    deadline = time.monotonic() + timeout
+    tries = 0
+    while True:
+        tries += 1
+        proc.signal(signal.SIGSTOP)
+        if database.vendor != "sqlite" or _sqlite_writable(database.settings_dict["NAME"]):
+            return tries
+        proc.signal(signal.SIGCONT)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"could not stop pid {proc.pid} outside an SQLite transaction")
+        time.sleep(random.uniform(0, 0.05))
+
+
+def _sqlite_writable(path: str) -> bool:
+    probe = sqlite3.connect(path, timeout=0.5)
+    try:
+        probe.execute("CREATE TABLE IF NOT EXISTS kills_probe (x INTEGER)")
+        probe.execute("INSERT INTO kills_probe VALUES (1)")
+        probe.commit()
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        probe.close()
+
+
 class ManageCommand:
     """Run `python -m django <args>` in the background with its output in a temporary file.
 
@@ -70,6 +112,11 @@ class ManageCommand:
     def output(self) -> str:
         self.log.flush()
         return Path(self.log.name).read_text()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
 
     def signal(self, signum: int) -> None:
         assert self.process is not None

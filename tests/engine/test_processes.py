@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from django_schedules.models import Execution, Schedule, SchedulerLease
+from tests.processes import freeze
 
 from .conftest import database_url_for_processes
 
@@ -236,29 +236,6 @@ def test_a_standby_takes_over_within_the_ttl_when_the_leader_is_killed(tmp_path:
     for p in procs:
         if p is not victim:
             assert clean(p.output()) == []
-
-
-def freeze(proc: Proc) -> None:
-    """SIGSTOP `proc`. On SQLite, only where it holds no lock: a process frozen holding
-    SQLite's file lock freezes every writer, which no application can help; retry until
-    a write from outside goes through."""
-    from django.db import connection
-
-    for _ in range(50):
-        proc.signal(signal.SIGSTOP)
-        if connection.vendor != "sqlite":
-            return
-        probe = sqlite3.connect(connection.settings_dict["NAME"], timeout=1.0)
-        try:
-            probe.execute("CREATE TABLE IF NOT EXISTS engine_probe (x INTEGER)")
-            probe.execute("INSERT INTO engine_probe VALUES (1)")
-            probe.commit()
-            return
-        except sqlite3.OperationalError:
-            proc.signal(signal.SIGCONT)
-        finally:
-            probe.close()
-    raise AssertionError("could not stop the leader outside an SQLite transaction")
 
 
 def test_a_leader_stopped_past_its_ttl_fires_nothing_when_resumed(tmp_path: Path) -> None:

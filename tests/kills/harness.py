@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import signal
-import sqlite3
 import sys
 import time
 from collections import Counter
@@ -26,7 +23,7 @@ from django.db import connection
 from django_schedules.models import Execution, Schedule
 from django_schedules.triggers import IntervalTrigger
 from tests.engine.test_processes import clean, leader_pid, lease, wait_for
-from tests.processes import ManageCommand
+from tests.processes import ManageCommand, freeze
 
 POLL = 0.2  # --poll-interval of every scheduler process
 TTL = 3.0  # --lease-ttl; tests/kills/settings.py sets SCHEDULES_LEASE_TTL to the same
@@ -152,37 +149,6 @@ def count_occurrences(
     figures.duplicates += sum(1 for n in per.values() if n > 1)
     figures.lost += len(expected - set(per))
     return Counter(status for _, _, status, _ in rows)
-
-
-def freeze(proc: ManageCommand, timeout: float = 300) -> int:
-    """SIGSTOP `proc`; return the tries it took. On SQLite, only where it holds no lock (a
-    process frozen holding SQLite's file lock freezes every writer, which no application can
-    help): under load the leader is often inside a write, so retry, at random moments, until a
-    write from outside goes through."""
-    deadline = time.monotonic() + timeout
-    tries = 0
-    while True:
-        tries += 1
-        proc.signal(signal.SIGSTOP)
-        if connection.vendor != "sqlite" or _sqlite_writable(connection.settings_dict["NAME"]):
-            return tries
-        proc.signal(signal.SIGCONT)
-        if time.monotonic() > deadline:
-            raise AssertionError(f"could not stop {proc.args} outside an SQLite transaction")
-        time.sleep(random.uniform(0, 0.05))
-
-
-def _sqlite_writable(path: str) -> bool:
-    probe = sqlite3.connect(path, timeout=0.5)
-    try:
-        probe.execute("CREATE TABLE IF NOT EXISTS kills_probe (x INTEGER)")
-        probe.execute("INSERT INTO kills_probe VALUES (1)")
-        probe.commit()
-        return True
-    except sqlite3.OperationalError:
-        return False
-    finally:
-        probe.close()
 
 
 def poll_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:

@@ -353,21 +353,21 @@ def test_the_named_exceptions_are_documented() -> None:
         "CRONSIM_NONEXISTENT_MIDNIGHT",
         "CRONSIM_STARTS_IN_SECOND_PASS",
         "CRONSIM_SKIPS_AFTER_MIDNIGHT_GAP",
-        "CRONSIM_ONE_VALUE_RANGE_STEP",
         "CRONITER_DST",
         "CRONITER_DAY_OR",
     ):
         assert f"`{name}`" in docs, name
 
 
-def test_cronsim_reads_a_one_value_range_with_a_step_differently() -> None:
-    # The named difference CRONSIM_ONE_VALUE_RANGE_STEP: cronsim reads `5-5/20` as `5/20`
-    # (5, 25, 45); crontab and we read it as the range 5-5 stepped: just 5.
+def test_a_one_value_range_with_a_step_is_that_one_value_here_and_in_cronsim() -> None:
+    # cronsim 2.8 read `5-5/20` as `5/20` (5, 25, 45), a named difference until 2.9 read it as
+    # crontab does: the range 5-5 stepped, just 5, at the top of each hour.
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    ours = rt(CronTrigger.from_crontab("5-5/20 * * * *"))
-    assert [t.minute for t in ours.fire_times(now, 3)] == [5, 5, 5]
+    ours = list(rt(CronTrigger.from_crontab("5-5/20 * * * *")).fire_times(now, 3))
     sim = CronSim("5-5/20 * * * *", now)
-    assert [next(sim).minute for _ in range(3)] == [5, 25, 45]
+    theirs = [next(sim) for _ in range(3)]
+    assert [(t.hour, t.minute) for t in ours] == [(0, 5), (1, 5), (2, 5)]
+    assert theirs == ours
 
 
 def test_the_named_exceptions_really_occur() -> None:

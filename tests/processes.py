@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Protocol
@@ -42,10 +43,28 @@ def command_env(**extra: str) -> dict[str, str]:
             "DATABASE_URL": test_database_url(),
             "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")]),
             "PYTHONUNBUFFERED": "1",
+            "PYTHONFAULTHANDLER": "1",  # stacks_of() below
         }
     )
     env.update(extra)
     return env
+
+
+def stacks_of(process: subprocess.Popen[bytes], output: Callable[[], str]) -> str:
+    """End a process that would not stop and return its output with every thread's stack.
+
+    The processes run with PYTHONFAULTHANDLER=1, so SIGABRT makes Python print each thread's
+    traceback to stderr (the output file) before it dies: a test that waited in vain for a
+    process to exit then says where it was stuck, not only that it was.
+    """
+    if process.poll() is None:
+        process.send_signal(signal.SIGABRT)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return output()
 
 
 class Signallable(Protocol):

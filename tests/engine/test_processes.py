@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from django_schedules.models import Execution, Schedule, SchedulerLease
-from tests.processes import freeze
+from tests.processes import freeze, stacks_of
 
 from .conftest import database_url_for_processes
 
@@ -43,6 +43,7 @@ class Proc:
             "PYTHONPATH": os.pathsep.join(
                 [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
             ),
+            "PYTHONFAULTHANDLER": "1",  # stacks_of(): where a process that will not stop is
         }
         self.log = tmp_path / f"scheduler-{index}.log"
         with self.log.open("wb") as out:
@@ -169,7 +170,14 @@ def stop_all(procs: list[Proc]) -> None:
                 p.signal(signal.SIGTERM)
         for p in procs:
             if p.popen.returncode is None or p.popen.poll() is None:
-                assert p.wait(60) == 0, p.output()
+                try:
+                    p.wait(60)
+                except subprocess.TimeoutExpired:
+                    raise AssertionError(
+                        f"{p.pid} did not stop within 60 s of SIGTERM:\n"
+                        + stacks_of(p.popen, p.output)
+                    ) from None
+                assert p.popen.returncode == 0, p.output()
     finally:
         for p in procs:
             p.kill()

@@ -188,6 +188,15 @@ def report(figures: Any, progress: Any) -> None:
     )
     for problem in figures.problems:
         progress(f"  {problem}")
+    for code, output in zip(
+        figures.notes.get("exit codes", []), figures.notes.get("outputs", []), strict=False
+    ):
+        if code != 0:  # stopped by SIGABRT after the grace: the tail holds its threads' stacks
+            progress(f"  a scheduler exited {code} after SIGTERM; its output ends:")
+            lines = output.splitlines()
+            dump = max((i for i, x in enumerate(lines) if "Fatal Python error" in x), default=0)
+            for line in lines[dump:][:400]:
+                progress(f"    {line}")
     row = {
         "database": figures.database,
         "case": figures.case,

@@ -109,8 +109,9 @@ def _sqlite_writable(path: str) -> bool:
 class ManageCommand:
     """Run `python -m django <args>` in the background with its output in a temporary file.
 
-    Used as a context manager: on exit the process gets SIGTERM, then SIGKILL after `grace`
-    seconds, and its output file is closed.
+    Used as a context manager: on exit the process gets SIGTERM, then, after `grace` seconds,
+    SIGABRT (its threads' stacks go to its output, see stacks_of), and its output file is
+    closed.
     """
 
     def __init__(self, *args: str, grace: float = 15.0, **env: str) -> None:
@@ -148,8 +149,7 @@ class ManageCommand:
             try:
                 self.process.wait(self.grace)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+                stacks_of(self.process, self.output)  # into the output: where it was stuck
         return self.process.returncode
 
     def __exit__(

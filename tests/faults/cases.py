@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from django_schedules.conf import conf
 from django_schedules.models import Execution, ExecutionStatus, Schedule, SchedulerLease
 from django_schedules.triggers import IntervalTrigger
 from tests.faults.servers import PrivateServer
@@ -124,6 +125,9 @@ def scheduler(*args: str, **env: str) -> ManageCommand:
         "runscheduler", "--poll-interval", str(POLL), "--lease-ttl", str(TTL), *args
     )
     command.env.update({"DJANGO_SETTINGS_MODULE": "tests.faults.settings", **env})
+    # As a deploy would: wait out the shutdown grace that runs still in flight may take (their
+    # writes retried through the faults) before calling the stop a failure.
+    command.grace = conf.SCHEDULES_SHUTDOWN_GRACE + 15
     return command
 
 

@@ -593,7 +593,14 @@ def cmd_pickup(options: argparse.Namespace) -> None:
     before, began = ticks[0], time.monotonic()
     time.sleep(options.idle)
     woke = (ticks[0] - before) / (time.monotonic() - began) * 60
-    emit("idle_wakeups_per_min", "ours", woke, 1, poll_interval=bg.scheduler.poll_interval)
+    emit(
+        "idle_wakeups_per_min",
+        "ours",
+        woke,
+        1,
+        poll_interval=bg.scheduler.poll_interval,
+        lease_ttl=bg.scheduler.lease_ttl,
+    )
     progress(f"ours: {woke:.0f} wake-ups a minute while idle")
     samples = []
     for _ in range(options.samples):

@@ -138,6 +138,7 @@ def ok(row: dict[str, Any]) -> bool:
         row["duplicates"] == 0
         and row["missing"] == 0
         and row["log_errors"] == 0
+        and all(code == 0 for code in row.get("exit_codes", []))
         and (row["takeover_s"] is None or row["takeover_s"] <= row["lease_ttl"])
     )
 
@@ -152,6 +153,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         "missing",
         "statuses",
         "log errors (warnings)",
+        "exits",
         "takeover",
         "start late p50/p99/max",
         "end late p50/p99/max",
@@ -166,6 +168,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             str(r["missing"]),
             " ".join(f"{k}={v}" for k, v in sorted(r["statuses"].items())),
             f"{r['log_errors']} ({r['log_warnings']})",
+            " ".join(str(c) for c in r.get("exit_codes", [])),
             "-" if r["takeover_s"] is None else f"{r['takeover_s']:.2f}s (TTL {r['lease_ttl']:g})",
             r["start_late"],
             r["end_late"],
@@ -215,6 +218,8 @@ class Proc:
 
         db = settings.DATABASES["default"]
         env = dict(os.environ)
+        env["PYTHONFAULTHANDLER"] = "1"  # SIGABRT prints every thread's stack (stop())
+        self.killed = False  # SIGKILLed on purpose (the sigkill variant's leader)
         if db["ENGINE"].endswith("sqlite3"):
             env["DATABASE_URL"] = f"sqlite:///{db['NAME']}"
         else:
@@ -242,14 +247,22 @@ class Proc:
         text = self.log.read_text(errors="replace")
         return [ln for ln in text.splitlines() if any(m in ln for m in marks)]
 
-    def stop(self) -> None:
+    def stop(self) -> int:
+        """SIGTERM, as a deploy stops it; a process still there after 90 s gets SIGABRT, so
+        its log ends with where each thread was stuck, and its exit code says it hung."""
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
         try:
             self.popen.wait(90)
         except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(30)
+            print(f"  {self.popen.pid} did not stop within 90 s: stacks in {self.log}", flush=True)
+            self.popen.send_signal(signal.SIGABRT)
+            try:
+                self.popen.wait(30)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(30)
+        return self.popen.returncode
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> float:
@@ -306,13 +319,14 @@ def race(options: argparse.Namespace, sigkill: bool) -> dict[str, Any]:
     finally:
         for p in procs:
             p.stop()
-    survivors = [p for p in procs if p.popen.returncode != -signal.SIGKILL]
+    survivors = [p for p in procs if not p.killed]
     return {
         "variant": variant,
         "lease_ttl": options.lease_ttl,
         "takeover_s": takeover,
         "log_errors": sum(len(p.lines("Traceback", " ERROR ")) for p in survivors),
         "log_warnings": sum(len(p.lines(" WARNING ")) for p in survivors),
+        "exit_codes": [p.popen.returncode for p in survivors],
         **tally(start, end, options.schedules),
     }
 
@@ -327,6 +341,7 @@ def kill_leader(procs: list[Proc]) -> float:
     """SIGKILL the lease holder; return the seconds until a standby holds a newer epoch."""
     held = lease()
     victim = next(p for p in procs if p.popen.pid == int(held.owner.split(":")[1]))
+    victim.killed = True
     victim.popen.kill()
     took = wait_until(
         lambda: (r := lease()) is not None and r.epoch > held.epoch and bool(r.owner),

@@ -728,7 +728,8 @@ def limits(figs: Figures) -> list[str]:
         lines.append(
             f"- **Burst firing** (target 10,000 a second): {len(slow)} of {len(bursts)} "
             f"measurements fall short, from {low[2]:,.0f} a second ({VENDORS[low[0]]}, "
-            f"{low[1]:,} schedules) to {high[2]:,.0f} ({VENDORS[high[0]]}, {high[1]:,}). "
+            f"{low[1]:,} schedules) to {high[2]:,.0f} ({VENDORS[high[0]]}, {high[1]:,}): "
+            f"{low[2] / 10_000:.0%} to {high[2] / 10_000:.0%} of the target. "
             "The statements are not what grows: a batch costs a fixed number of them "
             f"(queries per 100 schedules fired: {', '.join(per_query) or 'not profiled'}). "
             "The claim transaction's time (`store.claim_due()`'s `attempt`) goes, by the "
@@ -744,18 +745,27 @@ def limits(figs: Figures) -> list[str]:
         ms = [figs.value("idle_tick_ms", v, "ours", n) for n in sizes]
         if len(sizes) < 2 or None in ms:
             continue
-        growth = ms[-1] / ms[0]  # type: ignore[operator]
-        if growth >= 1.5:
+        spread = max(ms) / min(ms)  # type: ignore[type-var, operator]
+        if spread < 1.5:  # the target's test (targets())
+            continue
+        at = ", ".join(f"{m:.3f} ms at {n:,}" for m, n in zip(ms, sizes, strict=True))
+        if ms[-1] < max(ms):  # type: ignore[operator]
             lines.append(
-                f"- **Idle tick on {VENDORS[v]} is not flat**: {ms[0]:.2f} ms at {sizes[0]:,} "
-                f"schedules, {ms[-1]:.2f} ms at {sizes[-1]:,} ({growth:.1f}x), still one "
-                "query. The probe reads `schedules_due_idx` (a partial index on "
-                "`next_run_at` where `enabled`; tests/engine/test_explain.py asserts it in "
-                "`.explain()` on all three databases), so the growth is in the database's "
-                "work for that one statement, not in the number of statements. Idle profile: "
-                + (profile_shares("idle", v, "Scheduler.tick") or "none in this run")
-                + "."
+                f"- **Idle tick on {VENDORS[v]}** ({spread:.2f}x between sizes): {at}, one "
+                "query at each. The slowest is not the largest table, so this is not growth "
+                "with the schedules but the noise of one run's medians on a shared machine; "
+                "a second run would tell."
             )
+            continue
+        lines.append(
+            f"- **Idle tick on {VENDORS[v]} is not flat** ({spread:.2f}x): {at}, still one "
+            "query. The probe reads `schedules_due_idx` (a partial index on `next_run_at` "
+            "where `enabled`; tests/engine/test_explain.py asserts it in `.explain()` on all "
+            "three databases), so the growth is in the database's work for that one "
+            "statement, not in the number of statements. Idle profile: "
+            + (profile_shares("idle", v, "Scheduler.tick") or "none in this run")
+            + "."
+        )
     ours_ms = [
         (
             v,

@@ -2,8 +2,9 @@
 
 The issue's proof, run for real: 4 processes, 200 schedules on a 1-second interval, 30 seconds;
 then again with the leader SIGKILLed halfway. Every occurrence must have exactly one Execution,
-none missing, no duplicates, no error in any log, and a standby must take over within the
-lease TTL. CI runs a shorter form (tests/engine/test_processes.py).
+none missing, no duplicates, no error in any log, and a standby must take over within the lease
+TTL (plus a second: a standby sees the expiry at its next poll). CI runs a shorter form
+(tests/engine/test_processes.py).
 
     python benchmarks/race.py --database all
     python benchmarks/race.py --database sqlite --sqlite-journal delete --variant plain
@@ -139,7 +140,9 @@ def ok(row: dict[str, Any]) -> bool:
         and row["missing"] == 0
         and row["log_errors"] == 0
         and all(code == 0 for code in row.get("exit_codes", []))
-        and (row["takeover_s"] is None or row["takeover_s"] <= row["lease_ttl"])
+        # The lease expires a TTL after its last renewal and a standby sees that at its next
+        # poll: the failover target of docs/performance.md, TTL + 1 s.
+        and (row["takeover_s"] is None or row["takeover_s"] <= row["lease_ttl"] + 1.0)
     )
 
 

@@ -683,7 +683,10 @@ class Scheduler:
 
     def stop(self) -> None:
         """Ask the loop to stop: it stops claiming, releases the lease, lets runs finish up to
-        ``SCHEDULES_SHUTDOWN_GRACE`` seconds, and records any still running as lost."""
+        ``SCHEDULES_SHUTDOWN_GRACE`` seconds, and records any still running as lost.
+
+        It takes locks, so not from a signal handler: one that interrupts the thread holding
+        them waits for ever. Hand it to a thread (runscheduler's ``StopOnSignal``)."""
         self._stop.set()
         with self._timer_cond:
             self._timer_cond.notify_all()

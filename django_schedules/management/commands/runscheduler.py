@@ -13,6 +13,7 @@ import math
 import os
 import re
 import signal
+import threading
 import time
 from argparse import ArgumentTypeError
 from types import FrameType
@@ -139,10 +140,38 @@ class Command(BaseCommand):
         self.stdout.write(f"scheduler {scheduler.owner} started (group {group!r})")
 
     def _install_signals(self, scheduler: Scheduler) -> None:
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            if scheduler.stopping:
-                os._exit(1)  # The second signal: leave at once.
-            scheduler.stop()
+        StopOnSignal(scheduler).install()
 
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
+
+class StopOnSignal:
+    """SIGTERM and SIGINT stop `scheduler`; a second one exits at once.
+
+    The handler only sets a flag and writes a byte to a pipe: a thread reading the pipe calls
+    ``scheduler.stop()``. Python runs a handler in the main thread between two bytecodes of
+    whatever it was doing, and the main thread sleeps in ``Event.wait``: had the handler called
+    ``stop()`` (``Event.set()``) just as that wait re-took the event's lock, it would have
+    waited on a lock its own thread holds, for ever (a MariaDB CI run saw a ``runscheduler``
+    that never exited after SIGTERM; tests/engine/test_signals.py makes it happen at will).
+    """
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        self.signalled = False
+        self._read, self._write = os.pipe()
+        os.set_blocking(self._write, False)
+
+    def install(self) -> None:
+        threading.Thread(target=self._relay, name="schedules-signals", daemon=True).start()
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        # Nothing here may take a lock: see the class docstring.
+        if self.signalled:
+            os._exit(1)  # The second signal: leave at once.
+        self.signalled = True
+        os.write(self._write, b"\0")
+
+    def _relay(self) -> None:
+        while os.read(self._read, 1):
+            self.scheduler.stop()

@@ -197,9 +197,9 @@ def test_from_crontab_agrees_with_cronsim_and_croniter(expr: str, zone: str, dat
     try:
         ours = rt(CronTrigger.from_crontab(expr, timezone=zone))
     except TriggerError as exc:
-        # Refused as unfireable: cronsim must refuse it too, at once (since 2.9 it rejects a
-        # day-of-month past every chosen month's last day) or by finding nothing in the 50
-        # years it searches.
+        # Refused as unfireable: cronsim must refuse it too, at once (when both day fields
+        # must match, it rejects a day-of-month past every chosen month's last day) or by
+        # finding nothing in the 50 years it searches.
         assert "can never fire" in str(exc)
         try:
             sim = CronSim(expr, start.astimezone(ZoneInfo(zone)))

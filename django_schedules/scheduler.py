@@ -603,8 +603,11 @@ class Scheduler:
     # The loop.
 
     def run(self, *, once: bool = False) -> None:
-        """Loop until ``stop()``; with `once`, fire what is due now, wait for it, and return."""
-        self._stop.clear()
+        """Loop until ``stop()``; with `once`, fire what is due now, wait for it, and return.
+
+        A ``stop()`` that came before ``run()`` (a SIGTERM while the process was starting)
+        makes it return at once; ``run()`` forgets the stop when it returns, so the scheduler
+        can run again."""
         timer = None
         # A claim holds the lease row's lock: should this process freeze inside one, the
         # server ends the transaction, so a standby can take over (store docstring).
@@ -641,6 +644,7 @@ class Scheduler:
                     self._timer_cond.notify_all()
                 timer.join()
             self._shutdown()
+            self._stop.clear()
 
     def _keep_connection(self) -> None:
         """Keep the loop's connection across ticks (not CONN_MAX_AGE: a tick is not a
@@ -655,23 +659,28 @@ class Scheduler:
     def _run_once(self) -> None:
         deadline = self.clock.monotonic() + self.lease_ttl * 2
         while not self.lease.acquire():
+            if self._stop.is_set():
+                return
             if self.clock.monotonic() > deadline:
                 logger.warning("--once: another scheduler holds the %r lease", self.group)
                 return
             self.clock.sleep(self.poll_interval)
-        while self.tick() == 0.0 and not self._stop.is_set():
+        while not self._stop.is_set() and self.tick() == 0.0:
             pass
         while self._timers and not self._stop.is_set():  # claimed ahead: start on the instant
             self.clock.sleep(0.001)
             self._release_timers()
-        self._wait_for_runs(float("inf"))
+        # Until they end, or a signal: then _shutdown gives them the grace, as without --once.
+        self._wait_for_runs(float("inf"), until_stopped=True)
 
-    def _wait_for_runs(self, grace: float) -> list[int]:
+    def _wait_for_runs(self, grace: float, *, until_stopped: bool = False) -> list[int]:
         deadline = time.monotonic() + grace
         beat_at = time.monotonic() + self.lease_ttl / 3
         while True:
             running = [i for e in self.executors.values() for i in e.running_ids()]
             if not running or time.monotonic() >= deadline:
+                return running
+            if until_stopped and self._stop.is_set():
                 return running
             if time.monotonic() >= beat_at:
                 beat_at = time.monotonic() + self.lease_ttl / 3
@@ -871,8 +880,10 @@ class BackgroundScheduler:
             connections.close_all()
 
     def shutdown(self, wait: bool = True) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            return  # not running: nothing to stop (a stop now would end the next start)
         self.scheduler.stop()
-        if wait and self._thread is not None:
+        if wait:
             self._thread.join()
 
     @property
@@ -899,9 +910,10 @@ class AsyncIOScheduler:
         self._task = loop.run_in_executor(None, _run_and_close, self.scheduler.run)
 
     async def shutdown(self) -> None:
+        if self._task is None or self._task.done():
+            return  # not running: nothing to stop (a stop now would end the next start)
         self.scheduler.stop()
-        if self._task is not None:
-            await self._task
+        await self._task
 
     async def serve(self) -> None:
         """Run until cancelled or stopped; stop cleanly on cancellation."""

@@ -3,6 +3,7 @@
 ``lock``: SIGTERM lands while the main thread holds the stop event's internal lock, as it does
 for a moment each time ``Event.wait`` returns; the scheduler must still be told to stop.
 ``twice``: a second SIGTERM exits at once with status 1.
+``early``: SIGTERM before ``run()``: the loop must return at once when it starts.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def main(mode: str) -> int:
     while not scheduler.stopping and time.monotonic() < deadline:
         time.sleep(0.01)
     print("stopping" if scheduler.stopping else "not stopping", flush=True)  # noqa: T201
+    if mode == "early":
+        scheduler.run()
+        print("run returned", flush=True)  # noqa: T201
     if mode == "twice":
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(30)

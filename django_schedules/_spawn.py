@@ -27,9 +27,25 @@ def run(execution_id: int, epoch: int | None, using: str) -> str:
         connections.close_all()
 
 
+def _ignore(signum: int, frame: Any) -> None:
+    """A handler that does nothing (see worker_main)."""
+
+
 def worker_main(conn: Any) -> None:
     """A process-pool worker: set Django up, then run the executions sent down `conn` one at a
-    time, answering ``(execution_id, error)`` after each; ``None`` tells it to exit."""
+    time, answering ``(execution_id, error)`` after each; ``None`` tells it to exit.
+
+    SIGINT and SIGTERM do nothing here: Ctrl-C reaches the whole foreground process group, and
+    systemd's default ``KillMode=control-group`` sends SIGTERM to every process of the
+    service, so without this a job in a worker died at once instead of getting the
+    scheduler's ``SCHEDULES_SHUTDOWN_GRACE``. The scheduler ends its workers itself (``None``
+    down the pipe, or SIGKILL past the grace). A handler rather than ``SIG_IGN``, which a
+    process the job starts would inherit.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, _ignore)
+    signal.signal(signal.SIGTERM, _ignore)
     init_worker()
     from django.db import connections
 

@@ -114,10 +114,13 @@ class ManageCommand:
     closed.
     """
 
-    def __init__(self, *args: str, grace: float = 15.0, **env: str) -> None:
+    def __init__(
+        self, *args: str, grace: float = 15.0, new_session: bool = False, **env: str
+    ) -> None:
         self.args = [sys.executable, "-m", "django", *args]
         self.env = command_env(**env)
         self.grace = grace
+        self.new_session = new_session  # its own process group, for os.killpg
         self.log: IO[str] = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in __exit__)
             "w+", prefix="schedules-", suffix=".log", delete=False
         )
@@ -125,7 +128,12 @@ class ManageCommand:
 
     def __enter__(self) -> ManageCommand:
         self.process = subprocess.Popen(
-            self.args, env=self.env, cwd=REPO_ROOT, stdout=self.log, stderr=subprocess.STDOUT
+            self.args,
+            env=self.env,
+            cwd=REPO_ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=self.new_session,
         )
         return self
 

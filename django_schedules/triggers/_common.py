@@ -151,14 +151,15 @@ def coerce_datetime(
         dt = datetime.combine(value, time.max if date_as_end else time())
     else:
         fail(owner, field, value, "must be a datetime, a date or an ISO 8601 string")
+    if dt.tzinfo is not None and dt.utcoffset() is None:
+        fail(owner, field, value, "has a tzinfo that gives no UTC offset")
     try:
-        if dt.tzinfo is None:
-            return localize(dt, tz, dt.fold)
-        if dt.utcoffset() is None:
-            fail(owner, field, value, "has a tzinfo that gives no UTC offset")
-        return dt.astimezone(tz)
+        aware = localize(dt, tz, dt.fold) if dt.tzinfo is None else dt.astimezone(tz)
+        # Its instant must exist in UTC too: 0001-01-01 00:00 at UTC+1 is before year 1 there.
+        aware.astimezone(UTC)
     except (OverflowError, ValueError) as exc:
         raise TriggerError(f"Bad {field} {_show(value)} in {owner}: out of range") from exc
+    return aware
 
 
 def check_aware(value: object, owner: str, field: str) -> datetime:

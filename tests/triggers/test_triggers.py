@@ -361,3 +361,31 @@ def test_to_dict_shapes() -> None:
     assert rt(CalendarIntervalTrigger(days=1)).to_dict()["kind"] == "calendarinterval"
     assert IntervalTrigger(hours=1) == IntervalTrigger(hours=1.0)
     assert IntervalTrigger(hours=1) != IntervalTrigger(minutes=60)  # other arguments
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "zone"),
+    [
+        ("end_date", "0001-01-01T00:00:00", "Europe/Berlin"),  # before year 1 in UTC
+        ("start_date", "0001-01-01T00:30:00", "Asia/Kolkata"),
+        ("end_date", "9999-12-31T23:00:00", "America/New_York"),  # after year 9999 in UTC
+    ],
+)
+@pytest.mark.parametrize("make", ["cron", "crontab", "interval", "calendar"])
+def test_a_date_whose_instant_is_outside_the_utc_range_names_the_field(
+    make: str, field: str, value: str, zone: str
+) -> None:
+    # The admin preview fuzzer found this one as a 500 (OverflowError in astimezone).
+    build = {
+        "cron": lambda **kw: CronTrigger(hour=3, **kw),
+        "crontab": lambda **kw: CronTrigger.from_crontab("0 3 * * *", **kw),
+        "interval": lambda **kw: IntervalTrigger(hours=1, **kw),
+        "calendar": lambda **kw: CalendarIntervalTrigger(days=1, **kw),
+    }[make]
+    with pytest.raises(TriggerError, match=rf"Bad {field} '{value}' in \w+.*: out of range"):
+        build(timezone=zone, **{field: value})
+
+
+def test_a_run_date_whose_instant_is_outside_the_utc_range_names_the_field() -> None:
+    with pytest.raises(TriggerError, match=r"Bad run_date '0001-01-01' in DateTrigger: out of"):
+        DateTrigger("0001-01-01", timezone="Europe/Berlin")

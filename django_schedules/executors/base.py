@@ -1,0 +1,122 @@
+"""What every executor is: :class:`Executor`, and :func:`build_executors` from
+``SCHEDULES_EXECUTORS``. An executor only dispatches (a queue, threads, processes, an enqueue):
+the run itself is :func:`django_schedules.runner.run_execution_now`."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from abc import ABC, abstractmethod
+from typing import Any
+
+from django.utils.module_loading import import_string
+
+from django_schedules.conf import conf
+from django_schedules.runner import cancel_on_loop
+
+
+def _start_at(start_in: float) -> float | None:
+    return time.monotonic() + start_in if start_in > 0 else None
+
+
+class Executor(ABC):
+    """Runs claimed executions. ``submit`` must not block the scheduler's loop."""
+
+    def __init__(self, name: str, options: dict[str, Any], *, using: str) -> None:
+        self.name = name
+        self.options = options
+        self.using = using
+        self._lock = threading.Lock()
+        # id -> (monotonic deadline, timeout) when the run has a timeout
+        self._submitted: dict[int, tuple[float, float] | None] = {}
+        # The AsyncIOScheduler's event loop: async jobs run there (use_event_loop).
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def use_event_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Run ``async def`` jobs on `loop` (running in another thread) rather than on a
+        private loop in the worker thread. In-process executors honour it; a process pool or a
+        tasks worker runs elsewhere and cannot."""
+        self.loop = loop
+
+    @abstractmethod
+    def submit(
+        self, execution_id: int, epoch: int | None, timeout: float | None, start_in: float = 0.0
+    ) -> None:
+        """Run the execution, starting the job `start_in` seconds from now (not before)."""
+
+    @property
+    def enqueues_in_transaction(self) -> bool:
+        """True when ``submit`` only writes to our database, so the scheduler calls it inside
+        the claim transaction (claim and enqueue commit together)."""
+        return False
+
+    def running_ids(self) -> list[int]:
+        """Executions handed to this executor that have not ended yet."""
+        with self._lock:
+            return list(self._submitted)
+
+    def _track(self, execution_id: int, timeout: float | None) -> None:
+        with self._lock:
+            self._submitted[execution_id] = (
+                None if timeout is None else (time.monotonic() + timeout, timeout)
+            )
+
+    def _untrack(self, execution_id: int) -> None:
+        with self._lock:
+            self._submitted.pop(execution_id, None)
+
+    def next_deadline(self) -> float | None:
+        """The earliest monotonic timeout deadline of our runs (None when none has one)."""
+        with self._lock:
+            deadlines = [d[0] for d in self._submitted.values() if d is not None]
+        return min(deadlines) if deadlines else None
+
+    def overdue(self) -> list[tuple[int, float]]:
+        """(id, timeout) of executions past their timeout, each reported once."""
+        now = time.monotonic()
+        with self._lock:
+            late = [(i, d[1]) for i, d in self._submitted.items() if d is not None and now >= d[0]]
+            for i, _ in late:
+                self._submitted[i] = None
+            return late
+
+    def stop_run(self, execution_id: int) -> bool:
+        """Stop a run past its timeout for real; False when this executor cannot.
+
+        An async job on the event loop is cancelled (CancelledError at its current await); a
+        thread cannot be stopped."""
+        return cancel_on_loop(execution_id)
+
+    def sweep(self, epoch: int) -> None:  # noqa: B027 - optional hook
+        """Called by the leader every third of the lease TTL (re-deliver what got lost)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release threads and processes."""
+
+
+BACKENDS: dict[str, str] = {
+    "inline": "django_schedules.executors.InlineExecutor",
+    "threadpool": "django_schedules.executors.ThreadPoolExecutor",
+    "processpool": "django_schedules.executors.ProcessPoolExecutor",
+    "tasks": "django_schedules.executors.TasksExecutor",
+}
+
+
+def build_executors(
+    config: dict[str, dict[str, Any]] | None = None, *, using: str | None = None
+) -> dict[str, Executor]:
+    """Build executors from ``SCHEDULES_EXECUTORS`` (or `config`): a name -> executor dict."""
+    config = conf.SCHEDULES_EXECUTORS if config is None else config
+    using = using or conf.SCHEDULES_DATABASE
+    built: dict[str, Executor] = {}
+    for name, entry in config.items():
+        backend = str(entry.get("BACKEND", "threadpool"))
+        cls = import_string(BACKENDS.get(backend, backend))
+        if not (isinstance(cls, type) and issubclass(cls, Executor)):
+            raise TypeError(
+                f"SCHEDULES_EXECUTORS[{name!r}]['BACKEND'] must name an Executor subclass, "
+                f"got {backend!r}"
+            )
+        built[name] = cls(name, dict(entry.get("OPTIONS", {})), using=using)
+    return built

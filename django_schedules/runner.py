@@ -199,6 +199,93 @@ def _now(write: Callable[[], _T]) -> _T:
     return write()
 
 
+# Coroutines of async jobs running on another thread's event loop, by execution id: a thread
+# cannot be stopped, but a coroutine can be cancelled at its timeout (cancel_on_loop).
+_ON_LOOP: dict[int, concurrent.futures.Future[Any]] = {}
+_ON_LOOP_LOCK = threading.Lock()
+
+
+def cancel_on_loop(execution_id: int) -> bool:
+    """Cancel the async job of `execution_id` running on another thread's event loop (it gets
+    CancelledError at its current await); False when it does not run on one."""
+    with _ON_LOOP_LOCK:
+        future = _ON_LOOP.get(execution_id)
+    return future is not None and future.cancel()
+
+
+def _resolve(value: Any, loop: asyncio.AbstractEventLoop | None, execution_id: int) -> Any:
+    """The job's result: an awaitable is run on `loop` when it is running in another thread,
+    else to completion on a private loop in this thread."""
+    if not inspect.isawaitable(value):
+        return value
+    if loop is None or not loop.is_running() or _running_loop() is loop:
+        return asyncio.run(_await(value))
+    future = asyncio.run_coroutine_threadsafe(_await(value), loop)
+    with _ON_LOOP_LOCK:
+        _ON_LOOP[execution_id] = future
+    try:
+        return future.result()
+    finally:
+        with _ON_LOOP_LOCK:
+            _ON_LOOP.pop(execution_id, None)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+async def _await(value: Any) -> Any:
+    return await value
+
+
+# Timeouts: the one authority. When a run is overdue depends on who watches it: its own alarm
+# or watchdog (_TimeLimit: a tasks worker, with stop_at_timeout), the scheduler's upkeep (the
+# runs of its in-process executors and process pool: Deadlines), or the tasks leader's
+# backstop (time_out_overdue: a worker that did not stop its run). Each then calls time_out,
+# which says what happens to the row and to the run.
+
+
+class Deadlines:
+    """The runs handed to one in-process executor (or its process pool) and not seen to end,
+    each overdue `timeout` seconds after it was handed over, by this process's monotonic
+    clock. Thread-safe: the executor's workers add and discard, the upkeep looks."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # id -> (monotonic deadline, timeout) when the run has a timeout
+        self._runs: dict[int, tuple[float, float] | None] = {}
+
+    def add(self, execution_id: int, timeout: float | None) -> None:
+        deadline = None if timeout is None else (time.monotonic() + timeout, timeout)
+        with self._lock:
+            self._runs[execution_id] = deadline
+
+    def discard(self, execution_id: int) -> None:
+        with self._lock:
+            self._runs.pop(execution_id, None)
+
+    def ids(self) -> list[int]:
+        with self._lock:
+            return list(self._runs)
+
+    def earliest(self) -> float | None:
+        with self._lock:
+            deadlines = [d[0] for d in self._runs.values() if d is not None]
+        return min(deadlines) if deadlines else None
+
+    def overdue(self) -> list[tuple[int, float]]:
+        """(id, timeout) of the runs past their deadline, each reported once."""
+        now = time.monotonic()
+        with self._lock:
+            late = [(i, d[1]) for i, d in self._runs.items() if d is not None and now >= d[0]]
+            for i, _ in late:
+                self._runs[i] = None
+            return late
+
+
 class _TimedOut(BaseException):
     """Raised inside a job by its timeout alarm. A BaseException, so that a job's own
     ``except Exception`` does not swallow it."""
@@ -307,55 +394,6 @@ def _alarm_is_free() -> bool:
     return signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None) and signal.getitimer(
         signal.ITIMER_REAL
     ) == (0.0, 0.0)
-
-
-# Coroutines of async jobs running on another thread's event loop, by execution id: a thread
-# cannot be stopped, but a coroutine can be cancelled at its timeout (cancel_on_loop).
-_ON_LOOP: dict[int, concurrent.futures.Future[Any]] = {}
-_ON_LOOP_LOCK = threading.Lock()
-
-
-def cancel_on_loop(execution_id: int) -> bool:
-    """Cancel the async job of `execution_id` running on another thread's event loop (it gets
-    CancelledError at its current await); False when it does not run on one."""
-    with _ON_LOOP_LOCK:
-        future = _ON_LOOP.get(execution_id)
-    return future is not None and future.cancel()
-
-
-def _resolve(value: Any, loop: asyncio.AbstractEventLoop | None, execution_id: int) -> Any:
-    """The job's result: an awaitable is run on `loop` when it is running in another thread,
-    else to completion on a private loop in this thread."""
-    if not inspect.isawaitable(value):
-        return value
-    if loop is None or not loop.is_running() or _running_loop() is loop:
-        return asyncio.run(_await(value))
-    future = asyncio.run_coroutine_threadsafe(_await(value), loop)
-    with _ON_LOOP_LOCK:
-        _ON_LOOP[execution_id] = future
-    try:
-        return future.result()
-    finally:
-        with _ON_LOOP_LOCK:
-            _ON_LOOP.pop(execution_id, None)
-
-
-def _running_loop() -> asyncio.AbstractEventLoop | None:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
-
-
-async def _await(value: Any) -> Any:
-    return await value
-
-
-# Timeouts: the one authority. A run past its timeout is noticed by whoever watches it: its own
-# alarm or watchdog (a tasks worker, with stop_at_timeout), the scheduler's upkeep (the runs of
-# its in-process executors and process pool, by their monotonic deadlines:
-# Executor.overdue), or the tasks leader's backstop (a worker that did not stop its run). Each
-# calls time_out, which says what happens to the row and to the run.
 
 
 def time_out(

@@ -13,7 +13,7 @@ from typing import Any
 from django.utils.module_loading import import_string
 
 from django_schedules.conf import conf
-from django_schedules.runner import cancel_on_loop
+from django_schedules.runner import Deadlines, cancel_on_loop
 
 
 def _start_at(start_in: float) -> float | None:
@@ -28,8 +28,7 @@ class Executor(ABC):
         self.options = options
         self.using = using
         self._lock = threading.Lock()
-        # id -> (monotonic deadline, timeout) when the run has a timeout
-        self._submitted: dict[int, tuple[float, float] | None] = {}
+        self._runs = Deadlines()  # what we were handed and have not seen end
         # The AsyncIOScheduler's event loop: async jobs run there (use_event_loop).
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -53,33 +52,21 @@ class Executor(ABC):
 
     def running_ids(self) -> list[int]:
         """Executions handed to this executor that have not ended yet."""
-        with self._lock:
-            return list(self._submitted)
+        return self._runs.ids()
 
     def _track(self, execution_id: int, timeout: float | None) -> None:
-        with self._lock:
-            self._submitted[execution_id] = (
-                None if timeout is None else (time.monotonic() + timeout, timeout)
-            )
+        self._runs.add(execution_id, timeout)
 
     def _untrack(self, execution_id: int) -> None:
-        with self._lock:
-            self._submitted.pop(execution_id, None)
+        self._runs.discard(execution_id)
 
     def next_deadline(self) -> float | None:
         """The earliest monotonic timeout deadline of our runs (None when none has one)."""
-        with self._lock:
-            deadlines = [d[0] for d in self._submitted.values() if d is not None]
-        return min(deadlines) if deadlines else None
+        return self._runs.earliest()
 
     def overdue(self) -> list[tuple[int, float]]:
         """(id, timeout) of executions past their timeout, each reported once."""
-        now = time.monotonic()
-        with self._lock:
-            late = [(i, d[1]) for i, d in self._submitted.items() if d is not None and now >= d[0]]
-            for i, _ in late:
-                self._submitted[i] = None
-            return late
+        return self._runs.overdue()
 
     def stop_run(self, execution_id: int) -> bool:
         """Stop a run past its timeout for real; False when this executor cannot.

@@ -504,6 +504,8 @@ class Scheduler:
     def _housekeeping(self) -> None:
         self.upkeep.run()
 
+    # The upkeep's next instants under the loop's names: tick() (and tests) set them to 0 to
+    # have the heartbeats or the look for lost runs done on the next pass.
     @property
     def _housekeeping_at(self) -> float:
         return self.upkeep.heartbeat_at

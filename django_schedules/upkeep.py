@@ -26,6 +26,7 @@ from django_schedules.executors import Executor
 from django_schedules.lease import Lease
 from django_schedules.models import ProcessRole
 
+# The scheduler's logger, which operators may have configured (docs/operations.md).
 logger = logging.getLogger("django_schedules.scheduler")
 
 # Pruning old executions (SCHEDULES_KEEP_EXECUTIONS): how often the leader looks, and how

@@ -824,7 +824,7 @@ def limits(figs: Figures) -> list[str]:
             "is a share of a claim transaction plus its worker's writes "
             "(`store.start_execution()`, pending to running, then `store.finish_execution()`),"
             " against none for a scheduler that keeps no record; the job waits for its instant"
-            " after its start is written (`executors.run_execution_now()`), so it starts late "
+            " after its start is written (`runner.run_execution_now()`), so it starts late "
             "when that work, the GIL or the database server (on the same two cores) holds it "
             f"past the {lookahead_ms(figs)} look-ahead. A reading of the code, not a profile."
         )

@@ -16,17 +16,6 @@ def init_worker() -> None:
     django.setup()  # apps.ready autodiscovers each installed app's jobs.py
 
 
-def run(execution_id: int, epoch: int | None, using: str) -> str:
-    from django.db import connections
-
-    from django_schedules.executors import run_execution_now
-
-    try:
-        return run_execution_now(execution_id, epoch, using)
-    finally:
-        connections.close_all()
-
-
 def _ignore(signum: int, frame: Any) -> None:
     """A handler that does nothing (see worker_main)."""
 
@@ -49,7 +38,7 @@ def worker_main(conn: Any) -> None:
     init_worker()
     from django.db import connections
 
-    from django_schedules.executors import run_execution_now
+    from django_schedules.runner import run_execution_now
 
     try:
         while True:

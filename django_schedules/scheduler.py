@@ -12,8 +12,6 @@ import heapq
 import itertools
 import json
 import logging
-import os
-import socket
 import threading
 import time
 from collections import deque
@@ -24,7 +22,7 @@ from typing import Any
 
 from django.db import DatabaseError, connections, transaction
 
-from django_schedules import __version__, store
+from django_schedules import store
 from django_schedules.clock import Clock, SystemClock
 from django_schedules.conf import conf
 from django_schedules.executors import Executor, build_executors
@@ -33,17 +31,12 @@ from django_schedules.models import (
     ExecutionKind,
     ExecutionStatus,
     MisfirePolicy,
-    ProcessRole,
 )
+from django_schedules.runner import announce_failed
 from django_schedules.store import Claimed, DueSchedule, NewExecution, SchedulePlan
+from django_schedules.upkeep import LoopFacts, Upkeep
 
 logger = logging.getLogger("django_schedules.scheduler")
-
-# Pruning old executions (SCHEDULES_KEEP_EXECUTIONS): how often the leader looks, and how
-# much it deletes per look, in batches of short transactions.
-PRUNE_EVERY = 300.0
-PRUNE_BATCH = 1000
-PRUNE_BATCHES = 10
 
 # Walking a long gap occurrence by occurrence stops after this many; the rest is counted by
 # jumping straight to the first occurrence after the gap.
@@ -267,9 +260,15 @@ class Scheduler:
         self._timers: list[tuple[datetime, int, Claimed, int]] = []
         self._timer_seq = itertools.count()
         self._timer_cond = threading.Condition()
-        self._housekeeping_at = 0.0
-        self._lost_check_at = 0.0
-        self._prune_at = 0.0
+        self.upkeep = Upkeep(
+            group=group,
+            lease=self.lease,
+            clock=self.clock,
+            using=self.using,
+            lease_ttl=self.lease_ttl,
+            executors=lambda: self.executors,
+            facts=self._loop_facts,
+        )
         self._waker: _Waker | None = None
         self._unsure = False  # a pass failed: it may have left pending rows nobody dispatches
         # What the process heartbeat reports (SchedulerProcess; docs/operations.md).
@@ -277,8 +276,6 @@ class Scheduler:
         self._last_tick_at: datetime | None = None
         self._earliest: datetime | None = None  # the last probe's earliest next run
         self._fired: deque[float] = deque()  # monotonic start times of the last minute
-        self._reported_role = ""
-        self._expire_at = 0.0
 
     # Parts.
 
@@ -502,103 +499,33 @@ class Scheduler:
         finally:
             connections.close_all()
 
-    # Upkeep.
+    # Upkeep (upkeep.py).
 
     def _housekeeping(self) -> None:
-        now = self.clock.now()
-        role = ProcessRole.LEADER if self.lease.held else ProcessRole.STANDBY
-        if role != self._reported_role:
-            self._housekeeping_at = 0.0  # report a new role at once
-        for executor in self.executors.values():
-            for execution_id, timeout in executor.overdue():
-                store.time_out(execution_id, timeout, now, self.using)
-                if executor.stop_run(execution_id):
-                    logger.warning(
-                        "execution %d ran past its timeout; marked failed and stopped (its "
-                        "worker process killed, or its coroutine cancelled)",
-                        execution_id,
-                    )
-                else:
-                    logger.warning(
-                        "execution %d ran past its timeout; marked failed (a thread cannot "
-                        "be killed: it runs on until it ends)",
-                        execution_id,
-                    )
-        mono = self.clock.monotonic()
-        if mono >= self._housekeeping_at:
-            self._housekeeping_at = mono + self.lease_ttl / 3
-            running = [i for e in self.executors.values() for i in e.running_ids()]
-            store.heartbeat(running, self.using)
-            self._report(role, now, mono)
-            epoch = self.lease.epoch
-            if epoch is not None:
-                for executor in self.executors.values():
-                    executor.sweep(epoch)
-            if self.lease.held and mono >= self._lost_check_at:
-                self._lost_check_at = mono + self.lease_ttl
-                lost = store.mark_lost(
-                    # Runs heartbeat every third of a TTL: this process's (--lease-ttl) for its
-                    # own, SCHEDULES_LEASE_TTL's for a tasks worker, which cannot see ours.
-                    # Wait out the longer, so a live run is never called lost.
-                    older_than=timedelta(seconds=max(self.lease_ttl, conf.SCHEDULES_LEASE_TTL)),
-                    reason="its worker stopped heartbeating",
-                    now=now,
-                    using=self.using,
-                )
-                if lost:
-                    logger.warning("%d execution(s) lost: their worker stopped", len(lost))
-                    _announce_lost(lost, self.using)
-            if self.lease.held and mono >= self._prune_at:
-                self._prune()
-                self._prune_at = mono + PRUNE_EVERY
+        self.upkeep.run()
 
-    def _prune(self) -> None:
-        """Delete finished executions older than SCHEDULES_KEEP_EXECUTIONS: a few batches at a
-        time (the rest waits for the next round), so pruning never holds up firing. Age is
-        judged by the database's clock, like every other expiry."""
-        keep = conf.SCHEDULES_KEEP_EXECUTIONS
-        if keep is None:
-            return
-        deleted = 0
-        try:
-            before = store.database_now(self.using) - keep
-            batches = store.prune_executions(before, batch_size=PRUNE_BATCH, using=self.using)
-            deleted = sum(itertools.islice(batches, PRUNE_BATCHES))
-        except DatabaseError as exc:
-            logger.warning("pruning old executions failed, retried later: %s", exc)
-        if deleted:
-            logger.info("pruned %d execution(s) older than %s", deleted, keep)
+    # The upkeep's next instants under the loop's names: tick() (and tests) set them to 0 to
+    # have the heartbeats or the look for lost runs done on the next pass.
+    @property
+    def _housekeeping_at(self) -> float:
+        return self.upkeep.heartbeat_at
 
-    def _report(self, role: str, now: datetime, mono: float) -> None:
-        """The process heartbeat: every third of the TTL (with the lease renewal, or a
-        standby's acquire attempts), and at once when the role changes; once per TTL, delete
-        the rows of processes silent for three TTLs."""
+    @_housekeeping_at.setter
+    def _housekeeping_at(self, at: float) -> None:
+        self.upkeep.heartbeat_at = at
+
+    @property
+    def _lost_check_at(self) -> float:
+        return self.upkeep.lost_check_at
+
+    @_lost_check_at.setter
+    def _lost_check_at(self, at: float) -> None:
+        self.upkeep.lost_check_at = at
+
+    def _loop_facts(self, mono: float) -> LoopFacts:
         while self._fired and self._fired[0] < mono - 60:
             self._fired.popleft()
-        lag: float | None = None
-        if role == ProcessRole.LEADER:
-            earliest = self._earliest
-            lag = 0.0 if earliest is None else max(0.0, (now - earliest).total_seconds())
-        report = store.ProcessReport(
-            group=self.group,
-            owner=self.owner,
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            version=__version__,
-            role=role,
-            started_at=self._started_at,
-            last_tick_at=self._last_tick_at,
-            fired_last_minute=len(self._fired),
-            lag=lag,
-        )
-        try:
-            store.report_process(report, self.using)
-            self._reported_role = role
-            if mono >= self._expire_at:
-                self._expire_at = mono + self.lease_ttl
-                store.expire_processes(timedelta(seconds=3 * self.lease_ttl), self.using)
-        except DatabaseError as exc:  # never let the report stop the firing
-            logger.warning("could not report the scheduler process: %s", exc)
+        return LoopFacts(self._started_at, self._last_tick_at, self._earliest, len(self._fired))
 
     # The loop.
 
@@ -723,7 +650,7 @@ class Scheduler:
                         using=self.using,
                     )
                     logger.warning("%d execution(s) still running at shutdown: lost", len(still))
-                    _announce_lost(lost, self.using)
+                    announce_failed(lost, self.using)
             try:
                 store.forget_process(self.owner, self.using)
             except DatabaseError as exc:
@@ -732,13 +659,6 @@ class Scheduler:
             if self._waker is not None:
                 self._waker.close()
                 self._waker = None
-
-
-def _announce_lost(execution_ids: list[int], using: str) -> None:
-    from django_schedules.executors import send_signals
-
-    for execution_id in execution_ids:
-        send_signals(using, execution_id, "execution_finished", "execution_failed")
 
 
 # Waking up early.

@@ -21,15 +21,15 @@ except ImportError:  # Django 5.2: the backport
 
 from django.db import connections
 
+from django_schedules import store
 from django_schedules.conf import conf
+from django_schedules.runner import run_execution_now
 
 
 @contextmanager
 def _heartbeat(execution_id: int, using: str) -> Iterator[None]:
     """Refresh the row's heartbeat while the job runs: the worker is not the scheduler
     process, which heartbeats only the runs it executes itself."""
-    from django_schedules import store
-
     done = threading.Event()
 
     def beat() -> None:
@@ -52,8 +52,6 @@ def _heartbeat(execution_id: int, using: str) -> Iterator[None]:
 @task()
 def run_execution(execution_id: int) -> str:
     """Run one Execution of django-schedules (a no-op when another worker has it)."""
-    from django_schedules.executors import run_execution_now
-
     using = conf.SCHEDULES_DATABASE
     with _heartbeat(execution_id, using):
         # No scheduler watches this run: the worker stops it at its timeout itself.

@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "timers",
             "tasks",
             "_spawn",
+            "groupcommit",
         ),
     ),
     ("store", ("store", "models", "querysets", "lease", "dbclock", "migrations")),

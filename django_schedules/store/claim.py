@@ -24,8 +24,7 @@ from django.db.models import Count, TextField
 from django.db.models.functions import Cast
 
 from django_schedules.models import ExecutionStatus, Schedule
-from django_schedules.store import dialects
-from django_schedules.store.dialects import NewRow
+from django_schedules.store.dialects import NewRow, dialect_for
 from django_schedules.store.lease import fence
 from django_schedules.store.rows import (
     Claimed,
@@ -84,7 +83,7 @@ class ClaimTransaction:
 
     def batch_limit(self, batch: int) -> int:
         """`batch`, capped by the parameters the UPDATE may carry on this database."""
-        return min(batch, dialects.dialect_for(self.using).max_params // 5)
+        return min(batch, dialect_for(self.using).max_params // 5)
 
     def due_rows(self, horizon: datetime, batch: int) -> tuple[list[DueSchedule], bool]:
         """Up to `batch` due rows (capped by ``batch_limit``), and whether more are due."""
@@ -115,7 +114,7 @@ class ClaimTransaction:
         only for the rows this claim moved (the others changed under us)."""
         if not rows:
             return [], []
-        dialect = dialects.dialect_for(self.using)
+        dialect = dialect_for(self.using)
         won = dialect.advance(rows, plans, now, self.using)
         by_pk = {r.pk: r for r in rows if r.pk in won}
         inserts = [

@@ -503,10 +503,10 @@ def test_a_schedule_changed_during_the_claim_is_not_moved_on_nor_fired(
 def test_a_database_without_update_from_or_returning_claims_the_same(
     clock: ManualClock, monkeypatch: pytest.MonkeyPatch, missing: tuple[str, ...]
 ) -> None:
-    dialect = copy.copy(store.dialects.dialect_for("default"))
+    dialect = copy.copy(store.claim.dialect_for("default"))
     for feature in missing:
         setattr(dialect, feature, False)
-    monkeypatch.setattr(store.dialects, "dialect_for", lambda using: dialect)
+    monkeypatch.setattr(store.claim, "dialect_for", lambda using: dialect)
     interval_schedule("ok", 60)
     interval_schedule("refused", 60, kwargs={"nope": 1})
     interval_schedule("taken", 60)

@@ -44,4 +44,4 @@ def test_the_due_query_uses_its_index() -> None:
     plan = due.explain()
     assert "schedules_due_idx" in plan, plan
     assert [s.job_id for s in Schedule.objects.due(NOW)] == [f"job-{i}" for i in range(1, 6)]
-    assert [row[2] for row in due] == [f"job-{i}" for i in range(1, 6)]
+    assert [store.DueSchedule(*row).job_id for row in due] == [f"job-{i}" for i in range(1, 6)]

@@ -1,16 +1,19 @@
 """Where schedules live: one ``Schedule`` row per job, one ``Execution`` per firing, one
 ``SchedulerLease`` per scheduler group.
 
-Every query the engine and the API run lives in ``store.py``; this module names the querysets.
+Every query the engine and the API run lives in the ``store`` package; this module names the
+querysets it builds them from.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from django_schedules.dbclock import DbNow
 
 
 class TriggerKind(models.TextChoices):
@@ -65,6 +68,45 @@ class ScheduleQuerySet(models.QuerySet["Schedule"]):
     def due(self, now: datetime) -> ScheduleQuerySet:
         """Return enabled schedules whose next run is at or before `now`, earliest first."""
         return self.filter(enabled=True, next_run_at__lte=now).order_by("next_run_at")
+
+    def upcoming(self) -> ScheduleQuerySet:
+        """Return enabled schedules that have a next run, earliest first."""
+        return self.filter(enabled=True, next_run_at__isnull=False).order_by("next_run_at")
+
+
+class ExecutionQuerySet(models.QuerySet["Execution"]):
+    def pending(self) -> ExecutionQuerySet:
+        return self.filter(status=ExecutionStatus.PENDING)
+
+    def running(self) -> ExecutionQuerySet:
+        return self.filter(status=ExecutionStatus.RUNNING)
+
+    def live(self) -> ExecutionQuerySet:
+        """Return pending and running executions: those ``max_instances`` counts."""
+        return self.filter(status__in=[ExecutionStatus.PENDING, ExecutionStatus.RUNNING])
+
+    def unclaimed(self) -> ExecutionQuerySet:
+        """Return pending executions no lease holder stamped: manual runs, and lost runs sent
+        back for a re-run."""
+        return self.filter(status=ExecutionStatus.PENDING, epoch__isnull=True)
+
+    def orphaned(self, epoch: int, *, own: bool = False) -> ExecutionQuerySet:
+        """Return pending executions nobody live dispatches under `epoch`: unclaimed ones and
+        those claimed under an older epoch (with `own`, also under `epoch` itself)."""
+        stale = Q(epoch__isnull=True) | Q(epoch__lt=epoch)
+        if own:
+            stale |= Q(epoch=epoch)
+        return self.filter(stale, status=ExecutionStatus.PENDING)
+
+    def silent(self, older_than: timedelta) -> ExecutionQuerySet:
+        """Return running executions whose heartbeat is older than `older_than`, by the
+        database's clock."""
+        return self.running().filter(heartbeat_at__lt=DbNow() - older_than)
+
+    def prunable(self, before: datetime) -> ExecutionQuerySet:
+        """Return finished executions created before `before`."""
+        finished = [status.value for status in FINISHED_STATUSES]
+        return self.filter(created_at__lt=before, status__in=finished)
 
 
 class Schedule(models.Model):
@@ -133,7 +175,9 @@ class Schedule(models.Model):
         ordering = ["job_id"]
         permissions = [("run_schedule", _("Can run a schedule now"))]
         indexes = [
-            # Serves ScheduleQuerySet.due() and the scheduler's probe on every tick. Partial:
+            # Serves ScheduleQuerySet.due(), which store.claim.due_queryset() runs in each
+            # claim, and ScheduleQuerySet.upcoming(), which store.probe.probe() runs on every
+            # tick (tests/store/test_explain.py, tests/engine/test_explain.py). Partial:
             # SQLite compiles enabled=True to a bare WHERE "enabled", which only an index
             # with that same condition serves. MariaDB/MySQL ignore the condition and get a
             # plain next_run_at index, which their planner walks in order (the paused are few).
@@ -189,6 +233,8 @@ class Execution(models.Model):
     result = models.TextField(_("result"), blank=True)
     traceback = models.TextField(_("traceback"), blank=True)
 
+    objects = ExecutionQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("execution")
         verbose_name_plural = _("executions")
@@ -200,12 +246,14 @@ class Execution(models.Model):
             ),
         ]
         indexes = [
-            # Serves the lost-execution sweeper and the pending re-dispatch.
+            # Serves ExecutionQuerySet.running() and silent(): store.executions.mark_lost(),
+            # heartbeat() and time_out_overdue().
             models.Index(fields=["status", "heartbeat_at"], name="schedules_exec_status_idx"),
-            # Serves store.probe() (manual runs waiting: pending, epoch NULL) and
-            # store.adopt_pending() (pending rows of an earlier lease holder).
+            # Serves ExecutionQuerySet.unclaimed() in store.probe.probe() (manual runs
+            # waiting: pending, epoch NULL) and orphaned() in store.executions.adopt_pending()
+            # (pending rows of an earlier lease holder).
             models.Index(fields=["status", "epoch"], name="schedules_exec_pending_idx"),
-            # Serves pruning by age.
+            # Serves ExecutionQuerySet.prunable(): store.ops.prune_executions().
             models.Index(fields=["created_at"], name="schedules_exec_created_idx"),
             # Serves the admin's execution list: its default order (newest first), the same
             # read backwards, its status/kind filters and deep pages walk this index instead
@@ -272,7 +320,8 @@ class SchedulerProcess(models.Model):
         verbose_name = _("scheduler process")
         verbose_name_plural = _("scheduler processes")
         indexes = [
-            # Serves store.scheduler_processes() and the expiry of dead rows.
+            # Serves store.ops.expire_processes() (silent processes) and the group's rows in
+            # store.ops.scheduler_status().
             models.Index(fields=["group", "heartbeat_at"], name="schedules_process_beat_idx"),
         ]
 

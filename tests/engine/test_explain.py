@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
+from django_schedules import store
 from django_schedules.models import Execution, ExecutionStatus, Schedule
 
 from .conftest import NOW
@@ -49,13 +50,10 @@ def test_the_probe_finds_the_earliest_run_through_its_index() -> None:
         for i in range(3000)
     )
     analyze(Schedule, Execution)
-    earliest = (
-        Schedule.objects.filter(enabled=True, next_run_at__isnull=False)
-        .order_by("next_run_at")
-        .values("next_run_at")[:1]
-    )
+    # The probe's two parts, built by the functions store.probe() builds its query from.
+    earliest = store.earliest_run_query("default")
     assert "schedules_due_idx" in earliest.explain()
     # Either status-led index serves "pending, epoch NULL": the planner picks.
-    manual = Execution.objects.filter(status=ExecutionStatus.PENDING, epoch__isnull=True)
+    manual = store.unclaimed_query("default")
     plan = manual.order_by().explain()
     assert "schedules_exec_pending_idx" in plan or "schedules_exec_status_idx" in plan, plan

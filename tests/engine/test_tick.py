@@ -496,18 +496,17 @@ def test_a_schedule_changed_during_the_claim_is_not_moved_on_nor_fired(
 @pytest.mark.parametrize(
     "missing",
     [
-        ("update_from", "update_join", "update_returning"),  # SQLite before 3.33
+        ("update_from", "update_returning"),  # SQLite before 3.33
         ("update_returning", "insert_returning"),  # SQLite 3.33 and 3.34; MySQL
     ],
 )
 def test_a_database_without_update_from_or_returning_claims_the_same(
     clock: ManualClock, monkeypatch: pytest.MonkeyPatch, missing: tuple[str, ...]
 ) -> None:
-    dialect = copy.copy(store._dialect("default"))
+    dialect = copy.copy(store.claim.dialect_for("default"))
     for feature in missing:
         setattr(dialect, feature, False)
-    dialect.arrays = dialect.arrays and "update_from" not in missing
-    monkeypatch.setattr(store, "_dialect", lambda using: dialect)
+    monkeypatch.setattr(store.claim, "dialect_for", lambda using: dialect)
     interval_schedule("ok", 60)
     interval_schedule("refused", 60, kwargs={"nope": 1})
     interval_schedule("taken", 60)

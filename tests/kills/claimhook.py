@@ -18,7 +18,7 @@ from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-# The claim's statements (django_schedules/store.py claim_due), the only ones a scheduler runs
+# The claim's statements (django_schedules/store/dialects.py), the only ones a scheduler runs
 # on these tables inside a transaction: the conditional UPDATE that moves the batch of
 # schedules on (its SQL differs by database), and the bulk INSERT of their executions.
 POINTS = {

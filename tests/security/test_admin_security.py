@@ -132,7 +132,7 @@ def test_the_preview_is_json_that_the_page_shows_as_text(superuser: User, client
     assert response.json()["ok"] is False
     assert HOSTILE in response.json()["errors"]["cron_hour"][0]
     # The page's script puts preview text into the DOM with textContent only.
-    script = Path(store.__file__).parent / "static" / "django_schedules" / "schedule_form.js"
+    script = Path(store.__file__).parent.parent / "static" / "django_schedules" / "schedule_form.js"
     code = script.read_text()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
         assert sink not in code

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connection
 
+from django_schedules import store
 from django_schedules.models import Schedule
 
 NOW = datetime(2025, 1, 15, 7, 0, tzinfo=UTC)
@@ -38,6 +39,9 @@ def test_the_due_query_uses_its_index() -> None:
         for i in range(5_000)
     )
     analyze(Schedule)
-    plan = Schedule.objects.due(NOW).explain()
+    # The claim's own read (store.claim.ClaimTransaction.due_rows), as the engine runs it.
+    due = store.due_queryset(NOW, 101, "default")
+    plan = due.explain()
     assert "schedules_due_idx" in plan, plan
     assert [s.job_id for s in Schedule.objects.due(NOW)] == [f"job-{i}" for i in range(1, 6)]
+    assert [store.DueSchedule(*row).job_id for row in due] == [f"job-{i}" for i in range(1, 6)]

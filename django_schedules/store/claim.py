@@ -1,0 +1,202 @@
+"""The batch claim, as steps the engine composes inside one transaction:
+
+    with claim_transaction(group, owner, epoch, using=using) as claim:   # fence check
+        if claim.fenced_out: ...                                          # stop firing
+        rows, more = claim.due_rows(horizon, batch)                       # index schedules_due_idx
+        live = claim.live_counts(rows)                                    # for max_instances
+        plans = {row.pk: <the planner>(row, live.get(row.pk, 0)) for row in rows}
+        claimed, errors = claim.record(rows, plans, now)                  # UPDATE, then INSERT
+
+the whole attempt retried by ``retry(attempt, using=using)``. A fixed number of statements
+whatever the batch size. UPDATE before INSERT: the reverse deadlocked on InnoDB. The unique
+(schedule, fire_time) constraint is the last line of defence. ``claim_due`` is that
+composition with a planner passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, TextField
+from django.db.models.functions import Cast
+
+from django_schedules.models import ExecutionStatus, Schedule
+from django_schedules.store.dialects import NewRow, dialect_for
+from django_schedules.store.lease import fence
+from django_schedules.store.rows import (
+    Claimed,
+    ClaimResult,
+    DueSchedule,
+    NewExecution,
+    Planner,
+    SchedulePlan,
+)
+from django_schedules.store.transactions import executions, retry, write_transaction
+
+# The columns a claim reads of a due schedule, in DueSchedule's order.
+_DUE_COLUMNS = (
+    "pk",
+    "version",
+    "job_id",
+    "name",
+    "func",
+    "executor",
+    "trigger_text",
+    "args_text",
+    "kwargs_text",
+    "misfire_grace_time",
+    "misfire_policy",
+    "max_instances",
+    "timeout",
+    "next_run_at",
+)
+
+
+def due_queryset(horizon: datetime, limit: int, using: str) -> Any:
+    """The claim's read: up to `limit` schedules due at or before `horizon`, soonest first,
+    as value tuples in DueSchedule's order (``ScheduleQuerySet.due``, index
+    schedules_due_idx). JSON stays text: the planner parses it only when its caches miss."""
+    return (
+        Schedule.objects.using(using)
+        .due(horizon)
+        .annotate(
+            trigger_text=Cast("trigger", TextField()),
+            args_text=Cast("args", TextField()),
+            kwargs_text=Cast("kwargs", TextField()),
+        )
+        .values_list(*_DUE_COLUMNS)[:limit]
+    )
+
+
+class ClaimTransaction:
+    """The steps of one claim, inside the transaction ``claim_transaction`` opened."""
+
+    def __init__(self, group: str, owner: str, epoch: int, using: str) -> None:
+        self.group = group
+        self.owner = owner
+        self.epoch = epoch
+        self.using = using
+        self.fenced_out = False
+
+    def batch_limit(self, batch: int) -> int:
+        """`batch`, capped by the parameters the UPDATE may carry on this database."""
+        return min(batch, dialect_for(self.using).max_params // 5)
+
+    def due_rows(self, horizon: datetime, batch: int) -> tuple[list[DueSchedule], bool]:
+        """Up to `batch` due rows (capped by ``batch_limit``), and whether more are due."""
+        batch = self.batch_limit(batch)
+        rows = [DueSchedule(*row) for row in due_queryset(horizon, batch + 1, self.using)]
+        return rows[:batch], len(rows) > batch
+
+    def live_counts(self, rows: Sequence[DueSchedule]) -> dict[int, int]:
+        """Pending and running executions per schedule of `rows`, for ``max_instances``;
+        a schedule with none is left out."""
+        if not rows:
+            return {}
+        return dict(
+            executions(self.using)
+            .live()
+            .filter(schedule_id__in=[r.pk for r in rows])
+            .values("schedule_id")
+            .annotate(n=Count("pk"))
+            .values_list("schedule_id", "n")
+        )
+
+    def record(
+        self, rows: Sequence[DueSchedule], plans: dict[int, SchedulePlan], now: datetime
+    ) -> tuple[list[Claimed], list[tuple[int, str]]]:
+        """Move the rows on as planned (one conditional UPDATE, each row's version in its
+        WHERE) and insert their executions (one multi-row INSERT). Return the pending
+        executions to dispatch, and (schedule pk, error) of the plans with an error, both
+        only for the rows this claim moved (the others changed under us)."""
+        if not rows:
+            return [], []
+        dialect = dialect_for(self.using)
+        won = dialect.advance(rows, plans, now, self.using)
+        by_pk = {r.pk: r for r in rows if r.pk in won}
+        inserts = [
+            _new_row(by_pk[pk], e, self.epoch, now) for pk in by_pk for e in plans[pk].executions
+        ]
+        inserted = dialect.insert(inserts, self.using) if inserts else []
+        claimed = [
+            Claimed(
+                execution_id=row.id,
+                schedule_id=row.schedule_id,
+                executor=by_pk[row.schedule_id].executor,
+                fire_time=row.fire_time,
+                run_at=row.run_at or row.fire_time,
+                timeout=by_pk[row.schedule_id].timeout,
+                job_id=by_pk[row.schedule_id].job_id,
+            )
+            for row in inserted
+            if row.status == ExecutionStatus.PENDING
+        ]
+        errors = [(pk, plans[pk].error) for pk in by_pk if plans[pk].error]
+        return claimed, errors
+
+
+@contextmanager
+def claim_transaction(
+    group: str, owner: str, epoch: int, *, using: str
+) -> Iterator[ClaimTransaction]:
+    """Open the claim's write transaction and check the fence: ``fenced_out`` is True when we
+    no longer hold the lease at `epoch` (then claim nothing, and stop firing)."""
+    with write_transaction(using):
+        claim = ClaimTransaction(group, owner, epoch, using)
+        claim.fenced_out = not fence(group, owner, epoch, using)
+        yield claim
+
+
+def _new_row(s: DueSchedule, e: NewExecution, epoch: int, now: datetime) -> NewRow:
+    return NewRow(
+        schedule_id=s.pk,
+        job_id=s.job_id,
+        name=s.name,
+        func=s.func,
+        fire_time=e.fire_time,
+        run_at=e.run_at or e.fire_time,
+        kind=e.kind,
+        status=e.status,
+        reason=e.reason[:500],
+        executor=s.executor,
+        epoch=epoch,
+        finished_at=None if e.status == ExecutionStatus.PENDING else now,
+    )
+
+
+def claim_due(
+    group: str,
+    owner: str,
+    epoch: int,
+    *,
+    horizon: datetime,
+    batch: int,
+    planner: Planner,
+    now: datetime,
+    using: str,
+    in_transaction: Callable[[list[Claimed]], list[Claimed]] | None = None,
+) -> ClaimResult:
+    """Claim up to `batch` schedules due at or before `horizon`, in one transaction: the
+    steps above, with `planner(schedule, live)` (it must not query) between them.
+
+    `in_transaction(claimed)` runs inside the transaction after the INSERT, and returns the
+    executions left to dispatch after commit: an enqueue on a task queue kept in the same
+    database (django-tasks-db) must commit or roll back with the claim.
+    """
+
+    def attempt() -> ClaimResult:
+        with claim_transaction(group, owner, epoch, using=using) as claim:
+            if claim.fenced_out:
+                return ClaimResult(fenced_out=True)
+            rows, more = claim.due_rows(horizon, batch)
+            live = claim.live_counts(rows)
+            plans = {r.pk: planner(r, live.get(r.pk, 0)) for r in rows}
+            claimed, errors = claim.record(rows, plans, now)
+            if in_transaction is not None and claimed:
+                claimed = in_transaction(claimed)
+            return ClaimResult(claimed=claimed, errors=errors, more=more)
+
+    return retry(attempt, using=using)

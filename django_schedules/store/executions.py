@@ -1,0 +1,266 @@
+"""An execution's lifecycle: adopted, started, retried, finished, timed out, lost. Each
+transition is a conditional UPDATE whose row count says who won, under the one retry helper;
+a worker's own writes (start, finish) also ride out a flaky connection (``transient``) and
+recognise their own earlier success, since a try whose reply was lost may have landed."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import F
+
+from django_schedules.dbclock import DbNow
+from django_schedules.models import ExecutionStatus
+from django_schedules.store.rows import Claimed
+from django_schedules.store.transactions import executions, logger, retrying, write_transaction
+
+
+@retrying()
+def adopt_pending(
+    epoch: int, limit: int, using: str, *, mine: Collection[int] | None = None
+) -> list[Claimed]:
+    """Stamp pending executions nobody live dispatches (manual ones, epoch NULL, and those
+    claimed under an older epoch) with our epoch, and return them to dispatch.
+
+    The stamp fences the earlier holder out: its workers start a row only at its own epoch.
+    With `mine` (the ids the caller is dispatching), also those of our own epoch not in it:
+    after a failed pass, a claim whose commit landed unseen left rows nobody dispatches.
+    """
+    table = executions(using)
+    pending = table.orphaned(epoch, own=mine is not None)
+    skip = set(mine or ())
+    with write_transaction(using):
+        found = pending.order_by("pk").values_list("pk", flat=True)[: limit + len(skip)]
+        ids = [pk for pk in found if pk not in skip][:limit]
+        if not ids:
+            return []
+        pending.filter(pk__in=ids).update(epoch=epoch)
+        rows = (
+            table.pending()
+            .filter(pk__in=ids, epoch=epoch)
+            .values_list(
+                "pk",
+                "schedule_id",
+                "executor",
+                "fire_time",
+                "run_at",
+                "schedule__timeout",
+                "job_id",
+            )
+        )
+        return [
+            Claimed(pk, sid, ex, fire, run_at or fire, timeout, job_id)
+            for pk, sid, ex, fire, run_at, timeout, job_id in rows
+        ]
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What a worker needs to run one execution."""
+
+    execution_id: int
+    schedule_id: int | None
+    func: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    fire_time: datetime
+    attempt: int
+    max_retries: int
+    retry_delay: float
+    timeout: float | None = None  # seconds; the schedule's, read when the run starts
+
+
+@retrying(transient=True)
+def start_execution(
+    execution_id: int, epoch: int | None, worker: str, started_at: datetime, using: str
+) -> RunSpec | None:
+    """CAS pending -> running (only at `epoch` when given). None: another worker has it, or a
+    newer lease holder adopted it: a duplicate delivery never runs a job twice."""
+    table = executions(using)
+    qs = table.pending().filter(pk=execution_id)
+    if epoch is not None:
+        qs = qs.filter(epoch=epoch)
+    won = qs.update(
+        status=ExecutionStatus.RUNNING,
+        started_at=started_at,
+        heartbeat_at=DbNow(),
+        worker=worker[:255],
+    )
+    # Our own start, should a try have landed unseen: `started_at` is this call's own.
+    ours = table.running().filter(pk=execution_id, worker=worker[:255], started_at=started_at)
+    if won != 1 and not ours.exists():
+        return None
+    row = table.select_related("schedule").get(pk=execution_id)
+    schedule = row.schedule
+    return RunSpec(
+        execution_id=row.pk,
+        schedule_id=schedule.pk if schedule else None,
+        func=row.func,
+        args=list(schedule.args) if schedule else [],
+        kwargs=dict(schedule.kwargs) if schedule else {},
+        fire_time=row.fire_time,
+        attempt=row.attempt,
+        max_retries=schedule.max_retries if schedule else 0,
+        retry_delay=schedule.retry_delay if schedule else 0.0,
+        timeout=schedule.timeout if schedule else None,
+    )
+
+
+def still_pending(execution_ids: Sequence[int], epoch: int, using: str) -> list[int]:
+    """Those of `execution_ids` still pending under `epoch` (the tasks executor's sweeper)."""
+    return list(
+        executions(using)
+        .pending()
+        .filter(pk__in=list(execution_ids), epoch=epoch)
+        .values_list("pk", flat=True)
+    )
+
+
+@retrying()
+def next_attempt(execution_id: int, attempt: int, using: str) -> bool:
+    """Record a retry as the next attempt of the same running execution."""
+    qs = executions(using).running().filter(pk=execution_id, attempt=attempt)
+    return qs.update(attempt=attempt + 1, heartbeat_at=DbNow()) == 1
+
+
+@retrying(transient=True)
+def finish_execution(
+    execution_id: int,
+    attempt: int,
+    status: str,
+    *,
+    finished_at: datetime,
+    duration: timedelta,
+    result: str = "",
+    reason: str = "",
+    traceback: str = "",
+    using: str,
+) -> bool:
+    """Finish a running execution. False: it was finished already (timed out, marked lost)."""
+    table = executions(using)
+    done = (
+        table.running()
+        .filter(pk=execution_id, attempt=attempt)
+        .update(
+            status=status,
+            finished_at=finished_at,
+            duration=duration,
+            result=result,
+            reason=reason[:500],
+            traceback=traceback,
+        )
+    )
+    # Or our own finish, should a try have landed unseen.
+    return done == 1 or (
+        table.filter(
+            pk=execution_id, status=status, attempt=attempt, finished_at=finished_at
+        ).exists()
+    )
+
+
+@retrying()
+def fail_unstarted(execution_id: int, reason: str, now: datetime, using: str) -> bool:
+    """Finish a pending execution that cannot run (its executor is not configured)."""
+    qs = executions(using).pending().filter(pk=execution_id)
+    return qs.update(status=ExecutionStatus.FAILED, reason=reason[:500], finished_at=now) == 1
+
+
+@retrying()
+def time_out(execution_id: int, timeout: float, now: datetime, using: str) -> bool:
+    """Mark a running execution failed because it ran past its timeout."""
+    qs = executions(using).running().filter(pk=execution_id)
+    reason = f"timeout: still running after {timeout:g}s"
+    return qs.update(status=ExecutionStatus.FAILED, reason=reason, finished_at=now) == 1
+
+
+def time_out_overdue(
+    executor: str, grace: timedelta, now: datetime, using: str
+) -> list[tuple[int, float]]:
+    """Mark failed the running executions of `executor` still running `grace` past their
+    schedule's timeout, judged from their ``started_at`` by `now`; return (id, timeout) of
+    those marked. The running rows are few (index schedules_exec_status_idx), so the
+    deadline is worked out here rather than in each database's date arithmetic."""
+    rows = (
+        executions(using)
+        .running()
+        .filter(executor=executor, schedule__timeout__isnull=False, started_at__isnull=False)
+    )
+    late: list[tuple[int, float]] = [
+        (pk, timeout)
+        for pk, started_at, timeout in rows.values_list("pk", "started_at", "schedule__timeout")
+        if started_at is not None
+        and timeout is not None
+        and started_at + timedelta(seconds=timeout) + grace <= now
+    ]
+    return [(pk, timeout) for pk, timeout in late if time_out(pk, timeout, now, using)]
+
+
+def heartbeat(execution_ids: Sequence[int], using: str) -> int:
+    """Refresh the heartbeat of our running executions, by the database's clock."""
+    if not execution_ids:
+        return 0
+    return _heartbeat(list(execution_ids), using)
+
+
+@retrying()
+def _heartbeat(execution_ids: list[int], using: str) -> int:
+    qs = executions(using).running().filter(pk__in=execution_ids)
+    return qs.update(heartbeat_at=DbNow())
+
+
+@retrying()
+def mark_lost(
+    *,
+    older_than: timedelta | None = None,
+    execution_ids: Sequence[int] | None = None,
+    reason: str,
+    now: datetime,
+    using: str,
+) -> list[int]:
+    """Mark running executions lost: those whose heartbeat is older than `older_than` by the
+    database's clock (index schedules_exec_status_idx), or the given ids. Return the ids
+    marked lost; those of a ``rerun_lost`` schedule with attempts left go back to ``pending``
+    as their next attempt instead, and are not returned.
+
+    With `older_than`, a SELECT comes first; one query when nothing is lost.
+    """
+    running = executions(using).running()
+    qs = running if older_than is None else executions(using).silent(older_than)
+    if execution_ids is not None:
+        qs = qs.filter(pk__in=list(execution_ids))
+    with write_transaction(using):
+        rows = list(
+            qs.values_list("pk", "attempt", "schedule__rerun_lost", "schedule__max_retries")[:1000]
+        )
+        # rerun_lost: the next attempt of the same Execution, back to pending with no
+        # epoch (the leader adopts it like a manual run); a lost attempt counts against
+        # max_retries like a failed one, with at least one re-run (docs/guarantees.md).
+        again = [
+            pk
+            for pk, tries, rerun, retries in rows
+            if rerun and tries < max(int(retries or 0) + 1, 2)
+        ]
+        ids = [pk for pk, *_ in rows if pk not in again]
+        if ids:
+            running.filter(pk__in=ids).update(
+                status=ExecutionStatus.LOST, reason=reason[:500], finished_at=now
+            )
+        if again:
+            running.filter(pk__in=again).update(
+                status=ExecutionStatus.PENDING,
+                attempt=F("attempt") + 1,
+                epoch=None,
+                worker="",
+                started_at=None,
+                heartbeat_at=None,
+                reason=f"re-run: the previous attempt was lost ({reason})"[:500],
+            )
+            logger.warning(
+                "execution(s) %s lost (%s); re-running them (rerun_lost)",
+                ", ".join(map(str, again)),
+                reason,
+            )
+        return ids

@@ -1,0 +1,292 @@
+"""The API's reads and writes of schedules, and the settings sync.
+
+Each write is a step the API can compose in its own retried transaction
+(``retry(..., once_in_transaction=True)`` around ``write_transaction``): ``locked_schedule``
+locks a row, ``save_schedule`` writes a change to it; ``change_schedule`` and
+``sync_settings_schedules`` are such compositions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, connections, transaction
+from django.db.models import OuterRef, Q, Subquery
+
+from django_schedules.exceptions import ScheduleExists, ScheduleNotFound
+from django_schedules.models import (
+    Execution,
+    ExecutionKind,
+    ExecutionStatus,
+    Schedule,
+    ScheduleSource,
+)
+from django_schedules.store.transactions import (
+    database_alias,
+    notify_change,
+    retry,
+    write_transaction,
+)
+
+
+def find_schedule(job_id: str, using: str | None = None) -> Schedule | None:
+    return Schedule.objects.using(database_alias(using)).filter(job_id=job_id).first()
+
+
+def get_schedule(job_id: str, using: str | None = None) -> Schedule:
+    schedule = find_schedule(job_id, using)
+    if schedule is None:
+        raise ScheduleNotFound(f"no schedule has job id {job_id!r}")
+    return schedule
+
+
+def locked_schedule(job_id: str, using: str | None = None) -> Schedule:
+    """The schedule's row, locked until the end of the caller's transaction."""
+    alias = database_alias(using)
+    schedule = Schedule.objects.using(alias).select_for_update().filter(job_id=job_id).first()
+    if schedule is None:
+        raise ScheduleNotFound(f"no schedule has job id {job_id!r}")
+    return schedule
+
+
+def save_schedule(schedule: Schedule, changes: dict[str, Any], using: str | None = None) -> bool:
+    """Write `changes` (``{field: value}``) to a locked `schedule`, inside the caller's
+    transaction; bump ``version`` and notify the scheduler. False: nothing differed, nothing
+    was written."""
+    changed = {name: value for name, value in changes.items() if getattr(schedule, name) != value}
+    if not changed:
+        return False
+    alias = database_alias(using)
+    for name, value in changed.items():
+        setattr(schedule, name, value)
+    schedule.version += 1
+    schedule.save(using=alias, update_fields=[*changed, "version", "updated_at"])
+    notify_change(alias)
+    return True
+
+
+def list_schedules(using: str | None = None) -> list[Schedule]:
+    """Every schedule, soonest next run first (paused and exhausted ones last).
+
+    Each carries ``last_status``, ``last_fire_time`` and ``last_finished_at`` from its latest
+    execution (None when it never ran), in the same single query.
+    """
+    alias = database_alias(using)
+    latest = (
+        Execution.objects.using(alias).filter(schedule=OuterRef("pk")).order_by("-fire_time", "-id")
+    )
+    rows = Schedule.objects.using(alias).annotate(
+        last_status=Subquery(latest.values("status")[:1]),
+        last_fire_time=Subquery(latest.values("fire_time")[:1]),
+        last_finished_at=Subquery(latest.values("finished_at")[:1]),
+    )
+    # NULL sorts first on some databases and last on others: put "never" last everywhere.
+    return sorted(
+        rows,
+        key=lambda s: (not s.enabled, s.next_run_at is None, s.next_run_at or _EPOCH, s.job_id),
+    )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def insert_schedule(
+    schedule: Schedule,
+    *,
+    replace_existing: bool,
+    same: Callable[[Schedule], bool] | None = None,
+) -> tuple[Schedule, bool]:
+    """Save a new, fully validated schedule; with ``replace_existing`` overwrite the row that
+    has its job id (keeping its primary key, history and creation time), unless ``same`` says
+    the row already is this schedule: then nothing is written.
+
+    Returns the schedule and whether it was written. Raises ScheduleExists, writing nothing,
+    when the id is taken and ``replace_existing`` is False. Notifies the scheduler.
+    """
+
+    def attempt() -> tuple[Schedule, bool]:
+        schedule.pk, schedule.version = None, 1  # a fresh start on a retry
+        with write_transaction() as alias:
+            existing = (
+                Schedule.objects.using(alias)
+                .select_for_update()
+                .filter(job_id=schedule.job_id)
+                .first()
+            )
+            if existing is None:
+                try:
+                    with transaction.atomic(using=alias):  # a savepoint: PostgreSQL aborts else
+                        schedule.save(using=alias, force_insert=True)
+                except IntegrityError as exc:
+                    # Another process inserted this id between our read and our insert.
+                    if not replace_existing:
+                        raise _exists(schedule.job_id) from exc
+                    existing = locked_schedule(schedule.job_id, alias)
+            if existing is not None:
+                if not replace_existing:
+                    raise _exists(schedule.job_id)
+                if same is not None and same(existing):
+                    return existing, False
+                schedule.pk = existing.pk
+                schedule.created_at = existing.created_at
+                schedule.version = existing.version + 1
+                schedule.save(using=alias, force_update=True)
+            notify_change(alias)
+        return schedule, True
+
+    return retry(attempt, once_in_transaction=True)
+
+
+def _exists(job_id: str) -> ScheduleExists:
+    return ScheduleExists(
+        f"a schedule with job id {job_id!r} already exists; pass replace_existing=True to "
+        "replace it"
+    )
+
+
+def change_schedule(
+    job_id: str, change: Callable[[Schedule], dict[str, Any]]
+) -> tuple[Schedule, bool]:
+    """Lock the schedule, ask ``change`` for the new field values, and write them.
+
+    ``change`` receives the locked row and returns ``{field: value}``; it may raise to abort
+    with nothing written. An empty dict writes nothing. Returns the schedule and whether it
+    was written. Bumps ``version`` and notifies the scheduler when something changed.
+    """
+
+    def attempt() -> tuple[Schedule, bool]:
+        with write_transaction() as alias:
+            schedule = locked_schedule(job_id, alias)
+            return schedule, save_schedule(schedule, change(schedule), alias)
+
+    return retry(attempt, once_in_transaction=True)
+
+
+def delete_schedule(job_id: str) -> Schedule:
+    """Delete a schedule; its executions stay, with ``schedule`` set to NULL."""
+
+    def attempt() -> Schedule:
+        with write_transaction() as alias:
+            schedule = locked_schedule(job_id, alias)
+            Schedule.objects.using(alias).filter(pk=schedule.pk).delete()
+            notify_change(alias)
+        return schedule
+
+    return retry(attempt, once_in_transaction=True)
+
+
+def insert_manual_execution(job_id: str, now: datetime) -> Execution:
+    """Record a pending manual execution of the schedule, fired at ``now``."""
+
+    def attempt() -> Execution:
+        with write_transaction() as alias:
+            schedule = locked_schedule(job_id, alias)
+            fire_time = now
+            for _ in range(10):
+                execution = Execution(
+                    schedule=schedule,
+                    job_id=schedule.job_id,
+                    name=schedule.name,
+                    func=schedule.func,
+                    fire_time=fire_time,
+                    run_at=fire_time,
+                    kind=ExecutionKind.MANUAL,
+                    status=ExecutionStatus.PENDING,
+                    executor=schedule.executor,
+                )
+                try:
+                    with transaction.atomic(using=alias):
+                        execution.save(using=alias, force_insert=True)
+                    break
+                except IntegrityError:
+                    # The (schedule, fire_time) pair is taken (two clicks in one microsecond, or a
+                    # scheduled fire at this very instant): a manual run is its own occurrence.
+                    fire_time += timedelta(microseconds=1)
+            else:  # pragma: no cover - ten collisions in a row
+                raise RuntimeError(f"could not record a manual execution of {job_id!r}")
+            notify_change(alias)
+        return execution
+
+    return retry(attempt, once_in_transaction=True)
+
+
+def schedules_table_exists(using: str | None = None) -> bool:
+    connection = connections[database_alias(using)]
+    with connection.cursor() as cursor:
+        return Schedule._meta.db_table in connection.introspection.table_names(cursor)
+
+
+def unregistered_schedules(
+    registered: Collection[str], using: str | None = None
+) -> list[tuple[str, str]]:
+    """``(job_id, callable name)`` of each schedule whose callable is not in ``registered``."""
+    return list(
+        Schedule.objects.using(database_alias(using))
+        .exclude(func__in=list(registered))
+        .order_by("job_id")
+        .values_list("job_id", "func")
+    )
+
+
+# The settings sync.
+
+
+@dataclass
+class SyncPlan:
+    """What a sync writes: new rows, changed rows (with the fields that changed), disabled
+    rows, and the declared ids left alone because a schedule not from settings holds them."""
+
+    create: list[Schedule] = field(default_factory=list)
+    update: list[tuple[Schedule, list[str]]] = field(default_factory=list)
+    disable: list[Schedule] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.create or self.update or self.disable)
+
+
+def locked_sync_rows(
+    declared_ids: Collection[str], using: str | None = None
+) -> dict[str, Schedule]:
+    """Lock the schedules a sync may touch: the declared ids, and every row from settings."""
+    return {
+        s.job_id: s
+        for s in Schedule.objects.using(database_alias(using))
+        .select_for_update()
+        .filter(Q(job_id__in=list(declared_ids)) | Q(source=ScheduleSource.SETTINGS))
+    }
+
+
+def apply_sync_plan(plan: SyncPlan, using: str | None = None) -> None:
+    """Write `plan` inside the caller's transaction, and notify the scheduler."""
+    alias = database_alias(using)
+    for schedule in plan.create:
+        schedule.save(using=alias, force_insert=True)
+    for schedule, fields in plan.update:
+        schedule.version += 1
+        schedule.save(using=alias, update_fields=[*fields, "version", "updated_at"])
+    for schedule in plan.disable:
+        schedule.version += 1
+        schedule.save(using=alias, update_fields=["enabled", "last_error", "version", "updated_at"])
+    if plan.changed:
+        notify_change(alias)
+
+
+def sync_settings_schedules(
+    declared_ids: Collection[str],
+    plan: Callable[[dict[str, Schedule]], SyncPlan],
+    *,
+    dry_run: bool = False,
+) -> SyncPlan:
+    """Lock the schedules a sync may touch, let ``plan`` decide, and apply its plan in the
+    same transaction (rolled back on dry runs)."""
+    with write_transaction() as alias:
+        result = plan(locked_sync_rows(declared_ids, alias))
+        if not dry_run:
+            apply_sync_plan(result, alias)
+    return result

@@ -38,6 +38,7 @@ from django_schedules.models import (
     ScheduleSource,
     TriggerKind,
 )
+from django_schedules.options import OPTIONS
 from django_schedules.status import Health, ago, check_health
 from django_schedules.triggers import BaseTrigger, describe_dst, trigger_from_dict
 
@@ -368,34 +369,19 @@ class ScheduleAdmin(_ScheduleAdmin):
     def save_model(self, request: HttpRequest, obj: Schedule, form: Any, change: bool) -> None:
         """Save through the API: full validation, next_run_at computed, the scheduler woken."""
         trigger: BaseTrigger | None = getattr(form, "trigger", None)
-        options = {
-            "name": obj.name,
-            "args": obj.args,
-            "kwargs": obj.kwargs,
-            "executor": obj.executor,
-            "misfire_policy": obj.misfire_policy,
-            "misfire_grace_time": obj.misfire_grace_time,
-            "max_instances": obj.max_instances,
-            "timeout": obj.timeout,
-            "max_retries": obj.max_retries,
-            "retry_delay": obj.retry_delay,
-            "rerun_lost": obj.rerun_lost,
+        # Every option the form edits, by its API name (the job id is the row's key).
+        values = {
+            option.name: getattr(obj, option.column)
+            for option in OPTIONS
+            if option.form and option.column and option.name != "id"
         }
         if change:
-            changes: dict[str, Any] = {"func": obj.func, **options}
             if trigger is not None and obj.source == ScheduleSource.ADMIN:
-                changes["trigger"] = trigger
-            saved = api.modify_job(obj.job_id, **changes)
-            if obj.enabled != saved.enabled:
-                saved = api.resume_job(obj.job_id) if obj.enabled else api.pause_job(obj.job_id)
+                values["trigger"] = trigger
+            saved = api.modify_job(obj.job_id, **values)  # one transaction, enabled included
         else:
             saved = api.add_job(
-                obj.func,
-                trigger=trigger,
-                id=obj.job_id,
-                source=ScheduleSource.ADMIN,
-                enabled=obj.enabled,
-                **options,
+                trigger=trigger, id=obj.job_id, source=ScheduleSource.ADMIN, **values
             )
         obj.pk = saved.pk
         obj.refresh_from_db()

@@ -21,7 +21,7 @@ from django.forms.fields import InvalidJSONInput
 from django.utils import timezone as django_timezone
 from django.utils.translation import gettext_lazy as _
 
-from django_schedules.api import build_schedule, json_safe
+from django_schedules.api import build_schedule
 from django_schedules.conf import conf
 from django_schedules.exceptions import (
     InvalidSchedule,
@@ -30,6 +30,13 @@ from django_schedules.exceptions import (
     TriggerError,
 )
 from django_schedules.models import Schedule, TriggerKind
+from django_schedules.options import (
+    FORM_FIELDS,
+    FORM_HELP_TEXTS,
+    FORM_SETTINGS,
+    OPTIONS,
+    json_safe,
+)
 from django_schedules.registry import get_registered, registered_jobs
 from django_schedules.triggers import (
     BaseTrigger,
@@ -84,17 +91,7 @@ CRON_PRESETS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 # The settings the admin hands to the API by the same name (see check_like_the_api).
-API_OPTIONS = (
-    "name",
-    "executor",
-    "misfire_policy",
-    "misfire_grace_time",
-    "max_instances",
-    "timeout",
-    "max_retries",
-    "retry_delay",
-    "rerun_lost",
-)
+API_OPTIONS = FORM_SETTINGS
 
 # Where each trigger argument lives in the form, so a TriggerError lands on its own field.
 CRON_FIELDS = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
@@ -325,37 +322,8 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
 
     class Meta:
         model = Schedule
-        fields = [
-            "job_id",
-            "name",
-            "func",
-            "args",
-            "kwargs",
-            "enabled",
-            "executor",
-            "misfire_policy",
-            "misfire_grace_time",
-            "max_instances",
-            "timeout",
-            "max_retries",
-            "retry_delay",
-            "rerun_lost",
-        ]
-        help_texts = {
-            "misfire_policy": _(
-                "When the scheduler was down or busy past the grace time: run once now for "
-                "the latest missed time (the usual choice), skip what was missed, or run each "
-                "missed time."
-            ),
-            "max_instances": _(
-                "How many runs of this job may overlap; 1 never starts a run while one is going."
-            ),
-            "timeout": _(
-                "Seconds a run may take before it is stopped (where the executor can stop "
-                "it) and marked failed."
-            ),
-            "max_retries": _("How many times to try a failed run again."),
-        }
+        fields = FORM_FIELDS
+        help_texts = {name: text for name, text in FORM_HELP_TEXTS.items() if name != "executor"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -367,7 +335,7 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
                 label=_("Executor"),
                 choices=[(name, name) for name in conf.SCHEDULES_EXECUTORS],
                 initial="default",
-                help_text=_("Where the job runs: named in SCHEDULES_EXECUTORS."),
+                help_text=FORM_HELP_TEXTS["executor"],
             )
         if not self.is_bound:
             self.initial.setdefault("timezone", conf.TIME_ZONE)
@@ -462,13 +430,16 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
                 **options,
             )
         except SchedulesError as exc:
-            # The API's messages start with the argument's name, which is the field's name.
-            field = str(exc).split(" ", 1)[0]
+            # The API's option names are the form's field names (``id`` is ``job_id``).
+            field = _FORM_NAME.get(getattr(exc, "field", None) or "")
             self.add_error(field if field in self.fields else None, str(exc))
 
     def timing_changed(self, cleaned: dict[str, Any]) -> bool:
         trigger = build_trigger(cleaned, lambda field, message: None, reject_past_date=False)
         return trigger is not None and trigger.to_dict() != self.instance.trigger
+
+
+_FORM_NAME = {option.name: option.column for option in OPTIONS if option.form and option.column}
 
 
 def signature_error(func_name: str, args: list[Any], kwargs: dict[str, Any]) -> str | None:
@@ -484,8 +455,8 @@ def signature_error(func_name: str, args: list[Any], kwargs: dict[str, Any]) -> 
     return None
 
 
-def _field_for_error(kind: str, message: str) -> str | None:
-    """Map a TriggerError message to the form field it names."""
+def _field_for_error(kind: str, exc: TriggerError) -> str | None:
+    """Map a TriggerError to the form field of the trigger argument it names."""
     names: dict[str, str] = {
         "timezone": "timezone",
         "start_date": "start_date",
@@ -505,8 +476,12 @@ def _field_for_error(kind: str, message: str) -> str | None:
         )
     elif kind == "date":
         names["run_date"] = "run_date"
-    # The name the message mentions first is the field at fault ("Bad end_date ...: is before
-    # start_date ..."); at one position the longer name wins ("day_of_week" over "day").
+    if exc.field is not None:
+        return names.get(exc.field)
+    # Until every trigger error carries its field: the name the message mentions first is the
+    # field at fault ("Bad end_date ...: is before start_date ..."); at one position the longer
+    # name wins ("day_of_week" over "day").
+    message = str(exc)
     found = [
         (match.start(), -len(name), names[name])
         for name in names
@@ -601,7 +576,7 @@ def build_trigger(
             fields["second"] = "0"
         return CronTrigger(**fields, start_date=start, end_date=end, timezone=zone, jitter=jitter)
     except TriggerError as exc:
-        add_error(_field_for_error(kind, str(exc)), str(exc))
+        add_error(_field_for_error(kind, exc), str(exc))
         return None
 
 

@@ -21,6 +21,7 @@ from django.forms.fields import InvalidJSONInput
 from django.utils import timezone as django_timezone
 from django.utils.translation import gettext_lazy as _
 
+from django_schedules import store
 from django_schedules.api import build_schedule
 from django_schedules.conf import conf
 from django_schedules.exceptions import (
@@ -133,7 +134,8 @@ class NamedJSONField(forms.JSONField):
     def to_python(self, value: Any) -> Any:
         try:
             parsed = super().to_python(value)
-        except forms.ValidationError as exc:
+        # json.loads raises RecursionError on deep nesting ("[" * 2000), which Django lets through.
+        except (forms.ValidationError, RecursionError) as exc:
             raise forms.ValidationError(
                 _("%(value)r is not valid JSON."), params={"value": _shorten(value)}, code="invalid"
             ) from exc
@@ -149,7 +151,10 @@ class NamedJSONField(forms.JSONField):
     def bound_data(self, data: Any, initial: Any) -> Any:
         # Django shows parsed JSON again re-encoded, which a lone surrogate cannot be (the page
         # would fail to render): what cannot be stored is shown back exactly as typed.
-        value = super().bound_data(data, initial)
+        try:
+            value = super().bound_data(data, initial)
+        except RecursionError:  # json.loads on deep nesting, as in to_python
+            return InvalidJSONInput(data)
         if isinstance(value, InvalidJSONInput):
             return value
         try:
@@ -433,6 +438,17 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
             # The API's option names are the form's field names (``id`` is ``job_id``).
             field = _FORM_NAME.get(getattr(exc, "field", None) or "")
             self.add_error(field if field in self.fields else None, str(exc))
+
+    def validate_unique(self) -> None:
+        # Django's own check reads the default database; the schedules are in SCHEDULES_DATABASE.
+        job_id = self.cleaned_data.get("job_id")
+        if not job_id or "job_id" in self.errors or "job_id" not in self.fields:
+            return
+        taken = Schedule.objects.using(store.database_alias()).filter(job_id=job_id)
+        if self.instance.pk:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            self.add_error("job_id", self.instance.unique_error_message(Schedule, ("job_id",)))
 
     def timing_changed(self, cleaned: dict[str, Any]) -> bool:
         trigger = build_trigger(cleaned, lambda field, message: None, reject_past_date=False)

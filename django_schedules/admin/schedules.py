@@ -31,7 +31,7 @@ from django_schedules.status import check_health
 from django_schedules.triggers import BaseTrigger
 
 if TYPE_CHECKING:  # django-stubs' generics; at run time these take no parameters.
-    from django_schedules.forms import StrOrPromise
+    from django_schedules.forms.timing import StrOrPromise
 
     _ScheduleAdmin = admin.ModelAdmin[Schedule]
 else:

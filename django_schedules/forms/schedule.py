@@ -38,6 +38,7 @@ else:
     _ScheduleModelForm = forms.ModelForm
 
 
+# The settings the admin hands to the API by the same name (see check_like_the_api).
 API_OPTIONS = FORM_SETTINGS
 
 

@@ -80,7 +80,6 @@ CRON_PRESETS: list[tuple[str, dict[str, Any]]] = [
     ),
 ]
 
-# The settings the admin hands to the API by the same name (see check_like_the_api).
 # Where each trigger argument lives in the form, so a TriggerError lands on its own field.
 CRON_FIELDS = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
 INTERVAL_FIELDS = ("weeks", "days", "hours", "minutes", "seconds")

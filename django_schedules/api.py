@@ -410,7 +410,7 @@ def changed_values(schedule: Schedule, changes: Mapping[str, Any], now: datetime
     enabled = options.BY_NAME["enabled"].clean(changes.get("enabled", UNSET))
     if "enabled" in changes and enabled != schedule.enabled:
         fields["enabled"] = enabled
-        if enabled:  # resumed: from its next occurrence after now, as resume_job
+        if enabled:  # resumed: from its next occurrence after now (paused ones are not missed)
             built = built or trigger_from_dict(schedule.trigger)
             fields.setdefault("next_run_at", first_run(built, now))
             if schedule.last_error == REMOVED_FROM_SETTINGS:
@@ -459,34 +459,23 @@ def reschedule_job(
 
 def pause_job(job_id: str, jobstore: str | None = None) -> Schedule:
     """Stop a schedule from firing until ``resume_job``. Pausing is not a misfire."""
-    schedule, changed = store.change_schedule(job_id, lambda schedule: {"enabled": False})
-    if changed:
-        announce(schedule, "paused")
-    return schedule
+    return _switch(job_id, enabled=False, action="paused")
 
 
 def resume_job(job_id: str, jobstore: str | None = None) -> Schedule:
     """Let a paused schedule fire again, from its next occurrence after now (occurrences
     while it was paused are not misfires). Resuming a schedule that is not paused changes
     nothing."""
-    from django_schedules.triggers import trigger_from_dict
+    return _switch(job_id, enabled=True, action="resumed")
 
+
+def _switch(job_id: str, *, enabled: bool, action: str) -> Schedule:
     now = _now()
-
-    def change(schedule: Schedule) -> dict[str, Any]:
-        if schedule.enabled:
-            return {}
-        fields: dict[str, Any] = {
-            "enabled": True,
-            "next_run_at": first_run(trigger_from_dict(schedule.trigger), now),
-        }
-        if schedule.last_error == REMOVED_FROM_SETTINGS:
-            fields["last_error"] = ""
-        return fields
-
-    schedule, changed = store.change_schedule(job_id, change)
+    schedule, changed = store.change_schedule(
+        job_id, lambda schedule: changed_values(schedule, {"enabled": enabled}, now)
+    )
     if changed:
-        announce(schedule, "resumed")
+        announce(schedule, action)
     return schedule
 
 

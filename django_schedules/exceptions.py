@@ -7,7 +7,16 @@ class SchedulesError(Exception):
     """The base of every error this package raises; never raised itself."""
 
 
-class TriggerError(SchedulesError, ValueError):
+class _FieldError(SchedulesError, ValueError):
+    """An error about one argument: ``field`` names it as data (None when no single one is at
+    fault), so a form puts the error on its field without reading the message."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class TriggerError(_FieldError):
     """A trigger's arguments are invalid; the message names the field and the value."""
 
 
@@ -27,7 +36,7 @@ class ScheduleExists(SchedulesError, ValueError):
     """A schedule with this job id exists and ``replace_existing`` was not given."""
 
 
-class InvalidSchedule(SchedulesError, ValueError):
+class InvalidSchedule(_FieldError):
     """An argument of a schedule is invalid; the message names the field and the value."""
 
 

@@ -67,10 +67,6 @@ class RegisteredJob:
     # The django.tasks Task object when ``is_task``; ``func`` is then the task's function.
     task: Any = field(default=None, repr=False, compare=False)
 
-    @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.func)
-
     @cached_property
     def signature(self) -> inspect.Signature:
         """The signature that schedule arguments must bind to (``context`` left out); worked

@@ -20,15 +20,15 @@ from datetime import datetime
 from typing import Any
 
 from django_schedules import store
-from django_schedules.api import _announce, _now, build_schedule, changed_fields, first_run
+from django_schedules.api import build_schedule, changed_fields, first_run
+from django_schedules.changes import REMOVED_FROM_SETTINGS, announce
+from django_schedules.changes import now as _now
 from django_schedules.conf import conf
 from django_schedules.exceptions import InvalidSchedule, SchedulesError
 from django_schedules.models import Schedule, ScheduleSource
 from django_schedules.store import SyncPlan
 
 __all__ = ["REMOVED_FROM_SETTINGS", "SyncPlan", "declared_errors", "sync_schedules"]
-
-REMOVED_FROM_SETTINGS = "Removed from SCHEDULES_JOBS: disabled by syncschedules (history kept)."
 
 # add_job arguments that make no sense for a declaration re-applied at every start-up.
 NOT_ALLOWED = {
@@ -149,5 +149,5 @@ def sync_schedules(
     result = store.sync_settings_schedules(declared, plan, dry_run=dry_run)
     if not dry_run:
         for schedule in [*result.create, *(row for row, _ in result.update), *result.disable]:
-            _announce(schedule, "synced")
+            announce(schedule, "synced")
     return result

@@ -1,30 +1,18 @@
-"""The admin: staff create, edit, preview, pause, resume and run schedules, and read executions.
-
-Every state change goes through ``django_schedules.api`` (the same path as code), so a save
-validates like ``add_job`` does and wakes the scheduler. Django's permissions decide everything:
-view sees, change edits, pauses and resumes, and running now also needs ``run_schedule``.
-"""
+"""The schedules' admin: staff create, edit, preview, pause, resume and run schedules."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ORDER_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.db import connections
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -38,141 +26,29 @@ from django_schedules.models import (
     ScheduleSource,
     TriggerKind,
 )
-from django_schedules.status import Health, ago, check_health
-from django_schedules.triggers import BaseTrigger, describe_dst, trigger_from_dict
+from django_schedules.options import OPTIONS
+from django_schedules.status import check_health
+from django_schedules.triggers import BaseTrigger
 
-if TYPE_CHECKING:  # django-stubs' generics; at run time ModelAdmin takes no parameters.
-    from django_schedules.forms import StrOrPromise
+if TYPE_CHECKING:  # django-stubs' generics; at run time these take no parameters.
+    from django_schedules.forms.timing import StrOrPromise
 
     _ScheduleAdmin = admin.ModelAdmin[Schedule]
-    _ExecutionAdmin = admin.ModelAdmin[Execution]
-    _Paginator = Paginator[Any]
 else:
-    _ScheduleAdmin = _ExecutionAdmin = admin.ModelAdmin
-    _Paginator = Paginator
-
-PREVIEW_COUNT = 5
-RECENT_EXECUTIONS = 10
-# The change lists count exactly up to this many rows; beyond, PostgreSQL's estimate is used.
-COUNT_CAP = 10_000
-
-# Status words carry the meaning; colour only repeats it (a symbol too, for the colour-blind).
-STATUS_STYLE: dict[str, tuple[str, str]] = {
-    ExecutionStatus.SUCCEEDED: ("ok", "✔"),
-    ExecutionStatus.FAILED: ("bad", "✖"),
-    ExecutionStatus.LOST: ("bad", "✖"),
-    ExecutionStatus.MISSED: ("warn", "!"),
-    ExecutionStatus.SKIPPED: ("warn", "\u2013"),  # en dash
-    ExecutionStatus.RUNNING: ("busy", "▶"),
-    ExecutionStatus.PENDING: ("busy", "…"),
-}
-
-
-def status_badge(status: str | None) -> SafeString | str:
-    if not status:
-        return "—"
-    style, symbol = STATUS_STYLE.get(status, ("busy", "?"))
-    label = ExecutionStatus(status).label if status in ExecutionStatus.values else status
-    return format_html(
-        '<span class="schedules-status schedules-status-{}">{} {}</span>', style, symbol, label
-    )
-
-
-def describe_stored(schedule: Schedule) -> str:
-    """The trigger's plain-English description; a broken stored trigger says so."""
-    try:
-        return trigger_from_dict(schedule.trigger).describe()
-    except (ValueError, TypeError, KeyError) as exc:
-        return f"Invalid trigger: {exc}"
-
-
-def moment(value: datetime | None) -> str:
-    """An instant to the second, in the viewer's current time zone."""
-    if value is None:
-        return "—"
-    return f"{timezone.localtime(value):%Y-%m-%d %H:%M:%S %Z}"
-
-
-def when(value: datetime | None, now: datetime | None = None) -> str:
-    """'2026-05-01 09:30 CEST (in 3 minutes)', in the viewer's current time zone."""
-    if value is None:
-        return "—"
-    now = now or timezone.now()
-    relative = (
-        _("in %(time)s") % {"time": timeuntil(value, now)}
-        if value >= now
-        else _("%(time)s ago") % {"time": timesince(value, now)}
-    )
-    return f"{timezone.localtime(value):%Y-%m-%d %H:%M %Z} ({relative})"
-
-
-def planner_estimate(queryset: QuerySet[Any]) -> int | None:
-    """The rows PostgreSQL's planner expects `queryset` to return (None on other databases).
-
-    The planner reads the table's statistics (``pg_class.reltuples`` and the columns'
-    histograms, kept fresh by autovacuum), so this costs a millisecond where COUNT(*) reads
-    every matching row.
-    """
-    connection = connections[queryset.db]
-    if connection.vendor != "postgresql":
-        return None
-    sql, params = queryset.order_by().values("pk").query.get_compiler(queryset.db).as_sql()
-    with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-        plan: Any = cursor.fetchone()[0]
-    if isinstance(plan, str):  # psycopg2 without a JSON loader
-        plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
-
-
-class EstimatedCountPaginator(_Paginator):
-    """A paginator whose count stays cheap on a table of millions of rows.
-
-    Up to COUNT_CAP matching rows it counts exactly, and the count stops there (a COUNT over
-    ``LIMIT COUNT_CAP + 1``); beyond, it takes PostgreSQL's planner estimate when that is also
-    beyond COUNT_CAP, and counts exactly otherwise (other databases give no estimate worth
-    showing). ``estimated`` tells the pagination template to say "about".
-    """
-
-    cap = COUNT_CAP
-    estimated = False
-
-    @cached_property
-    def count(self) -> int:
-        queryset = cast("QuerySet[Any]", self.object_list)  # the admin passes a QuerySet
-        capped = int(queryset.order_by().values("pk")[: COUNT_CAP + 1].count())
-        if capped <= COUNT_CAP:
-            return capped
-        estimate = planner_estimate(queryset)
-        if estimate is None or estimate <= COUNT_CAP:
-            return int(queryset.count())
-        self.estimated = True
-        return estimate
-
-
-class SortableByChangeList(ChangeList):
-    """A change list that sorts only by the columns in ``sortable_by``.
-
-    Django's hides the sort links of the other columns but still obeys a hand-written
-    ``?o=`` naming them; here such a column is dropped from ``o`` (the default order stays),
-    so a URL cannot ask for a sort of a million rows that no index serves.
-    """
-
-    def get_ordering(self, request: HttpRequest, queryset: QuerySet[Any]) -> list[Any]:
-        asked = self.params.get(ORDER_VAR)
-        if isinstance(asked, str):
-            kept = [part for part in asked.split(".") if self._sortable(part)]
-            if kept:
-                self.params[ORDER_VAR] = ".".join(kept)
-            else:
-                del self.params[ORDER_VAR]
-        return super().get_ordering(request, queryset)
-
-    def _sortable(self, part: str) -> bool:
-        index = part.rpartition("-")[2]
-        if not index.isdigit() or int(index) >= len(self.list_display):
-            return False
-        return self.sortable_by is None or self.list_display[int(index)] in self.sortable_by
+    _ScheduleAdmin = admin.ModelAdmin
+from django_schedules.admin.display import (
+    PREVIEW_COUNT,
+    RECENT_EXECUTIONS,
+    EstimatedCountPaginator,
+    SchedulesMedia,
+    describe_stored,
+    duration_text,
+    moment,
+    preview,
+    scheduler_panel,
+    status_badge,
+    when,
+)
 
 
 class LastOutcomeFilter(admin.SimpleListFilter):
@@ -218,10 +94,6 @@ class SourceFilter(admin.SimpleListFilter):
             f"{i}__c": Count(pk_attname, filter=Q(source=value))
             for i, (value, _label) in enumerate(self.lookup_choices)
         }
-
-
-class SchedulesMedia:
-    css = {"all": ["django_schedules/admin.css"]}
 
 
 @admin.register(Schedule)
@@ -285,7 +157,10 @@ class ScheduleAdmin(_ScheduleAdmin):
         # backwards answers it without a sort, once per row shown.
         last = Execution.objects.filter(schedule=OuterRef("pk")).order_by("-fire_time")
         return (
-            super().get_queryset(request).annotate(last_status=Subquery(last.values("status")[:1]))
+            super()
+            .get_queryset(request)
+            .using(store.database_alias())
+            .annotate(last_status=Subquery(last.values("status")[:1]))
         )
 
     def get_fieldsets(self, request: HttpRequest, obj: Schedule | None = None) -> Any:
@@ -368,37 +243,22 @@ class ScheduleAdmin(_ScheduleAdmin):
     def save_model(self, request: HttpRequest, obj: Schedule, form: Any, change: bool) -> None:
         """Save through the API: full validation, next_run_at computed, the scheduler woken."""
         trigger: BaseTrigger | None = getattr(form, "trigger", None)
-        options = {
-            "name": obj.name,
-            "args": obj.args,
-            "kwargs": obj.kwargs,
-            "executor": obj.executor,
-            "misfire_policy": obj.misfire_policy,
-            "misfire_grace_time": obj.misfire_grace_time,
-            "max_instances": obj.max_instances,
-            "timeout": obj.timeout,
-            "max_retries": obj.max_retries,
-            "retry_delay": obj.retry_delay,
-            "rerun_lost": obj.rerun_lost,
+        # Every option the form edits, by its API name (the job id is the row's key).
+        values = {
+            option.name: getattr(obj, option.column)
+            for option in OPTIONS
+            if option.form and option.column and option.name != "id"
         }
         if change:
-            changes: dict[str, Any] = {"func": obj.func, **options}
             if trigger is not None and obj.source == ScheduleSource.ADMIN:
-                changes["trigger"] = trigger
-            saved = api.modify_job(obj.job_id, **changes)
-            if obj.enabled != saved.enabled:
-                saved = api.resume_job(obj.job_id) if obj.enabled else api.pause_job(obj.job_id)
+                values["trigger"] = trigger
+            saved = api.modify_job(obj.job_id, **values)  # one transaction, enabled included
         else:
             saved = api.add_job(
-                obj.func,
-                trigger=trigger,
-                id=obj.job_id,
-                source=ScheduleSource.ADMIN,
-                enabled=obj.enabled,
-                **options,
+                trigger=trigger, id=obj.job_id, source=ScheduleSource.ADMIN, **values
             )
         obj.pk = saved.pk
-        obj.refresh_from_db()
+        obj.refresh_from_db(using=store.database_alias())
 
     def delete_model(self, request: HttpRequest, obj: Schedule) -> None:
         api.remove_job(obj.job_id)
@@ -439,9 +299,11 @@ class ScheduleAdmin(_ScheduleAdmin):
     def recent_executions(self, obj: Schedule) -> SafeString | str:
         if not obj.pk:
             return "—"
-        rows = Execution.objects.filter(schedule=obj).order_by("-fire_time", "-id")[
-            :RECENT_EXECUTIONS
-        ]
+        rows = (
+            Execution.objects.using(store.database_alias())
+            .filter(schedule=obj)
+            .order_by("-fire_time", "-id")[:RECENT_EXECUTIONS]
+        )
         body = format_html_join(
             "",
             '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
@@ -452,7 +314,7 @@ class ScheduleAdmin(_ScheduleAdmin):
                     e.get_kind_display(),
                     status_badge(e.status),
                     e.reason or "",
-                    _duration(e.duration),
+                    duration_text(e.duration),
                 )
                 for e in rows
             ),
@@ -595,231 +457,3 @@ class ScheduleAdmin(_ScheduleAdmin):
         return HttpResponseRedirect(
             reverse("admin:django_schedules_schedule_change", args=[obj.pk])
         )
-
-
-def scheduler_panel(health: Health) -> dict[str, Any]:
-    """What the change list's status panel shows of one scheduler group."""
-    status = health.status
-    leader = status.leader
-    return {
-        "group": status.group,
-        "ok": health.ok,
-        "problems": health.problems,
-        "leader": (
-            {
-                "name": f"{leader.host} (pid {leader.pid})",
-                "heartbeat": ago(health.age(leader.heartbeat_at)),
-                "fired": leader.fired_last_minute,
-            }
-            if leader is not None
-            else None
-        ),
-        "standbys": [
-            {"name": f"{p.host} (pid {p.pid})", "heartbeat": ago(health.age(p.heartbeat_at))}
-            for p in health.standbys
-        ],
-        "lag": f"{status.lag:.1f} s",
-        "overdue": status.overdue,
-        "last_seen": ago(health.age(status.last_seen)),
-    }
-
-
-def preview(trigger: BaseTrigger, count: int, now: datetime | None = None) -> dict[str, Any]:
-    """The preview's content: description and the next fire times in two zones, with DST notes."""
-    now = now or datetime.now(UTC)
-    viewer = timezone.get_current_timezone()
-    zone = trigger.timezone
-    fires = []
-    for fire in trigger.fire_times(now, count):
-        fires.append(
-            {
-                "iso": fire.isoformat(),
-                "schedule_zone": f"{fire.astimezone(zone):%a %Y-%m-%d %H:%M:%S %Z}",
-                "viewer_zone": f"{fire.astimezone(viewer):%a %Y-%m-%d %H:%M:%S %Z}",
-                "dst_note": describe_dst(trigger, fire) or "",
-            }
-        )
-    return {
-        "description": trigger.describe(),
-        "zone": getattr(zone, "key", str(zone)),
-        "viewer_zone": getattr(viewer, "key", str(viewer)),
-        "fire_times": fires,
-    }
-
-
-def _duration(value: timedelta | None) -> str:
-    if value is None:
-        return "—"
-    seconds = value.total_seconds()
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    return str(timedelta(seconds=round(seconds)))
-
-
-class ScheduleLinkFilter(admin.SimpleListFilter):
-    """Filter executions by one schedule, reached from a link: no list of every schedule."""
-
-    title = _("schedule")
-    parameter_name = "schedule"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        value = self.value()
-        if value and value.isdigit():
-            schedule = Schedule.objects.filter(pk=int(value)).only("name", "job_id").first()
-            if schedule is not None:
-                return [(value, str(schedule))]
-        return []
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        value = self.value()
-        if value and value.isdigit():
-            return queryset.filter(schedule_id=int(value))
-        return queryset
-
-
-@admin.register(Execution)
-class ExecutionAdmin(_ExecutionAdmin):
-    Media = SchedulesMedia
-    list_display = (
-        "job_id",
-        "schedule_link",
-        "fire_time_local",
-        "kind",
-        "status_label",
-        "started",
-        "duration_label",
-        "worker",
-        "short_result",
-    )
-    list_filter = (ScheduleLinkFilter, "status", "kind", ("fire_time", admin.DateFieldListFilter))
-    # Through the schedule: its job id and name are matched in the schedules table, and
-    # their executions found through the (schedule, fire_time) index. A LIKE '%term%' on the
-    # executions themselves would read all of them.
-    search_fields = ("schedule__job_id", "schedule__name")
-    # No join: the columns read schedule_id and the execution's own copy of the job's name.
-    list_select_related = False
-    list_per_page = 50
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
-    # "Show counts" would count each filter's choices over every execution (0.6 s at a million).
-    show_facets = admin.ShowFacets.NEVER
-    date_hierarchy = None
-    fieldsets = [
-        (
-            None,
-            {
-                "fields": [
-                    "schedule_link",
-                    "job_id",
-                    "name",
-                    "func",
-                    "fire_time_local",
-                    "run_at_local",
-                    "kind",
-                    "status_label",
-                    "reason",
-                    "attempt",
-                    "executor",
-                    "worker",
-                ]
-            },
-        ),
-        (
-            _("Timing"),
-            {"fields": ["created", "started", "finished", "duration_label"]},
-        ),
-        (_("Outcome"), {"fields": ["result_block", "traceback_block"]}),
-    ]
-    readonly_fields = (
-        "schedule_link",
-        "job_id",
-        "name",
-        "func",
-        "fire_time_local",
-        "run_at_local",
-        "kind",
-        "status_label",
-        "reason",
-        "attempt",
-        "executor",
-        "worker",
-        "created",
-        "started",
-        "finished",
-        "duration_label",
-        "result_block",
-        "traceback_block",
-    )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Execution | None = None) -> bool:
-        return False
-
-    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return SortableByChangeList
-
-    def get_sortable_by(self, request: HttpRequest) -> Any:
-        """Fire time always (an index serves it); the other columns within one schedule's
-        executions, where sorting reads that schedule's rows, not the whole table."""
-        if ScheduleLinkFilter.parameter_name in request.GET:
-            return super().get_sortable_by(request)
-        return ("fire_time_local",)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Execution | None = None) -> bool:
-        return False
-
-    @admin.display(description=_("schedule"))
-    def schedule_link(self, obj: Execution) -> SafeString | str:
-        if obj.schedule_id is None:
-            return format_html("{} <em>({})</em>", obj.name or obj.job_id, _("deleted"))
-        url = reverse("admin:django_schedules_schedule_change", args=[obj.schedule_id])
-        return format_html('<a href="{}">{}</a>', url, obj.name or obj.job_id)
-
-    @admin.display(description=_("fire time"), ordering="fire_time")
-    def fire_time_local(self, obj: Execution) -> str:
-        return moment(obj.fire_time)
-
-    @admin.display(description=_("starts at (fire time plus jitter)"))
-    def run_at_local(self, obj: Execution) -> str:
-        return moment(obj.run_at)
-
-    @admin.display(description=_("created"), ordering="created_at")
-    def created(self, obj: Execution) -> str:
-        return moment(obj.created_at)
-
-    @admin.display(description=_("started"), ordering="started_at")
-    def started(self, obj: Execution) -> str:
-        return moment(obj.started_at)
-
-    @admin.display(description=_("finished"), ordering="finished_at")
-    def finished(self, obj: Execution) -> str:
-        return moment(obj.finished_at)
-
-    @admin.display(description=_("status"), ordering="status")
-    def status_label(self, obj: Execution) -> SafeString | str:
-        return status_badge(obj.status)
-
-    @admin.display(description=_("duration"), ordering="duration")
-    def duration_label(self, obj: Execution) -> str:
-        return _duration(obj.duration)
-
-    @admin.display(description=_("result"))
-    def short_result(self, obj: Execution) -> str:
-        text = obj.result or obj.reason
-        return text if len(text) <= 80 else text[:79] + "…"
-
-    @admin.display(description=_("result"))
-    def result_block(self, obj: Execution) -> SafeString | str:
-        if not obj.result:
-            return "—"
-        return format_html('<pre class="schedules-pre">{}</pre>', obj.result)
-
-    @admin.display(description=_("traceback"))
-    def traceback_block(self, obj: Execution) -> SafeString | str:
-        if not obj.traceback:
-            return "—"
-        return format_html('<pre class="schedules-pre">{}</pre>', obj.traceback)

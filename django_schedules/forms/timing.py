@@ -1,14 +1,14 @@
-"""The admin's schedule form: one form for date, interval, cron and calendar-interval schedules.
+"""The timing half of the admin's schedule form: a field per trigger argument, for date,
+interval, cron and calendar-interval schedules.
 
-Staff never type JSON for the timing: the form has a field per trigger argument, shows only the
-fields of the chosen kind (``static/django_schedules/schedule_form.js``), and builds the trigger
-with the trigger classes themselves, so a schedule that saves is a schedule that fires as shown.
-Every trigger error lands on the field it names.
+Staff never type JSON for the timing: the form shows only the fields of the chosen kind
+(``static/django_schedules/schedule_form.js``) and builds the trigger with the trigger classes
+themselves, so a schedule that saves is a schedule that fires as shown. Every trigger error
+lands on the field it names.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import zoneinfo
 from collections.abc import Callable
@@ -21,16 +21,15 @@ from django.forms.fields import InvalidJSONInput
 from django.utils import timezone as django_timezone
 from django.utils.translation import gettext_lazy as _
 
-from django_schedules.api import build_schedule, json_safe
 from django_schedules.conf import conf
 from django_schedules.exceptions import (
     InvalidSchedule,
-    JobNotRegistered,
-    SchedulesError,
     TriggerError,
 )
-from django_schedules.models import Schedule, TriggerKind
-from django_schedules.registry import get_registered, registered_jobs
+from django_schedules.models import TriggerKind
+from django_schedules.options import (
+    json_safe,
+)
 from django_schedules.triggers import (
     BaseTrigger,
     CalendarIntervalTrigger,
@@ -40,15 +39,13 @@ from django_schedules.triggers import (
     trigger_from_dict,
 )
 
-if TYPE_CHECKING:  # django-stubs' generics; at run time ModelForm takes no parameters.
+if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
 
     StrOrPromise = str | _StrPromise
     # Where build_trigger reports an error: a form's add_error(field, message).
     ErrorSink = Callable[[str | None, Any], None]
-    _ScheduleModelForm = forms.ModelForm[Schedule]
-else:
-    _ScheduleModelForm = forms.ModelForm
+
 
 EDITABLE_KINDS = [
     (TriggerKind.CRON.value, _("Cron: at set times (every weekday at 09:00, ...)")),
@@ -82,19 +79,6 @@ CRON_PRESETS: list[tuple[str, dict[str, Any]]] = [
         {"day": "1", "hour": "6", "minute": "0", "day_of_week": []},
     ),
 ]
-
-# The settings the admin hands to the API by the same name (see check_like_the_api).
-API_OPTIONS = (
-    "name",
-    "executor",
-    "misfire_policy",
-    "misfire_grace_time",
-    "max_instances",
-    "timeout",
-    "max_retries",
-    "retry_delay",
-    "rerun_lost",
-)
 
 # Where each trigger argument lives in the form, so a TriggerError lands on its own field.
 CRON_FIELDS = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
@@ -136,7 +120,8 @@ class NamedJSONField(forms.JSONField):
     def to_python(self, value: Any) -> Any:
         try:
             parsed = super().to_python(value)
-        except forms.ValidationError as exc:
+        # json.loads raises RecursionError on deep nesting ("[" * 2000), which Django lets through.
+        except (forms.ValidationError, RecursionError) as exc:
             raise forms.ValidationError(
                 _("%(value)r is not valid JSON."), params={"value": _shorten(value)}, code="invalid"
             ) from exc
@@ -152,7 +137,10 @@ class NamedJSONField(forms.JSONField):
     def bound_data(self, data: Any, initial: Any) -> Any:
         # Django shows parsed JSON again re-encoded, which a lone surrogate cannot be (the page
         # would fail to render): what cannot be stored is shown back exactly as typed.
-        value = super().bound_data(data, initial)
+        try:
+            value = super().bound_data(data, initial)
+        except RecursionError:  # json.loads on deep nesting, as in to_python
+            return InvalidJSONInput(data)
         if isinstance(value, InvalidJSONInput):
             return value
         try:
@@ -165,14 +153,6 @@ class NamedJSONField(forms.JSONField):
 def _shorten(value: Any) -> str:
     text = str(value)
     return text if len(text) <= 100 else text[:97] + "..."
-
-
-def _job_choices() -> list[tuple[str, str]]:
-    choices = [("", "---------")]
-    for registered in registered_jobs():
-        name = registered.name
-        choices.append((name, f"{name} — {registered.help}" if registered.help else name))
-    return choices
 
 
 def _number(label: StrOrPromise, minimum: int = 0) -> forms.IntegerField:
@@ -304,188 +284,8 @@ class TriggerForm(forms.Form):
         return cleaned
 
 
-class ScheduleForm(_ScheduleModelForm, TriggerForm):
-    """Create and edit a schedule; ``self.trigger`` is the built trigger after ``is_valid()``."""
-
-    func = forms.ChoiceField(label=_("Job"), choices=())
-    args = NamedJSONField(
-        label=_("Positional arguments"),
-        required=False,
-        initial=list,
-        help_text=_('A JSON list, such as ["weekly", 7]. Empty for none.'),
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-    )
-    kwargs = NamedJSONField(
-        label=_("Keyword arguments"),
-        required=False,
-        initial=dict,
-        help_text=_('A JSON object, such as {"recipient": "team@example.com"}. Empty for none.'),
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
-    )
-
-    class Meta:
-        model = Schedule
-        fields = [
-            "job_id",
-            "name",
-            "func",
-            "args",
-            "kwargs",
-            "enabled",
-            "executor",
-            "misfire_policy",
-            "misfire_grace_time",
-            "max_instances",
-            "timeout",
-            "max_retries",
-            "retry_delay",
-            "rerun_lost",
-        ]
-        help_texts = {
-            "misfire_policy": _(
-                "When the scheduler was down or busy past the grace time: run once now for "
-                "the latest missed time (the usual choice), skip what was missed, or run each "
-                "missed time."
-            ),
-            "max_instances": _(
-                "How many runs of this job may overlap; 1 never starts a run while one is going."
-            ),
-            "timeout": _(
-                "Seconds a run may take before it is stopped (where the executor can stop "
-                "it) and marked failed."
-            ),
-            "max_retries": _("How many times to try a failed run again."),
-        }
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        func_field = self.fields.get("func")
-        if isinstance(func_field, forms.ChoiceField):
-            func_field.choices = _job_choices()
-        if "executor" in self.fields:  # absent when the admin shows the form read-only
-            self.fields["executor"] = forms.ChoiceField(
-                label=_("Executor"),
-                choices=[(name, name) for name in conf.SCHEDULES_EXECUTORS],
-                initial="default",
-                help_text=_("Where the job runs: named in SCHEDULES_EXECUTORS."),
-            )
-        if not self.is_bound:
-            self.initial.setdefault("timezone", conf.TIME_ZONE)
-            instance = self.instance
-            if instance.pk and instance.trigger:
-                self.initial.update(initial_from_trigger(instance.trigger))
-        if self.instance.pk and "job_id" in self.fields:
-            self.fields["job_id"].disabled = True
-        if not self.timing_editable:
-            # AND/OR triggers are made in code; the admin shows their description instead.
-            for name in TriggerForm.base_fields:
-                self.fields.pop(name, None)
-
-    @property
-    def timing_editable(self) -> bool:
-        """False for combined (AND/OR) triggers, which this form cannot express."""
-        return self.instance.trigger_kind not in (TriggerKind.AND, TriggerKind.OR)
-
-    # -- validation ---------------------------------------------------------------------------
-
-    def clean_func(self) -> str:
-        name: str = self.cleaned_data["func"]
-        try:
-            get_registered(name)
-        except JobNotRegistered as exc:
-            raise forms.ValidationError(
-                _("%(value)r is not a registered job."), params={"value": name}
-            ) from exc
-        return name
-
-    def clean_args(self) -> list[Any]:
-        value = self.cleaned_data.get("args")
-        if value in (None, ""):
-            return []
-        if not isinstance(value, list):
-            raise forms.ValidationError(
-                _("Positional arguments must be a JSON list, got %(value)s."),
-                params={"value": json.dumps(value)},
-            )
-        return value
-
-    def clean_kwargs(self) -> dict[str, Any]:
-        value = self.cleaned_data.get("kwargs")
-        if value in (None, ""):
-            return {}
-        if not isinstance(value, dict):
-            raise forms.ValidationError(
-                _("Keyword arguments must be a JSON object, got %(value)s."),
-                params={"value": json.dumps(value)},
-            )
-        return value
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = forms.ModelForm.clean(self) or {}
-        func, args, kwargs = cleaned.get("func"), cleaned.get("args"), cleaned.get("kwargs")
-        if func and args is not None and kwargs is not None:
-            bind_error = signature_error(func, args, kwargs)
-            if bind_error:
-                field = "args" if "positional" in bind_error else "kwargs"
-                self.add_error(field, bind_error)
-        self.check_like_the_api(cleaned)
-        if not self.timing_editable:
-            return cleaned  # a combined trigger made in code: kept as it is
-        if self.instance.pk and self.instance.source != "admin" and self.timing_changed(cleaned):
-            raise forms.ValidationError(
-                _(
-                    "This schedule is declared in %(source)s: its timing is set there and would "
-                    "be overwritten at the next sync. Change it in %(source)s instead."
-                ),
-                params={"source": self.instance.get_source_display().lower()},
-            )
-        if "timezone" not in self.errors:
-            self.trigger = build_trigger(cleaned, self.add_error, reject_past_date=True)
-        return cleaned
-
-    def check_like_the_api(self, cleaned: dict[str, Any]) -> None:
-        """Put on its field whatever the API would refuse about the other settings.
-
-        The admin saves through the API, so a value the form let through and the API refuses
-        (a zero timeout, a negative retry delay, a grace time past the column's range) would be
-        a server error instead of a form error.
-        """
-        if not cleaned.get("func") or self.errors.keys() & {"func", "args", "kwargs", "job_id"}:
-            return
-        options = {name: cleaned[name] for name in API_OPTIONS if name in cleaned}
-        try:
-            build_schedule(
-                cleaned["func"],
-                args=cleaned.get("args"),
-                kwargs=cleaned.get("kwargs"),
-                id=cleaned.get("job_id") or self.instance.job_id,
-                **options,
-            )
-        except SchedulesError as exc:
-            # The API's messages start with the argument's name, which is the field's name.
-            field = str(exc).split(" ", 1)[0]
-            self.add_error(field if field in self.fields else None, str(exc))
-
-    def timing_changed(self, cleaned: dict[str, Any]) -> bool:
-        trigger = build_trigger(cleaned, lambda field, message: None, reject_past_date=False)
-        return trigger is not None and trigger.to_dict() != self.instance.trigger
-
-
-def signature_error(func_name: str, args: list[Any], kwargs: dict[str, Any]) -> str | None:
-    """Return why `args` and `kwargs` do not bind to the registered callable, or None."""
-    try:
-        registered = get_registered(func_name)
-    except JobNotRegistered:
-        return None  # reported on the func field
-    try:
-        registered.bind(args, kwargs)
-    except TypeError as exc:
-        return f"The arguments do not fit: {exc}."
-    return None
-
-
-def _field_for_error(kind: str, message: str) -> str | None:
-    """Map a TriggerError message to the form field it names."""
+def _field_for_error(kind: str, exc: TriggerError) -> str | None:
+    """Map a TriggerError to the form field of the trigger argument it names."""
     names: dict[str, str] = {
         "timezone": "timezone",
         "start_date": "start_date",
@@ -505,8 +305,12 @@ def _field_for_error(kind: str, message: str) -> str | None:
         )
     elif kind == "date":
         names["run_date"] = "run_date"
-    # The name the message mentions first is the field at fault ("Bad end_date ...: is before
-    # start_date ..."); at one position the longer name wins ("day_of_week" over "day").
+    if exc.field is not None:
+        return names.get(exc.field)
+    # Until every trigger error carries its field: the name the message mentions first is the
+    # field at fault ("Bad end_date ...: is before start_date ..."); at one position the longer
+    # name wins ("day_of_week" over "day").
+    message = str(exc)
     found = [
         (match.start(), -len(name), names[name])
         for name in names
@@ -601,7 +405,7 @@ def build_trigger(
             fields["second"] = "0"
         return CronTrigger(**fields, start_date=start, end_date=end, timezone=zone, jitter=jitter)
     except TriggerError as exc:
-        add_error(_field_for_error(kind, str(exc)), str(exc))
+        add_error(_field_for_error(kind, exc), str(exc))
         return None
 
 

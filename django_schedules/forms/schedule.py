@@ -1,0 +1,215 @@
+"""The admin's schedule form: what runs, its options (from ``options.OPTIONS``) and its timing
+(``TriggerForm``), checked as ``add_job`` checks them so that a form that saves is a valid
+schedule."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from django_schedules import store
+from django_schedules.api import build_schedule
+from django_schedules.conf import conf
+from django_schedules.exceptions import (
+    JobNotRegistered,
+    SchedulesError,
+)
+from django_schedules.forms.timing import (
+    NamedJSONField,
+    TriggerForm,
+    build_trigger,
+    initial_from_trigger,
+)
+from django_schedules.models import Schedule, TriggerKind
+from django_schedules.options import (
+    FORM_FIELDS,
+    FORM_HELP_TEXTS,
+    FORM_SETTINGS,
+    OPTIONS,
+)
+from django_schedules.registry import get_registered, registered_jobs
+
+if TYPE_CHECKING:  # django-stubs' generics; at run time ModelForm takes no parameters.
+    _ScheduleModelForm = forms.ModelForm[Schedule]
+else:
+    _ScheduleModelForm = forms.ModelForm
+
+
+# The settings the admin hands to the API by the same name (see check_like_the_api).
+API_OPTIONS = FORM_SETTINGS
+
+
+def _job_choices() -> list[tuple[str, str]]:
+    choices = [("", "---------")]
+    for registered in registered_jobs():
+        name = registered.name
+        choices.append((name, f"{name} — {registered.help}" if registered.help else name))
+    return choices
+
+
+class ScheduleForm(_ScheduleModelForm, TriggerForm):
+    """Create and edit a schedule; ``self.trigger`` is the built trigger after ``is_valid()``."""
+
+    func = forms.ChoiceField(label=_("Job"), choices=())
+    args = NamedJSONField(
+        label=_("Positional arguments"),
+        required=False,
+        initial=list,
+        help_text=_('A JSON list, such as ["weekly", 7]. Empty for none.'),
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+    )
+    kwargs = NamedJSONField(
+        label=_("Keyword arguments"),
+        required=False,
+        initial=dict,
+        help_text=_('A JSON object, such as {"recipient": "team@example.com"}. Empty for none.'),
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 60}),
+    )
+
+    class Meta:
+        model = Schedule
+        fields = FORM_FIELDS
+        help_texts = {name: text for name, text in FORM_HELP_TEXTS.items() if name != "executor"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        func_field = self.fields.get("func")
+        if isinstance(func_field, forms.ChoiceField):
+            func_field.choices = _job_choices()
+        if "executor" in self.fields:  # absent when the admin shows the form read-only
+            self.fields["executor"] = forms.ChoiceField(
+                label=_("Executor"),
+                choices=[(name, name) for name in conf.SCHEDULES_EXECUTORS],
+                initial="default",
+                help_text=FORM_HELP_TEXTS["executor"],
+            )
+        if not self.is_bound:
+            self.initial.setdefault("timezone", conf.TIME_ZONE)
+            instance = self.instance
+            if instance.pk and instance.trigger:
+                self.initial.update(initial_from_trigger(instance.trigger))
+        if self.instance.pk and "job_id" in self.fields:
+            self.fields["job_id"].disabled = True
+        if not self.timing_editable:
+            # AND/OR triggers are made in code; the admin shows their description instead.
+            for name in TriggerForm.base_fields:
+                self.fields.pop(name, None)
+
+    @property
+    def timing_editable(self) -> bool:
+        """False for combined (AND/OR) triggers, which this form cannot express."""
+        return self.instance.trigger_kind not in (TriggerKind.AND, TriggerKind.OR)
+
+    # -- validation ---------------------------------------------------------------------------
+
+    def clean_func(self) -> str:
+        name: str = self.cleaned_data["func"]
+        try:
+            get_registered(name)
+        except JobNotRegistered as exc:
+            raise forms.ValidationError(
+                _("%(value)r is not a registered job."), params={"value": name}
+            ) from exc
+        return name
+
+    def clean_args(self) -> list[Any]:
+        value = self.cleaned_data.get("args")
+        if value in (None, ""):
+            return []
+        if not isinstance(value, list):
+            raise forms.ValidationError(
+                _("Positional arguments must be a JSON list, got %(value)s."),
+                params={"value": json.dumps(value)},
+            )
+        return value
+
+    def clean_kwargs(self) -> dict[str, Any]:
+        value = self.cleaned_data.get("kwargs")
+        if value in (None, ""):
+            return {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError(
+                _("Keyword arguments must be a JSON object, got %(value)s."),
+                params={"value": json.dumps(value)},
+            )
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = forms.ModelForm.clean(self) or {}
+        func, args, kwargs = cleaned.get("func"), cleaned.get("args"), cleaned.get("kwargs")
+        if func and args is not None and kwargs is not None:
+            bind_error = signature_error(func, args, kwargs)
+            if bind_error:
+                field = "args" if "positional" in bind_error else "kwargs"
+                self.add_error(field, bind_error)
+        self.check_like_the_api(cleaned)
+        if not self.timing_editable:
+            return cleaned  # a combined trigger made in code: kept as it is
+        if self.instance.pk and self.instance.source != "admin" and self.timing_changed(cleaned):
+            raise forms.ValidationError(
+                _(
+                    "This schedule is declared in %(source)s: its timing is set there and would "
+                    "be overwritten at the next sync. Change it in %(source)s instead."
+                ),
+                params={"source": self.instance.get_source_display().lower()},
+            )
+        if "timezone" not in self.errors:
+            self.trigger = build_trigger(cleaned, self.add_error, reject_past_date=True)
+        return cleaned
+
+    def check_like_the_api(self, cleaned: dict[str, Any]) -> None:
+        """Put on its field whatever the API would refuse about the other settings.
+
+        The admin saves through the API, so a value the form let through and the API refuses
+        (a zero timeout, a negative retry delay, a grace time past the column's range) would be
+        a server error instead of a form error.
+        """
+        if not cleaned.get("func") or self.errors.keys() & {"func", "args", "kwargs", "job_id"}:
+            return
+        options = {name: cleaned[name] for name in API_OPTIONS if name in cleaned}
+        try:
+            build_schedule(
+                cleaned["func"],
+                args=cleaned.get("args"),
+                kwargs=cleaned.get("kwargs"),
+                id=cleaned.get("job_id") or self.instance.job_id,
+                **options,
+            )
+        except SchedulesError as exc:
+            # The API's option names are the form's field names (``id`` is ``job_id``).
+            field = _FORM_NAME.get(getattr(exc, "field", None) or "")
+            self.add_error(field if field in self.fields else None, str(exc))
+
+    def validate_unique(self) -> None:
+        # Django's own check reads the default database; the schedules are in SCHEDULES_DATABASE.
+        job_id = self.cleaned_data.get("job_id")
+        if not job_id or "job_id" in self.errors or "job_id" not in self.fields:
+            return
+        taken = Schedule.objects.using(store.database_alias()).filter(job_id=job_id)
+        if self.instance.pk:
+            taken = taken.exclude(pk=self.instance.pk)
+        if taken.exists():
+            self.add_error("job_id", self.instance.unique_error_message(Schedule, ("job_id",)))
+
+    def timing_changed(self, cleaned: dict[str, Any]) -> bool:
+        trigger = build_trigger(cleaned, lambda field, message: None, reject_past_date=False)
+        return trigger is not None and trigger.to_dict() != self.instance.trigger
+
+
+_FORM_NAME = {option.name: option.column for option in OPTIONS if option.form and option.column}
+
+
+def signature_error(func_name: str, args: list[Any], kwargs: dict[str, Any]) -> str | None:
+    """Return why `args` and `kwargs` do not bind to the registered callable, or None."""
+    try:
+        registered = get_registered(func_name)
+    except JobNotRegistered:
+        return None  # reported on the func field
+    try:
+        registered.bind(args, kwargs)
+    except TypeError as exc:
+        return f"The arguments do not fit: {exc}."
+    return None

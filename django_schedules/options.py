@@ -1,0 +1,408 @@
+"""Each schedule option, declared once: ``OPTIONS`` below.
+
+An option's entry gives its name (the keyword of ``add_job`` and ``modify_job``), how a given
+value is checked (an ``InvalidSchedule`` whose message names the field and the value, and whose
+``field`` names it as data), its default, whether ``modify_job`` may change it, the ``Schedule``
+column it sets, and whether the admin form edits it, with its help text. ``add_job``,
+``build_schedule``, ``modify_job``, the ``SCHEDULES_JOBS`` sync, the admin form and its
+``save_model`` all read this table. A new option is an entry here, a model field and its tests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Final
+
+from django.utils.translation import gettext_lazy as _
+
+from django_schedules.conf import conf
+from django_schedules.exceptions import InvalidSchedule
+from django_schedules.models import MisfirePolicy, Schedule, ScheduleSource
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise
+
+
+class _Unset(Enum):
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "<unset>"
+
+
+UNSET: Final = _Unset.UNSET
+
+MAX_JOB_ID = Schedule._meta.get_field("job_id").max_length or 200
+MAX_NAME = Schedule._meta.get_field("name").max_length or 200
+# JSON that every supported database stores and gives back unchanged: MariaDB's JSON_VALID
+# check refuses nesting deeper than 32, and parsers beyond Python's read integers as 64-bit.
+MAX_JSON_DEPTH = 30
+MAX_JSON_INT = 2**63 - 1
+# The largest value every database's PositiveIntegerField holds (PostgreSQL's integer).
+MAX_WHOLE = 2_147_483_647
+# Timeouts and retry delays end up in waits on the monotonic clock, which overflow past about
+# 9e9 seconds; a year is longer than any run or retry delay can sensibly be.
+MAX_SECONDS = 366 * 24 * 3600
+
+
+# --- checks: each returns the value to store, or raises InvalidSchedule naming `field` ---
+
+
+def short(value: Any) -> str:
+    """``repr(value)``, cut to a length an error message can carry."""
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def storable_text(value: str) -> str | None:
+    """Return why the databases cannot store the string ``value``, or None when they can.
+
+    PostgreSQL refuses NUL in text and in JSON; a lone surrogate (such as "\\ud800", which
+    JSON can spell) has no UTF-8 encoding, so no database driver can send it.
+    """
+    if "\x00" in value:
+        return "it contains a NUL character"
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        return "it contains a lone surrogate, which has no UTF-8 encoding"
+    return None
+
+
+def json_safe(value: Any, path: str, depth: int = 0, *, field: str | None = None) -> Any:
+    """Return ``value`` as plain JSON data (tuples become lists), or raise InvalidSchedule
+    naming where in ``path`` a value is not JSON-safe (and ``field`` as its field)."""
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidSchedule(f"{path} is nested deeper than {MAX_JSON_DEPTH} levels", field)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        problem = storable_text(value)
+        if problem:
+            raise InvalidSchedule(f"{path} = {short(value)} cannot be stored: {problem}", field)
+        return value
+    if isinstance(value, int):
+        if abs(value) > MAX_JSON_INT:
+            raise InvalidSchedule(
+                f"{path} = {short(value)} is not JSON-safe: integers must fit in 64 bits", field
+            )
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidSchedule(
+                f"{path} = {value!r} is not JSON-safe: JSON has no NaN or inf", field
+            )
+        return value
+    if isinstance(value, list | tuple):
+        return [
+            json_safe(item, f"{path}[{i}]", depth + 1, field=field) for i, item in enumerate(value)
+        ]
+    if isinstance(value, dict):
+        result = {}
+        for key, item in value.items():
+            if not isinstance(key, str) or storable_text(key):
+                raise InvalidSchedule(
+                    f"{path} has the key {short(key)}, which is not JSON-safe: keys must be "
+                    "strings that the database can store",
+                    field,
+                )
+            result[key] = json_safe(item, f"{path}[{key!r}]", depth + 1, field=field)
+        return result
+    raise InvalidSchedule(
+        f"{path} = {short(value)} is not JSON-safe: a {type(value).__name__} cannot be stored. "
+        "Arguments are stored as JSON (never pickled): pass str, int, float, bool, None, "
+        "and lists and dicts of them (a datetime as an ISO 8601 string, say)",
+        field,
+    )
+
+
+def whole(field: str, value: Any, *, minimum: int, allow_none: bool = False) -> int | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= MAX_WHOLE:
+        rule = f"a whole number from {minimum} to {MAX_WHOLE}" + (", or None" if allow_none else "")
+        raise InvalidSchedule(f"{field} must be {rule}, got {short(value)}", field)
+    return value
+
+
+def seconds(field: str, value: Any, *, positive: bool, allow_none: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and (value > 0 if positive else value >= 0)
+        and value <= MAX_SECONDS
+    )
+    if not ok:
+        rule = "greater than zero" if positive else "zero or more"
+        rule += ", or None" if allow_none else ""
+        raise InvalidSchedule(
+            f"{field} must be a finite number of seconds up to {MAX_SECONDS} (a year), {rule}, "
+            f"got {short(value)}",
+            field,
+        )
+    return float(value)
+
+
+def text(field: str, value: Any, max_length: int, *, allow_empty: bool) -> str:
+    if not isinstance(value, str) or (not allow_empty and not value.strip()):
+        kind = "a string" if allow_empty else "a non-empty string"
+        raise InvalidSchedule(f"{field} must be {kind}, got {short(value)}", field)
+    if len(value) > max_length:
+        raise InvalidSchedule(
+            f"{field} must be at most {max_length} characters, got {len(value)}: {short(value)}",
+            field,
+        )
+    problem = storable_text(value)
+    if problem:
+        raise InvalidSchedule(f"{field} = {value!r} cannot be stored: {problem}", field)
+    return value
+
+
+def boolean(field: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidSchedule(f"{field} must be True or False, got {value!r}", field)
+    return value
+
+
+def executor(value: Any) -> str:
+    executors: object = conf.SCHEDULES_EXECUTORS
+    if not isinstance(value, str) or not isinstance(executors, dict) or value not in executors:
+        known = ", ".join(repr(name) for name in executors) if isinstance(executors, dict) else ""
+        raise InvalidSchedule(
+            f"executor must name a key of SCHEDULES_EXECUTORS ({known}), got {value!r}",
+            "executor",
+        )
+    return value
+
+
+def misfire_policy(value: Any) -> MisfirePolicy:
+    if value not in MisfirePolicy.values:
+        raise InvalidSchedule(
+            f"misfire_policy must be one of {', '.join(MisfirePolicy.values)}, got {value!r}",
+            "misfire_policy",
+        )
+    return MisfirePolicy(value)
+
+
+def coalesce(value: Any) -> MisfirePolicy:
+    """APScheduler's ``coalesce``, as the misfire policy it means."""
+    if not isinstance(value, bool):
+        raise InvalidSchedule(f"coalesce must be True or False, got {value!r}", "coalesce")
+    return MisfirePolicy.RUN_ONCE if value else MisfirePolicy.RUN_ALL
+
+
+def chosen_policy(coalesce_value: Any, policy: Any) -> MisfirePolicy | None:
+    """APScheduler's ``coalesce`` and our ``misfire_policy``; None when neither is given."""
+    from_coalesce = None if coalesce_value is UNSET else coalesce(coalesce_value)
+    chosen = None if policy is UNSET or policy is None else misfire_policy(policy)
+    if from_coalesce is not None and chosen is not None and from_coalesce != chosen:
+        raise InvalidSchedule(
+            f"coalesce={coalesce_value!r} means misfire_policy={from_coalesce.value!r}, which "
+            f"contradicts misfire_policy={chosen.value!r}; give one of them",
+            "misfire_policy",
+        )
+    return chosen or from_coalesce
+
+
+def source(value: Any) -> ScheduleSource:
+    if value not in ScheduleSource.values:
+        raise InvalidSchedule(
+            f"source must be one of {', '.join(ScheduleSource.values)}, got {value!r}", "source"
+        )
+    return ScheduleSource(value)
+
+
+def next_run_time(value: Any, zone: tzinfo) -> datetime | None:
+    """APScheduler's ``next_run_time``: an aware or naive datetime (naive: in the trigger's
+    zone) or an ISO 8601 string; None means paused."""
+    if value is None:
+        return None
+    problem = f"next_run_time must be a datetime, an ISO 8601 string or None, got {value!r}"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidSchedule(problem, "next_run_time") from exc
+    if not isinstance(value, datetime):
+        raise InvalidSchedule(problem, "next_run_time")
+    moment: datetime = value
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        moment = moment.replace(tzinfo=zone)
+    return moment.astimezone(UTC)
+
+
+# --- the table ---
+
+
+@dataclass(frozen=True)
+class Option:
+    """One keyword of ``add_job``.
+
+    ``check`` validates a given value and returns what is stored in ``column``; None means the
+    API handles the option by hand (it spans columns, or needs the callable or the trigger).
+    ``definition``: part of what a ``SCHEDULES_JOBS`` sync compares. ``form``: the admin form
+    edits it under its column's name, with ``help_text`` (empty: the model field's).
+    """
+
+    name: str
+    default: Any
+    check: Callable[[Any], Any] | None = None
+    column: str | None = None
+    modifiable: bool = True
+    definition: bool = False
+    form: bool = False
+    help_text: str | _StrPromise = ""
+
+    def clean(self, value: Any) -> Any:
+        """The value to store: the default when not given, else the checked value."""
+        if value is UNSET:
+            return self.default
+        assert self.check is not None  # noqa: S101 - only called on checked options
+        return self.check(value)
+
+
+def _seconds_or_none(field: str) -> Callable[[Any], Any]:
+    return lambda value: seconds(field, value, positive=True, allow_none=True)
+
+
+OPTIONS: tuple[Option, ...] = (
+    # What runs. ``func``, ``args`` and ``kwargs`` are checked together against the callable.
+    Option("id", None, column="job_id", modifiable=False, form=True),
+    Option(
+        "name",
+        None,  # the callable's qualified name
+        lambda value: text("name", value, MAX_NAME, allow_empty=True),
+        column="name",
+        definition=True,
+        form=True,
+    ),
+    Option("func", UNSET, column="func", definition=True, form=True),
+    Option("args", None, column="args", definition=True, form=True),
+    Option("kwargs", None, column="kwargs", definition=True, form=True),
+    Option("enabled", True, lambda value: boolean("enabled", value), column="enabled", form=True),
+    # How it runs.
+    Option(
+        "executor",
+        "default",
+        executor,
+        column="executor",
+        definition=True,
+        form=True,
+        help_text=_("Where the job runs: named in SCHEDULES_EXECUTORS."),
+    ),
+    Option(
+        "misfire_policy",
+        MisfirePolicy.RUN_ONCE,
+        misfire_policy,
+        column="misfire_policy",
+        definition=True,
+        form=True,
+        help_text=_(
+            "When the scheduler was down or busy past the grace time: run once now for "
+            "the latest missed time (the usual choice), skip what was missed, or run each "
+            "missed time."
+        ),
+    ),
+    Option(
+        "misfire_grace_time",
+        60,
+        lambda value: whole("misfire_grace_time", value, minimum=1, allow_none=True),
+        column="misfire_grace_time",
+        definition=True,
+        form=True,
+    ),
+    Option(
+        "max_instances",
+        1,
+        lambda value: whole("max_instances", value, minimum=1),
+        column="max_instances",
+        definition=True,
+        form=True,
+        help_text=_(
+            "How many runs of this job may overlap; 1 never starts a run while one is going."
+        ),
+    ),
+    Option(
+        "timeout",
+        None,
+        _seconds_or_none("timeout"),
+        column="timeout",
+        definition=True,
+        form=True,
+        help_text=_(
+            "Seconds a run may take before it is stopped (where the executor can stop "
+            "it) and marked failed."
+        ),
+    ),
+    Option(
+        "max_retries",
+        0,
+        lambda value: whole("max_retries", value, minimum=0),
+        column="max_retries",
+        definition=True,
+        form=True,
+        help_text=_("How many times to try a failed run again."),
+    ),
+    Option(
+        "retry_delay",
+        0.0,
+        lambda value: seconds("retry_delay", value, positive=False),
+        column="retry_delay",
+        definition=True,
+        form=True,
+    ),
+    Option(
+        "rerun_lost",
+        False,
+        lambda value: boolean("rerun_lost", value),
+        column="rerun_lost",
+        definition=True,
+        form=True,
+    ),
+    # When it runs. The trigger sets ``trigger``, ``trigger_kind`` and the next run.
+    Option("trigger", None, column="trigger", definition=True),
+    # APScheduler's spelling of misfire_policy; checked with it (chosen_policy).
+    Option("coalesce", UNSET, coalesce),
+    Option("next_run_time", UNSET),  # checked in the trigger's zone (next_run_time())
+    # add_job's flags, not stored as given.
+    Option("jobstore", "default", modifiable=False),
+    Option(
+        "replace_existing",
+        False,
+        lambda value: boolean("replace_existing", value),
+        modifiable=False,
+    ),
+    Option("source", ScheduleSource.CODE, source, column="source", modifiable=False),
+)
+
+BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}
+# What modify_job(**changes) accepts, besides APScheduler's ``jobstore``.
+MODIFIABLE = frozenset(option.name for option in OPTIONS if option.modifiable)
+# The options whose check alone gives their column's value: set and changed the same way.
+PLAIN = tuple(
+    option for option in OPTIONS if option.check is not None and option.column is not None
+)
+# The columns that define a schedule (what add_job and SCHEDULES_JOBS set); the trigger's kind
+# goes with the trigger.
+DEFINITION_FIELDS = tuple(
+    column
+    for option in OPTIONS
+    if option.definition and option.column is not None
+    for column in (
+        (option.column, "trigger_kind") if option.name == "trigger" else (option.column,)
+    )
+)
+# The model fields the admin form edits, in the form's order.
+FORM_FIELDS = [option.column for option in OPTIONS if option.form and option.column is not None]
+# The form's settings that the admin hands to the API by the same name.
+FORM_SETTINGS = tuple(option.name for option in PLAIN if option.form and option.name != "enabled")
+FORM_HELP_TEXTS = {
+    option.column: option.help_text
+    for option in OPTIONS
+    if option.form and option.column is not None and option.help_text
+}

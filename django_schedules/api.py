@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -371,7 +371,7 @@ def modify_job(job_id: str, jobstore: str | None = None, **changes: Any) -> Sche
     def change(schedule: Schedule) -> dict[str, Any]:
         return changed_values(schedule, changes, now)
 
-    schedule, changed = store.change_schedule(job_id, change)
+    schedule, changed = _write_change(job_id, change)
     if changed:
         announce(schedule, "modified")
     return schedule
@@ -451,10 +451,25 @@ def reschedule_job(
             "next_run_at": next_run,
         }
 
-    schedule, changed = store.change_schedule(job_id, change)
+    schedule, changed = _write_change(job_id, change)
     if changed:
         announce(schedule, "rescheduled")
     return schedule
+
+
+def _write_change(
+    job_id: str, change: Callable[[Schedule], dict[str, Any]]
+) -> tuple[Schedule, bool]:
+    """Lock the schedule, compute its new values with ``change`` (which reads only the row and
+    the registry, and may raise to write nothing), and write them, in one transaction retried
+    as a whole on a lock conflict. Returns the row and whether anything was written."""
+
+    def attempt() -> tuple[Schedule, bool]:
+        with store.write_transaction() as alias:
+            schedule = store.locked_schedule(job_id, alias)
+            return schedule, store.save_schedule(schedule, change(schedule), alias)
+
+    return store.retry(attempt, once_in_transaction=True)
 
 
 def pause_job(job_id: str, jobstore: str | None = None) -> Schedule:
@@ -471,7 +486,7 @@ def resume_job(job_id: str, jobstore: str | None = None) -> Schedule:
 
 def _switch(job_id: str, *, enabled: bool, action: str) -> Schedule:
     now = _now()
-    schedule, changed = store.change_schedule(
+    schedule, changed = _write_change(
         job_id, lambda schedule: changed_values(schedule, {"enabled": enabled}, now)
     )
     if changed:

@@ -146,7 +146,10 @@ def sync_schedules(
                 result.disable.append(row)
         return result
 
-    result = store.sync_settings_schedules(declared, plan, dry_run=dry_run)
+    with store.write_transaction() as alias:  # the rows stay locked from the plan to its write
+        result = plan(store.locked_sync_rows(declared, alias))
+        if not dry_run:
+            store.apply_sync_plan(result, alias)
     if not dry_run:
         for schedule in [*result.create, *(row for row, _ in result.update), *result.disable]:
             announce(schedule, "synced")

@@ -62,7 +62,6 @@ from django_schedules.store.rows import (
 from django_schedules.store.schedules import (
     SyncPlan,
     apply_sync_plan,
-    change_schedule,
     delete_schedule,
     find_schedule,
     get_schedule,
@@ -73,7 +72,6 @@ from django_schedules.store.schedules import (
     locked_sync_rows,
     save_schedule,
     schedules_table_exists,
-    sync_settings_schedules,
     unregistered_schedules,
 )
 from django_schedules.store.transactions import (
@@ -111,7 +109,6 @@ __all__ = [
     "apply_sync_plan",
     "apscheduler_job_ids",
     "celery_beat_tasks",
-    "change_schedule",
     "claim_due",
     "claim_transaction",
     "count_prunable_executions",
@@ -151,7 +148,6 @@ __all__ = [
     "schedules_table_exists",
     "start_execution",
     "still_pending",
-    "sync_settings_schedules",
     "take_lease",
     "time_out",
     "time_out_overdue",

@@ -2,8 +2,9 @@
 
 Each write is a step the API can compose in its own retried transaction
 (``retry(..., once_in_transaction=True)`` around ``write_transaction``): ``locked_schedule``
-locks a row, ``save_schedule`` writes a change to it; ``change_schedule`` and
-``sync_settings_schedules`` are such compositions.
+locks a row, ``save_schedule`` writes a change to it (``api._write_change`` composes them);
+``locked_sync_rows`` and ``apply_sync_plan`` are the settings sync's (``sync.sync_schedules``).
+The store never calls back into the API.
 """
 
 from __future__ import annotations
@@ -147,24 +148,6 @@ def _exists(job_id: str) -> ScheduleExists:
     )
 
 
-def change_schedule(
-    job_id: str, change: Callable[[Schedule], dict[str, Any]]
-) -> tuple[Schedule, bool]:
-    """Lock the schedule, ask ``change`` for the new field values, and write them.
-
-    ``change`` receives the locked row and returns ``{field: value}``; it may raise to abort
-    with nothing written. An empty dict writes nothing. Returns the schedule and whether it
-    was written. Bumps ``version`` and notifies the scheduler when something changed.
-    """
-
-    def attempt() -> tuple[Schedule, bool]:
-        with write_transaction() as alias:
-            schedule = locked_schedule(job_id, alias)
-            return schedule, save_schedule(schedule, change(schedule), alias)
-
-    return retry(attempt, once_in_transaction=True)
-
-
 def delete_schedule(job_id: str) -> Schedule:
     """Delete a schedule; its executions stay, with ``schedule`` set to NULL."""
 
@@ -275,18 +258,3 @@ def apply_sync_plan(plan: SyncPlan, using: str | None = None) -> None:
         schedule.save(using=alias, update_fields=["enabled", "last_error", "version", "updated_at"])
     if plan.changed:
         notify_change(alias)
-
-
-def sync_settings_schedules(
-    declared_ids: Collection[str],
-    plan: Callable[[dict[str, Schedule]], SyncPlan],
-    *,
-    dry_run: bool = False,
-) -> SyncPlan:
-    """Lock the schedules a sync may touch, let ``plan`` decide, and apply its plan in the
-    same transaction (rolled back on dry runs)."""
-    with write_transaction() as alias:
-        result = plan(locked_sync_rows(declared_ids, alias))
-        if not dry_run:
-            apply_sync_plan(result, alias)
-    return result

@@ -11,7 +11,7 @@ from django.test import RequestFactory, override_settings
 from django.urls import reverse
 from django.utils.connection import ConnectionDoesNotExist
 
-from django_schedules import api, store
+from django_schedules import api
 from django_schedules.models import Execution, Schedule
 from tests.admin.conftest import cron_form
 
@@ -25,13 +25,13 @@ def test_unticking_enabled_saves_in_one_change(
     assert client.post(ADD_URL, cron_form()).status_code == 302
     schedule = Schedule.objects.get(job_id="weekly-report")
     calls: list[str] = []
-    change_schedule = store.change_schedule
+    write_change = api._write_change
 
     def counted(job_id: str, change: Any) -> Any:
         calls.append(job_id)
-        return change_schedule(job_id, change)
+        return write_change(job_id, change)
 
-    monkeypatch.setattr(store, "change_schedule", counted)
+    monkeypatch.setattr(api, "_write_change", counted)
     for pause, pause_or_resume in (
         ((None, "Paused"), api.pause_job),
         (("on", "Again"), api.resume_job),

@@ -131,13 +131,13 @@ def test_modify_job_pauses_and_resumes_in_one_transaction(
 
     schedule_changed.connect(record)
     calls: list[str] = []
-    change_schedule = api.store.change_schedule
+    write_change = api._write_change
 
     def counted(job_id: str, change: Any) -> Any:
         calls.append(job_id)
-        return change_schedule(job_id, change)
+        return write_change(job_id, change)
 
-    monkeypatch.setattr(api.store, "change_schedule", counted)
+    monkeypatch.setattr(api, "_write_change", counted)
     try:
         with (
             time_machine.travel(NOW, tick=False),

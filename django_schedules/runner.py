@@ -50,19 +50,13 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
 
-def execution_for_signals(execution_id: int, using: str) -> Execution | None:
-    """The Execution row as it is now, for the signals' receivers (None once it is gone)."""
-    # MERGE: move to store/executions.py
-    return Execution.objects.using(using).filter(pk=execution_id).first()
-
-
 def send_signals(using: str, execution_id: int, *names: str) -> None:
     """Send django_schedules.signals `names` with the Execution row as it is now (loaded only
     when a receiver is connected); a receiver's error is logged, never raised."""
     wanted = [getattr(signals, n) for n in names]
     if not any(s.has_listeners(Execution) for s in wanted):
         return
-    execution = execution_for_signals(execution_id, using)
+    execution = store.get_execution(execution_id, using)
     if execution is None:
         return
     for sent, name in zip(wanted, names, strict=True):

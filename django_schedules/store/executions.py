@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import F
 
 from django_schedules.dbclock import DbNow
-from django_schedules.models import ExecutionStatus
+from django_schedules.models import Execution, ExecutionStatus
 from django_schedules.store.rows import Claimed
 from django_schedules.store.transactions import executions, logger, retrying, write_transaction
 
@@ -264,3 +264,8 @@ def mark_lost(
                 reason,
             )
         return ids
+
+
+def get_execution(execution_id: int, using: str) -> Execution | None:
+    """The Execution row as it is now (None once it is gone): what the signals' receivers get."""
+    return executions(using).filter(pk=execution_id).first()

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.db.backends.signals import connection_created
@@ -41,9 +41,8 @@ def database_alias(using: str | None = None) -> str:
 
 
 def executions(using: str | None = None) -> ExecutionQuerySet:
-    """``Execution.objects.using(alias)``, typed with its named querysets (django-stubs does
-    not see the manager ``ExecutionQuerySet.as_manager()`` builds)."""
-    return cast(ExecutionQuerySet, Execution.objects.using(database_alias(using)))
+    """``Execution.objects.using(alias)``, with its named querysets."""
+    return Execution.objects.using(database_alias(using))
 
 
 @contextmanager

@@ -59,6 +59,12 @@ from django_schedules.models import (
     ScheduleSource,
 )
 
+# The planner's values (plans.py has no Django import), re-exported where they were.
+from django_schedules.plans import DueSchedule as DueSchedule
+from django_schedules.plans import NewExecution as NewExecution
+from django_schedules.plans import Planner as Planner
+from django_schedules.plans import SchedulePlan as SchedulePlan
+
 _R = TypeVar("_R")
 
 # The PostgreSQL LISTEN/NOTIFY channel the scheduler listens on to wake early.
@@ -662,26 +668,6 @@ def probe(group: str, owner: str, epoch: int, using: str) -> Probe:
 
 
 @dataclass
-class NewExecution:
-    """An Execution the planner wants recorded for a schedule."""
-
-    fire_time: datetime
-    kind: str = ExecutionKind.SCHEDULED
-    status: str = ExecutionStatus.PENDING
-    reason: str = ""
-    run_at: datetime | None = None
-
-
-@dataclass
-class SchedulePlan:
-    """What the planner decided for one due schedule: its new next_run_at and its rows."""
-
-    next_run_at: datetime | None
-    executions: list[NewExecution] = field(default_factory=list)
-    error: str = ""
-
-
-@dataclass
 class Claimed:
     """A pending execution to hand to an executor at `run_at`."""
 
@@ -700,31 +686,6 @@ class ClaimResult:
     claimed: list[Claimed] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
     more: bool = False
-
-
-@dataclass(slots=True)
-class DueSchedule:
-    """A due schedule as the claim reads it: only the columns the planner and the claim use,
-    with the trigger and the arguments left as JSON text (the planner parses them only when
-    its caches do not already know that text)."""
-
-    pk: int
-    version: int
-    job_id: str
-    name: str
-    func: str
-    executor: str
-    trigger: str
-    args: str
-    kwargs: str
-    misfire_grace_time: int | None
-    misfire_policy: str
-    max_instances: int
-    timeout: float | None
-    next_run_at: datetime | None
-
-
-Planner = Callable[[DueSchedule, int], SchedulePlan]
 
 
 def claim_due(

@@ -113,43 +113,61 @@ class Scheduler:
         """Do one pass; return how many seconds the loop may sleep before the next one."""
         now = self.clock.now()
         self._last_tick_at = now
+        if not self._lead_or_stand_by():
+            return self.poll_interval
+        self._housekeeping()
+        epoch = self.lease.epoch
+        if epoch is None:  # lost while marking lost executions: nothing to do
+            return self.poll_interval
+        seen = self._probe(epoch)
+        if seen is None:
+            return 0.0  # the lease is gone: try to take it afresh at once
+        horizon = now + timedelta(seconds=self.lookahead)
+        if seen.earliest is not None and seen.earliest <= horizon:
+            self._claim(now, horizon, epoch)
+            wait = 0.0  # Look again at once: the next probe finds the new earliest run.
+        else:
+            wait = self._sleep_for(seen.earliest, horizon)
+        self._release_timers()
+        return wait
+
+    def _lead_or_stand_by(self) -> bool:
+        """Take the lease, or renew it when upkeep is due; False when this pass stands by."""
         if not self.lease.held:
             if not self.lease.acquire():
                 self._housekeeping()  # a standby still heartbeats its own runs
-                return self.poll_interval
+                return False
             self._lost_check_at = 0.0
             self._adopt()  # pending rows of the previous holder, and manual runs
         elif self._upkeep_due():
             if not self.lease.renew():
                 self._drop_timers()
-                return self.poll_interval
+                return False
             self._housekeeping_at = 0.0  # the heartbeats in the same wake-up as the renewal
-        self._housekeeping()
-        epoch = self.lease.epoch
-        if epoch is None:  # lost while marking lost executions: nothing to do
-            return self.poll_interval
+        return True
+
+    def _probe(self, epoch: int) -> store.Probe | None:
+        """The earliest next run, in the one query that also checks the lease; None when the
+        lease is gone (expired while we were paused, or taken)."""
         seen = store.probe(self.group, self.owner, epoch, self.using)
         self._earliest = seen.earliest
         if not seen.holds_lease:
-            # Expired (we were paused?) or taken: drop it and try to take it afresh.
             self.lease.lost()
             self._drop_timers()
-            return 0.0
+            return None
         if seen.manual_pending or self._unsure:
             self._adopt()
-        horizon = now + timedelta(seconds=self.lookahead)
+        return seen
+
+    def _sleep_for(self, earliest: datetime | None, horizon: datetime) -> float:
+        """How long the loop may sleep when nothing is due within the horizon."""
         wait = self.poll_interval
         if self._waker is not None and self._waker.notifies:
             # A change to the schedules wakes us (LISTEN): sleep until the next firing or the
             # next upkeep (lease renewal, heartbeats), not every poll interval.
             wait = self._until_upkeep()
-        if seen.earliest is not None and seen.earliest <= horizon:
-            self._claim(now, horizon, epoch)
-            wait = 0.0  # Look again at once: the next probe finds the new earliest run.
-        elif seen.earliest is not None:
-            until = (seen.earliest - horizon).total_seconds()
-            wait = min(wait, max(until, 0.0))
-        self._release_timers()
+        if earliest is not None:
+            wait = min(wait, max((earliest - horizon).total_seconds(), 0.0))
         return wait
 
     def _upkeep_due(self) -> bool:

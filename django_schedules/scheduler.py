@@ -2,13 +2,14 @@
 
 ``Scheduler.tick()`` is one pass (tests drive it with a manual clock); ``run()`` loops until
 ``stop()``; ``BackgroundScheduler`` runs the loop in a daemon thread and ``AsyncIOScheduler``
-beside an asyncio event loop.
+beside an asyncio event loop. Its parts: what a due schedule does now is ``planner``'s, the
+executions waiting for their instant are ``timers``', and the sleep between passes is
+``wakers``'.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import itertools
 import logging
 import os
@@ -31,6 +32,7 @@ from django_schedules.models import ProcessRole
 from django_schedules.planner import plan_schedule
 from django_schedules.plans import DueSchedule, SchedulePlan
 from django_schedules.store import Claimed
+from django_schedules.timers import Timers
 from django_schedules.wakers import _make_waker, _Waker
 
 logger = logging.getLogger("django_schedules.scheduler")
@@ -79,9 +81,7 @@ class Scheduler:
         )
         self._executors = executors
         self._stop = threading.Event()
-        self._timers: list[tuple[datetime, int, Claimed, int]] = []
-        self._timer_seq = itertools.count()
-        self._timer_cond = threading.Condition()
+        self._timers = Timers()
         self._housekeeping_at = 0.0
         self._lost_check_at = 0.0
         self._prune_at = 0.0
@@ -253,36 +253,23 @@ class Scheduler:
         """Executions this process is dispatching: waiting for their instant, or handed to an
         executor and not ended. One popped by the timer thread meanwhile may be missed and
         dispatched twice: harmless, its start is a compare-and-swap."""
-        with self._timer_cond:
-            ids = {claimed.execution_id for _, _, claimed, _ in self._timers}
-        return ids.union(*(e.running_ids() for e in self.executors.values()))
+        return self._timers.execution_ids().union(
+            *(e.running_ids() for e in self.executors.values())
+        )
 
     # Starting on the instant.
 
     def _schedule_start(self, claimed: Claimed, epoch: int) -> None:
-        with self._timer_cond:
-            # Hand it over a lookahead early: the worker claims the row (pending -> running)
-            # first and then waits for the instant, so the job starts on time.
-            release_at = claimed.run_at - timedelta(seconds=self.lookahead)
-            heapq.heappush(self._timers, (release_at, next(self._timer_seq), claimed, epoch))
-            self._timer_cond.notify()
+        # Hand it over a lookahead early: the worker claims the row (pending -> running)
+        # first and then waits for the instant, so the job starts on time.
+        self._timers.push(claimed.run_at - timedelta(seconds=self.lookahead), claimed, epoch)
 
     def _drop_timers(self) -> None:
         # Rows claimed ahead stay pending; the next holder adopts them.
-        with self._timer_cond:
-            self._timers.clear()
-
-    def _pop_due(self) -> list[tuple[Claimed, int]]:
-        now = self.clock.now()
-        due: list[tuple[Claimed, int]] = []
-        with self._timer_cond:
-            while self._timers and self._timers[0][0] <= now:
-                _, _, claimed, epoch = heapq.heappop(self._timers)
-                due.append((claimed, epoch))
-        return due
+        self._timers.clear()
 
     def _release_timers(self) -> None:
-        for claimed, epoch in self._pop_due():
+        for claimed, epoch in self._timers.pop_due(self.clock.now()):
             self._start(claimed, epoch)
 
     def _start(self, claimed: Claimed, epoch: int) -> None:
@@ -324,13 +311,7 @@ class Scheduler:
         """Start claimed-ahead executions at their instant (the loop thread may be asleep)."""
         try:
             while not self._stop.is_set():
-                with self._timer_cond:
-                    if self._timers:
-                        delay = (self._timers[0][0] - self.clock.now()).total_seconds()
-                    else:
-                        delay = self.poll_interval
-                    if delay > 0:
-                        self._timer_cond.wait(min(delay, self.poll_interval))
+                self._timers.wait(self.clock.now, self.poll_interval)
                 self._release_timers()
         finally:
             connections.close_all()
@@ -473,8 +454,7 @@ class Scheduler:
             stop_guarding()
             self._stop.set()
             if timer is not None:
-                with self._timer_cond:
-                    self._timer_cond.notify_all()
+                self._timers.wake()
                 timer.join()
             self._shutdown()
             self._stop.clear()
@@ -530,8 +510,7 @@ class Scheduler:
         It takes locks, so not from a signal handler: one that interrupts the thread holding
         them waits for ever. Hand it to a thread (runscheduler's ``StopOnSignal``)."""
         self._stop.set()
-        with self._timer_cond:
-            self._timer_cond.notify_all()
+        self._timers.wake()
 
     @property
     def stopping(self) -> bool:

@@ -2,22 +2,20 @@
 
 ``Scheduler.tick()`` is one pass (tests drive it with a manual clock); ``run()`` loops until
 ``stop()``; ``BackgroundScheduler`` runs the loop in a daemon thread and ``AsyncIOScheduler``
-beside an asyncio event loop.
+beside an asyncio event loop. Its parts: what a due schedule does now is ``planner``'s, the
+executions waiting for their instant are ``timers``', and the sleep between passes is
+``wakers``'.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
-import json
 import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import DatabaseError, connections, transaction
@@ -27,197 +25,15 @@ from django_schedules.clock import Clock, SystemClock
 from django_schedules.conf import conf
 from django_schedules.executors import Executor, build_executors
 from django_schedules.lease import Lease
-from django_schedules.models import (
-    ExecutionKind,
-    ExecutionStatus,
-    MisfirePolicy,
-)
+from django_schedules.planner import plan_schedule
+from django_schedules.plans import DueSchedule, SchedulePlan
 from django_schedules.runner import announce_failed
-from django_schedules.store import Claimed, DueSchedule, NewExecution, SchedulePlan
+from django_schedules.store import Claimed
+from django_schedules.timers import Timers
 from django_schedules.upkeep import LoopFacts, Upkeep
+from django_schedules.wakers import _make_waker, _Waker
 
 logger = logging.getLogger("django_schedules.scheduler")
-
-# Walking a long gap occurrence by occurrence stops after this many; the rest is counted by
-# jumping straight to the first occurrence after the gap.
-MAX_WALK = 100_000
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
-
-
-@dataclass
-class _Gap:
-    """Missed occurrences, counted without keeping them all."""
-
-    count: int = 0
-    first: datetime | None = None
-    last: datetime | None = None
-    exact: bool = True
-
-    def add(self, fire_time: datetime) -> None:
-        self.count += 1
-        self.first = self.first or fire_time
-        self.last = fire_time
-
-    def reason(self) -> str:
-        assert self.first is not None and self.last is not None  # noqa: S101 - invariant
-        n = f"{self.count}" if self.exact else f"more than {self.count}"
-        word = "occurrence" if self.count == 1 and self.exact else "occurrences"
-        return f"{n} {word} missed from {self.first.isoformat()} to {self.last.isoformat()}"
-
-
-# Trigger objects by their JSON text, and whether arguments bind to a job by the job's name
-# and the arguments' JSON text: a claim reads both as text and parses them only when they are
-# new (parsing and building a trigger cost more than the rest of planning). Triggers are
-# immutable, so schedules with the same trigger share one. Bounded: cleared when full.
-_TRIGGERS: dict[str, Any] = {}
-_BINDS: dict[tuple[str, str, str], tuple[Any, str]] = {}
-_CACHE_MAX = 10_000
-
-
-def _trigger_of(text: str) -> Any:
-    trigger = _TRIGGERS.get(text)
-    if trigger is None:
-        from django_schedules.triggers import trigger_from_dict
-
-        trigger = trigger_from_dict(json.loads(text))
-        if len(_TRIGGERS) >= _CACHE_MAX:
-            _TRIGGERS.clear()
-        _TRIGGERS[text] = trigger
-    return trigger
-
-
-def _refusal(schedule: DueSchedule) -> str:
-    """Why the schedule's job cannot run with its arguments ("" when it can)."""
-    from django_schedules.exceptions import JobNotRegistered
-    from django_schedules.registry import get_registered
-
-    try:
-        job = get_registered(schedule.func)
-    except JobNotRegistered:
-        return f"callable not registered: {schedule.func!r}"
-    key = (schedule.func, schedule.args, schedule.kwargs)
-    cached = _BINDS.get(key)
-    if cached is not None and cached[0] is job:  # the same registration
-        return str(cached[1])
-    try:
-        job.bind(json.loads(schedule.args), json.loads(schedule.kwargs))
-        refusal = ""
-    except TypeError as exc:
-        refusal = f"arguments do not bind: {exc}"
-    if len(_BINDS) >= _CACHE_MAX:
-        _BINDS.clear()
-    _BINDS[key] = (job, refusal)
-    return refusal
-
-
-def plan_schedule(
-    schedule: DueSchedule,
-    live: int,
-    *,
-    now: datetime,
-    horizon: datetime,
-    max_catch_up: int,
-) -> SchedulePlan:
-    """Decide what a due schedule does now: which occurrences run, which are recorded as
-    missed or skipped, and its next run. Pure: no query, no clock.
-
-    An occurrence is misfired when it cannot start within ``misfire_grace_time`` seconds of
-    its fire time; ``misfire_policy`` then decides (docs/scheduler.md#misfires).
-    """
-    try:
-        trigger = _trigger_of(schedule.trigger)
-    except Exception as exc:
-        return SchedulePlan(None, error=f"invalid trigger: {type(exc).__name__}: {exc}")
-    refusal = _refusal(schedule)
-
-    grace = schedule.misfire_grace_time
-    late_before = None if grace is None else now - timedelta(seconds=grace)
-    policy = schedule.misfire_policy
-    missed = _Gap()
-    run_missed: list[datetime] = []  # run_all: the oldest ones, up to max_catch_up
-    beyond = _Gap()  # run_all: the missed ones past max_catch_up
-    on_time: list[datetime] = []
-    before_last: datetime | None = None  # run_once: the missed occurrence before the latest
-    try:
-        fire: datetime | None = _utc(schedule.next_run_at)
-        walked = 0
-        while fire is not None and fire <= horizon and len(on_time) < max_catch_up:
-            if late_before is not None and fire < late_before:
-                if walked >= MAX_WALK:
-                    # Jump over the rest of the gap; the count is now a lower bound.
-                    missed.exact = beyond.exact = False
-                    fire = _utc(trigger.get_next_fire_time(None, late_before))
-                    continue
-                before_last = missed.last
-                missed.add(fire)
-                if policy == MisfirePolicy.RUN_ALL:
-                    if len(run_missed) < max_catch_up:
-                        run_missed.append(fire)
-                    else:
-                        beyond.add(fire)
-            else:
-                on_time.append(fire)
-            walked += 1
-            previous, fire = fire, _utc(trigger.get_next_fire_time(fire, now))
-            if fire is not None and fire <= previous:
-                raise ValueError(f"it did not move past {previous.isoformat()}")
-        next_run_at = fire
-    except Exception as exc:
-        return SchedulePlan(None, error=f"trigger failed: {type(exc).__name__}: {exc}")
-
-    rows: list[NewExecution] = []
-    runs: list[tuple[datetime, str]] = [(f, ExecutionKind.SCHEDULED) for f in on_time]
-    if missed.count:
-        if policy == MisfirePolicy.RUN_ALL:
-            runs = [(f, ExecutionKind.CATCH_UP) for f in run_missed] + runs
-            if beyond.count:
-                rows.append(
-                    NewExecution(
-                        fire_time=beyond.first,  # type: ignore[arg-type]
-                        status=ExecutionStatus.MISSED,
-                        reason=f"{beyond.reason()} (beyond SCHEDULES_MAX_CATCH_UP)",
-                    )
-                )
-        elif policy == MisfirePolicy.RUN_ONCE and not on_time:
-            # Run the latest missed occurrence once now; record the others.
-            runs = [(missed.last, ExecutionKind.CATCH_UP)]  # type: ignore[list-item]
-            if missed.count > 1:
-                others = _Gap(missed.count - 1, missed.first, before_last, missed.exact)
-                rows.append(
-                    NewExecution(
-                        fire_time=missed.first,  # type: ignore[arg-type]
-                        status=ExecutionStatus.MISSED,
-                        reason=others.reason(),
-                    )
-                )
-        else:  # skip, or run_once coalesced into an on-time run
-            rows.append(
-                NewExecution(
-                    fire_time=missed.first,  # type: ignore[arg-type]
-                    status=ExecutionStatus.MISSED,
-                    reason=missed.reason(),
-                )
-            )
-    for fire, kind in runs:
-        if refusal:
-            rows.append(NewExecution(fire, kind, ExecutionStatus.FAILED, reason=refusal[:500]))
-        elif live >= schedule.max_instances:
-            rows.append(
-                NewExecution(
-                    fire,
-                    kind,
-                    ExecutionStatus.SKIPPED,
-                    reason=f"max_instances reached ({schedule.max_instances} already running)",
-                )
-            )
-        else:
-            live += 1
-            run_at = fire + trigger.get_jitter(fire)
-            rows.append(NewExecution(fire, kind, run_at=run_at.astimezone(UTC)))
-    return SchedulePlan(next_run_at, rows, error=refusal)
 
 
 class Scheduler:
@@ -257,9 +73,7 @@ class Scheduler:
         )
         self._executors = executors
         self._stop = threading.Event()
-        self._timers: list[tuple[datetime, int, Claimed, int]] = []
-        self._timer_seq = itertools.count()
-        self._timer_cond = threading.Condition()
+        self._timers = Timers()
         self.upkeep = Upkeep(
             group=group,
             lease=self.lease,
@@ -295,43 +109,61 @@ class Scheduler:
         """Do one pass; return how many seconds the loop may sleep before the next one."""
         now = self.clock.now()
         self._last_tick_at = now
+        if not self._lead_or_stand_by():
+            return self.poll_interval
+        self._housekeeping()
+        epoch = self.lease.epoch
+        if epoch is None:  # lost while marking lost executions: nothing to do
+            return self.poll_interval
+        seen = self._probe(epoch)
+        if seen is None:
+            return 0.0  # the lease is gone: try to take it afresh at once
+        horizon = now + timedelta(seconds=self.lookahead)
+        if seen.earliest is not None and seen.earliest <= horizon:
+            self._claim(now, horizon, epoch)
+            wait = 0.0  # Look again at once: the next probe finds the new earliest run.
+        else:
+            wait = self._sleep_for(seen.earliest, horizon)
+        self._release_timers()
+        return wait
+
+    def _lead_or_stand_by(self) -> bool:
+        """Take the lease, or renew it when upkeep is due; False when this pass stands by."""
         if not self.lease.held:
             if not self.lease.acquire():
                 self._housekeeping()  # a standby still heartbeats its own runs
-                return self.poll_interval
+                return False
             self._lost_check_at = 0.0
             self._adopt()  # pending rows of the previous holder, and manual runs
         elif self._upkeep_due():
             if not self.lease.renew():
                 self._drop_timers()
-                return self.poll_interval
+                return False
             self._housekeeping_at = 0.0  # the heartbeats in the same wake-up as the renewal
-        self._housekeeping()
-        epoch = self.lease.epoch
-        if epoch is None:  # lost while marking lost executions: nothing to do
-            return self.poll_interval
+        return True
+
+    def _probe(self, epoch: int) -> store.Probe | None:
+        """The earliest next run, in the one query that also checks the lease; None when the
+        lease is gone (expired while we were paused, or taken)."""
         seen = store.probe(self.group, self.owner, epoch, self.using)
         self._earliest = seen.earliest
         if not seen.holds_lease:
-            # Expired (we were paused?) or taken: drop it and try to take it afresh.
             self.lease.lost()
             self._drop_timers()
-            return 0.0
+            return None
         if seen.manual_pending or self._unsure:
             self._adopt()
-        horizon = now + timedelta(seconds=self.lookahead)
+        return seen
+
+    def _sleep_for(self, earliest: datetime | None, horizon: datetime) -> float:
+        """How long the loop may sleep when nothing is due within the horizon."""
         wait = self.poll_interval
         if self._waker is not None and self._waker.notifies:
             # A change to the schedules wakes us (LISTEN): sleep until the next firing or the
             # next upkeep (lease renewal, heartbeats), not every poll interval.
             wait = self._until_upkeep()
-        if seen.earliest is not None and seen.earliest <= horizon:
-            self._claim(now, horizon, epoch)
-            wait = 0.0  # Look again at once: the next probe finds the new earliest run.
-        elif seen.earliest is not None:
-            until = (seen.earliest - horizon).total_seconds()
-            wait = min(wait, max(until, 0.0))
-        self._release_timers()
+        if earliest is not None:
+            wait = min(wait, max((earliest - horizon).total_seconds(), 0.0))
         return wait
 
     def _upkeep_due(self) -> bool:
@@ -417,36 +249,23 @@ class Scheduler:
         """Executions this process is dispatching: waiting for their instant, or handed to an
         executor and not ended. One popped by the timer thread meanwhile may be missed and
         dispatched twice: harmless, its start is a compare-and-swap."""
-        with self._timer_cond:
-            ids = {claimed.execution_id for _, _, claimed, _ in self._timers}
-        return ids.union(*(e.running_ids() for e in self.executors.values()))
+        return self._timers.execution_ids().union(
+            *(e.running_ids() for e in self.executors.values())
+        )
 
     # Starting on the instant.
 
     def _schedule_start(self, claimed: Claimed, epoch: int) -> None:
-        with self._timer_cond:
-            # Hand it over a lookahead early: the worker claims the row (pending -> running)
-            # first and then waits for the instant, so the job starts on time.
-            release_at = claimed.run_at - timedelta(seconds=self.lookahead)
-            heapq.heappush(self._timers, (release_at, next(self._timer_seq), claimed, epoch))
-            self._timer_cond.notify()
+        # Hand it over a lookahead early: the worker claims the row (pending -> running)
+        # first and then waits for the instant, so the job starts on time.
+        self._timers.push(claimed.run_at - timedelta(seconds=self.lookahead), claimed, epoch)
 
     def _drop_timers(self) -> None:
         # Rows claimed ahead stay pending; the next holder adopts them.
-        with self._timer_cond:
-            self._timers.clear()
-
-    def _pop_due(self) -> list[tuple[Claimed, int]]:
-        now = self.clock.now()
-        due: list[tuple[Claimed, int]] = []
-        with self._timer_cond:
-            while self._timers and self._timers[0][0] <= now:
-                _, _, claimed, epoch = heapq.heappop(self._timers)
-                due.append((claimed, epoch))
-        return due
+        self._timers.clear()
 
     def _release_timers(self) -> None:
-        for claimed, epoch in self._pop_due():
+        for claimed, epoch in self._timers.pop_due(self.clock.now()):
             self._start(claimed, epoch)
 
     def _start(self, claimed: Claimed, epoch: int) -> None:
@@ -488,13 +307,7 @@ class Scheduler:
         """Start claimed-ahead executions at their instant (the loop thread may be asleep)."""
         try:
             while not self._stop.is_set():
-                with self._timer_cond:
-                    if self._timers:
-                        delay = (self._timers[0][0] - self.clock.now()).total_seconds()
-                    else:
-                        delay = self.poll_interval
-                    if delay > 0:
-                        self._timer_cond.wait(min(delay, self.poll_interval))
+                self._timers.wait(self.clock.now, self.poll_interval)
                 self._release_timers()
         finally:
             connections.close_all()
@@ -567,8 +380,7 @@ class Scheduler:
             stop_guarding()
             self._stop.set()
             if timer is not None:
-                with self._timer_cond:
-                    self._timer_cond.notify_all()
+                self._timers.wake()
                 timer.join()
             self._shutdown()
             self._stop.clear()
@@ -624,8 +436,7 @@ class Scheduler:
         It takes locks, so not from a signal handler: one that interrupts the thread holding
         them waits for ever. Hand it to a thread (runscheduler's ``StopOnSignal``)."""
         self._stop.set()
-        with self._timer_cond:
-            self._timer_cond.notify_all()
+        self._timers.wake()
 
     @property
     def stopping(self) -> bool:
@@ -659,116 +470,6 @@ class Scheduler:
             if self._waker is not None:
                 self._waker.close()
                 self._waker = None
-
-
-# Waking up early.
-
-
-class _Waker:
-    """Sleep until a timeout, a stop, or (in subclasses) a change to the schedules."""
-
-    notifies = False  # True when a change to the schedules wakes it (LISTEN)
-
-    def __init__(self, stop: threading.Event) -> None:
-        self.stop = stop
-        self.armed = False  # True once a change would be noticed (tests wait for it)
-
-    def wait(self, timeout: float) -> None:
-        self.armed = True
-        self.stop.wait(timeout)
-
-    def close(self) -> None:
-        """Release what the waker holds."""
-
-
-class _SqliteWaker(_Waker):
-    """``PRAGMA data_version`` changes when another connection commits: a free probe."""
-
-    def __init__(self, stop: threading.Event, using: str) -> None:
-        super().__init__(stop)
-        self.using = using
-        self.version: int | None = None
-
-    def _read(self) -> int:
-        with connections[self.using].cursor() as cursor:
-            cursor.execute("PRAGMA data_version")
-            return int(cursor.fetchone()[0])
-
-    def wait(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        try:
-            self._watch(deadline)
-        except DatabaseError as exc:  # flaky or locked: sleep the rest; the next tick copes
-            logger.debug("PRAGMA data_version failed: %s", exc)
-            self.version = None
-            super().wait(max(deadline - time.monotonic(), 0.0))
-
-    def _watch(self, deadline: float) -> None:
-        if self.version is None:
-            self.version = self._read()
-            self.armed = True
-        while not self.stop.is_set():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            self.stop.wait(min(left, 0.05))
-            version = self._read()
-            if version != self.version:
-                self.version = version
-                return
-
-
-class _PostgresWaker(_Waker):
-    """LISTEN on a dedicated connection; ``pg_notify`` arrives at the writer's commit."""
-
-    def __init__(self, stop: threading.Event, using: str) -> None:
-        super().__init__(stop)
-        self.using = using
-        self.conn: Any = None
-
-    def _connect(self) -> Any:
-        if self.conn is None or self.conn.closed:
-            wrapper = connections[self.using]
-            raw = wrapper.get_new_connection(wrapper.get_connection_params())
-            raw.autocommit = True
-            raw.execute(f"LISTEN {store.NOTIFY_CHANNEL}")
-            self.conn = raw
-            self.armed = True
-            self.notifies = True
-        return self.conn
-
-    def wait(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        try:
-            conn = self._connect()
-            while not self.stop.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                # Short slices so stop() is noticed quickly.
-                for _ in conn.notifies(timeout=min(left, 0.25), stop_after=1):
-                    return
-        except Exception as exc:  # The database went away: fall back to polling for now.
-            logger.debug("LISTEN connection failed: %s", exc)
-            self.notifies = False
-            self.close()
-            super().wait(max(deadline - time.monotonic(), 0))
-
-    def close(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            finally:
-                self.conn = None
-
-
-def _make_waker(using: str, stop: threading.Event) -> _Waker:
-    vendor = connections[using].vendor
-    if vendor == "sqlite":
-        return _SqliteWaker(stop, using)
-    if vendor == "postgresql":
-        return _PostgresWaker(stop, using)
-    return _Waker(stop)  # MariaDB/MySQL: the one-query probe each poll interval is the marker.
 
 
 # In-process faces.

@@ -1,0 +1,203 @@
+"""The planner: what a due schedule does now (misfire policy, coalescing, max instances,
+catch-up), over plain values. No query, no clock: the claim hands it a due row and the
+number of live runs, and records the plan it returns.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django_schedules.exceptions import JobNotRegistered
+from django_schedules.plans import (
+    CATCH_UP,
+    FAILED,
+    MISSED,
+    RUN_ALL,
+    RUN_ONCE,
+    SCHEDULED,
+    SKIPPED,
+    DueSchedule,
+    NewExecution,
+    SchedulePlan,
+)
+from django_schedules.registry import get_registered
+from django_schedules.triggers import trigger_from_dict
+
+# Walking a long gap occurrence by occurrence stops after this many; the rest is counted by
+# jumping straight to the first occurrence after the gap.
+MAX_WALK = 100_000
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return None if value is None else value.astimezone(UTC)
+
+
+@dataclass
+class _Gap:
+    """Missed occurrences, counted without keeping them all."""
+
+    count: int = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    exact: bool = True
+
+    def add(self, fire_time: datetime) -> None:
+        self.count += 1
+        self.first = self.first or fire_time
+        self.last = fire_time
+
+    def reason(self) -> str:
+        assert self.first is not None and self.last is not None  # noqa: S101 - invariant
+        n = f"{self.count}" if self.exact else f"more than {self.count}"
+        word = "occurrence" if self.count == 1 and self.exact else "occurrences"
+        return f"{n} {word} missed from {self.first.isoformat()} to {self.last.isoformat()}"
+
+
+# Trigger objects by their JSON text, and whether arguments bind to a job by the job's name
+# and the arguments' JSON text: a claim reads both as text and parses them only when they are
+# new (parsing and building a trigger cost more than the rest of planning). Triggers are
+# immutable, so schedules with the same trigger share one. Bounded: cleared when full.
+_TRIGGERS: dict[str, Any] = {}
+_BINDS: dict[tuple[str, str, str], tuple[Any, str]] = {}
+_CACHE_MAX = 10_000
+
+
+def _trigger_of(text: str) -> Any:
+    trigger = _TRIGGERS.get(text)
+    if trigger is None:
+        trigger = trigger_from_dict(json.loads(text))
+        if len(_TRIGGERS) >= _CACHE_MAX:
+            _TRIGGERS.clear()
+        _TRIGGERS[text] = trigger
+    return trigger
+
+
+def _refusal(schedule: DueSchedule) -> str:
+    """Why the schedule's job cannot run with its arguments ("" when it can)."""
+    try:
+        job = get_registered(schedule.func)
+    except JobNotRegistered:
+        return f"callable not registered: {schedule.func!r}"
+    key = (schedule.func, schedule.args, schedule.kwargs)
+    cached = _BINDS.get(key)
+    if cached is not None and cached[0] is job:  # the same registration
+        return str(cached[1])
+    try:
+        job.bind(json.loads(schedule.args), json.loads(schedule.kwargs))
+        refusal = ""
+    except TypeError as exc:
+        refusal = f"arguments do not bind: {exc}"
+    if len(_BINDS) >= _CACHE_MAX:
+        _BINDS.clear()
+    _BINDS[key] = (job, refusal)
+    return refusal
+
+
+def plan_schedule(
+    schedule: DueSchedule,
+    live: int,
+    *,
+    now: datetime,
+    horizon: datetime,
+    max_catch_up: int,
+) -> SchedulePlan:
+    """Decide what a due schedule does now: which occurrences run, which are recorded as
+    missed or skipped, and its next run. Pure: no query, no clock.
+
+    An occurrence is misfired when it cannot start within ``misfire_grace_time`` seconds of
+    its fire time; ``misfire_policy`` then decides (docs/scheduler.md#misfires).
+    """
+    try:
+        trigger = _trigger_of(schedule.trigger)
+    except Exception as exc:
+        return SchedulePlan(None, error=f"invalid trigger: {type(exc).__name__}: {exc}")
+    refusal = _refusal(schedule)
+
+    grace = schedule.misfire_grace_time
+    late_before = None if grace is None else now - timedelta(seconds=grace)
+    policy = schedule.misfire_policy
+    missed = _Gap()
+    run_missed: list[datetime] = []  # run_all: the oldest ones, up to max_catch_up
+    beyond = _Gap()  # run_all: the missed ones past max_catch_up
+    on_time: list[datetime] = []
+    before_last: datetime | None = None  # run_once: the missed occurrence before the latest
+    try:
+        fire: datetime | None = _utc(schedule.next_run_at)
+        walked = 0
+        while fire is not None and fire <= horizon and len(on_time) < max_catch_up:
+            if late_before is not None and fire < late_before:
+                if walked >= MAX_WALK:
+                    # Jump over the rest of the gap; the count is now a lower bound.
+                    missed.exact = beyond.exact = False
+                    fire = _utc(trigger.get_next_fire_time(None, late_before))
+                    continue
+                before_last = missed.last
+                missed.add(fire)
+                if policy == RUN_ALL:
+                    if len(run_missed) < max_catch_up:
+                        run_missed.append(fire)
+                    else:
+                        beyond.add(fire)
+            else:
+                on_time.append(fire)
+            walked += 1
+            previous, fire = fire, _utc(trigger.get_next_fire_time(fire, now))
+            if fire is not None and fire <= previous:
+                raise ValueError(f"it did not move past {previous.isoformat()}")
+        next_run_at = fire
+    except Exception as exc:
+        return SchedulePlan(None, error=f"trigger failed: {type(exc).__name__}: {exc}")
+
+    rows: list[NewExecution] = []
+    runs: list[tuple[datetime, str]] = [(f, SCHEDULED) for f in on_time]
+    if missed.count:
+        if policy == RUN_ALL:
+            runs = [(f, CATCH_UP) for f in run_missed] + runs
+            if beyond.count:
+                rows.append(
+                    NewExecution(
+                        fire_time=beyond.first,  # type: ignore[arg-type]
+                        status=MISSED,
+                        reason=f"{beyond.reason()} (beyond SCHEDULES_MAX_CATCH_UP)",
+                    )
+                )
+        elif policy == RUN_ONCE and not on_time:
+            # Run the latest missed occurrence once now; record the others.
+            runs = [(missed.last, CATCH_UP)]  # type: ignore[list-item]
+            if missed.count > 1:
+                others = _Gap(missed.count - 1, missed.first, before_last, missed.exact)
+                rows.append(
+                    NewExecution(
+                        fire_time=missed.first,  # type: ignore[arg-type]
+                        status=MISSED,
+                        reason=others.reason(),
+                    )
+                )
+        else:  # skip, or run_once coalesced into an on-time run
+            rows.append(
+                NewExecution(
+                    fire_time=missed.first,  # type: ignore[arg-type]
+                    status=MISSED,
+                    reason=missed.reason(),
+                )
+            )
+    for fire, kind in runs:
+        if refusal:
+            rows.append(NewExecution(fire, kind, FAILED, reason=refusal[:500]))
+        elif live >= schedule.max_instances:
+            rows.append(
+                NewExecution(
+                    fire,
+                    kind,
+                    SKIPPED,
+                    reason=f"max_instances reached ({schedule.max_instances} already running)",
+                )
+            )
+        else:
+            live += 1
+            run_at = fire + trigger.get_jitter(fire)
+            rows.append(NewExecution(fire, kind, run_at=run_at.astimezone(UTC)))
+    return SchedulePlan(next_run_at, rows, error=refusal)

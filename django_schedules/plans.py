@@ -1,0 +1,60 @@
+"""The planner's values: a due schedule as the claim reads it, and the plan for it. Plain
+dataclasses with no Django import, so the planner runs and is tested without a database and
+the store records plans without importing the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+# The values of models.MisfirePolicy, ExecutionKind and ExecutionStatus the planner uses
+# (tests/planner checks that they agree).
+RUN_ONCE, SKIP, RUN_ALL = "run_once", "skip", "run_all"
+SCHEDULED, CATCH_UP = "scheduled", "catch_up"
+PENDING, FAILED, MISSED, SKIPPED = "pending", "failed", "missed", "skipped"
+
+
+@dataclass(slots=True)
+class DueSchedule:
+    """A due schedule as the claim reads it: only the columns the planner and the claim use,
+    with the trigger and the arguments left as JSON text (the planner parses them only when
+    its caches do not already know that text)."""
+
+    pk: int
+    version: int
+    job_id: str
+    name: str
+    func: str
+    executor: str
+    trigger: str
+    args: str
+    kwargs: str
+    misfire_grace_time: int | None
+    misfire_policy: str
+    max_instances: int
+    timeout: float | None
+    next_run_at: datetime | None
+
+
+@dataclass
+class NewExecution:
+    """An Execution the planner wants recorded for a schedule."""
+
+    fire_time: datetime
+    kind: str = SCHEDULED
+    status: str = PENDING
+    reason: str = ""
+    run_at: datetime | None = None
+
+
+@dataclass
+class SchedulePlan:
+    """What the planner decided for one due schedule: its new next_run_at and its rows."""
+
+    next_run_at: datetime | None
+    executions: list[NewExecution] = field(default_factory=list)
+    error: str = ""
+
+
+Planner = Callable[[DueSchedule, int], SchedulePlan]

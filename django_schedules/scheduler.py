@@ -26,7 +26,7 @@ from django_schedules.conf import conf
 from django_schedules.executors import Executor, build_executors
 from django_schedules.lease import Lease
 from django_schedules.planner import plan_schedule
-from django_schedules.plans import DueSchedule, SchedulePlan
+from django_schedules.plans import DueSchedule, Planner, SchedulePlan
 from django_schedules.runner import announce_failed
 from django_schedules.store import Claimed
 from django_schedules.timers import Timers
@@ -34,6 +34,44 @@ from django_schedules.upkeep import LoopFacts, Upkeep
 from django_schedules.wakers import _make_waker, _Waker
 
 logger = logging.getLogger("django_schedules.scheduler")
+
+
+def claim_batch(
+    group: str,
+    owner: str,
+    epoch: int,
+    *,
+    horizon: datetime,
+    batch: int,
+    planner: Planner,
+    now: datetime,
+    using: str,
+    in_transaction: Callable[[list[Claimed]], list[Claimed]] | None = None,
+) -> store.ClaimResult:
+    """Claim up to `batch` schedules due at or before `horizon`, in one transaction composed
+    of the store's steps: fence, read the due rows, count their live runs, plan each row
+    (`planner` must not query), record the plans. The whole attempt is retried on a lock
+    conflict, so every step in it must be safe to repeat.
+
+    `in_transaction(claimed)` is the one callback that must run inside the transaction: an
+    enqueue on a task queue kept in the same database (django-tasks-db) commits or rolls back
+    with the claim, so a crash between the two can neither lose nor double a run. It returns
+    the executions left to dispatch after commit.
+    """
+
+    def attempt() -> store.ClaimResult:
+        with store.claim_transaction(group, owner, epoch, using=using) as claim:
+            if claim.fenced_out:
+                return store.ClaimResult(fenced_out=True)
+            rows, more = claim.due_rows(horizon, batch)
+            live = claim.live_counts(rows)
+            plans = {r.pk: planner(r, live.get(r.pk, 0)) for r in rows}
+            claimed, errors = claim.record(rows, plans, now)
+            if in_transaction is not None and claimed:
+                claimed = in_transaction(claimed)
+            return store.ClaimResult(claimed=claimed, errors=errors, more=more)
+
+    return store.retry(attempt, using=using)
 
 
 class Scheduler:
@@ -191,7 +229,7 @@ class Scheduler:
             )
 
         while True:
-            result = store.claim_due(
+            result = claim_batch(
                 self.group,
                 self.owner,
                 epoch,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from django_schedules.store.claim import (
     ClaimTransaction,
-    claim_due,
     claim_transaction,
     due_queryset,
 )
@@ -110,7 +109,6 @@ __all__ = [
     "apply_sync_plan",
     "apscheduler_job_ids",
     "celery_beat_tasks",
-    "claim_due",
     "claim_transaction",
     "count_prunable_executions",
     "database_alias",

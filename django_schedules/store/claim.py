@@ -9,13 +9,13 @@
 
 the whole attempt retried by ``retry(attempt, using=using)``. A fixed number of statements
 whatever the batch size. UPDATE before INSERT: the reverse deadlocked on InnoDB. The unique
-(schedule, fire_time) constraint is the last line of defence. ``claim_due`` is that
-composition with a planner passed in.
+(schedule, fire_time) constraint is the last line of defence. ``scheduler.claim_batch`` is
+that composition.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -28,13 +28,11 @@ from django_schedules.store.dialects import NewRow, dialect_for
 from django_schedules.store.lease import fence
 from django_schedules.store.rows import (
     Claimed,
-    ClaimResult,
     DueSchedule,
     NewExecution,
-    Planner,
     SchedulePlan,
 )
-from django_schedules.store.transactions import executions, retry, write_transaction
+from django_schedules.store.transactions import executions, write_transaction
 
 # The columns a claim reads of a due schedule, in DueSchedule's order.
 _DUE_COLUMNS = (
@@ -165,38 +163,3 @@ def _new_row(s: DueSchedule, e: NewExecution, epoch: int, now: datetime) -> NewR
         epoch=epoch,
         finished_at=None if e.status == ExecutionStatus.PENDING else now,
     )
-
-
-def claim_due(
-    group: str,
-    owner: str,
-    epoch: int,
-    *,
-    horizon: datetime,
-    batch: int,
-    planner: Planner,
-    now: datetime,
-    using: str,
-    in_transaction: Callable[[list[Claimed]], list[Claimed]] | None = None,
-) -> ClaimResult:
-    """Claim up to `batch` schedules due at or before `horizon`, in one transaction: the
-    steps above, with `planner(schedule, live)` (it must not query) between them.
-
-    `in_transaction(claimed)` runs inside the transaction after the INSERT, and returns the
-    executions left to dispatch after commit: an enqueue on a task queue kept in the same
-    database (django-tasks-db) must commit or roll back with the claim.
-    """
-
-    def attempt() -> ClaimResult:
-        with claim_transaction(group, owner, epoch, using=using) as claim:
-            if claim.fenced_out:
-                return ClaimResult(fenced_out=True)
-            rows, more = claim.due_rows(horizon, batch)
-            live = claim.live_counts(rows)
-            plans = {r.pk: planner(r, live.get(r.pk, 0)) for r in rows}
-            claimed, errors = claim.record(rows, plans, now)
-            if in_transaction is not None and claimed:
-                claimed = in_transaction(claimed)
-            return ClaimResult(claimed=claimed, errors=errors, more=more)
-
-    return retry(attempt, using=using)

@@ -4,7 +4,6 @@ and returns `Claimed` executions to dispatch. No model instances, and no engine 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 

@@ -10,6 +10,7 @@ from django_schedules.clock import ManualClock
 from django_schedules.dbclock import DbNow
 from django_schedules.lease import Lease
 from django_schedules.models import Execution, SchedulerLease
+from django_schedules.scheduler import claim_batch
 from django_schedules.store import SchedulePlan
 
 from .conftest import NOW, interval_schedule
@@ -90,7 +91,7 @@ def test_a_claim_under_an_old_epoch_is_fenced_out_and_fires_nothing() -> None:
         planned.append(1)
         return SchedulePlan(None)
 
-    result = store.claim_due(
+    result = claim_batch(
         "default", "a", 1, horizon=NOW, batch=10, planner=planner, now=NOW, using="default"
     )
     assert result.fenced_out and planned == [] and not Execution.objects.exists()
@@ -100,7 +101,7 @@ def test_a_claim_under_an_expired_lease_is_fenced_out_even_if_nobody_took_it() -
     interval_schedule("job")
     store.take_lease("default", "a", TTL, "default")
     expire()
-    result = store.claim_due(
+    result = claim_batch(
         "default",
         "a",
         1,

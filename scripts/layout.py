@@ -29,7 +29,7 @@ MAX_LINES = 600
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("edges", ("admin", "forms", "views", "urls", "management", "checks", "apps")),
     ("faces", ("faces", "schedulers")),
-    ("api", ("api", "options", "sync", "importers", "status")),
+    ("api", ("api", "options", "changes", "sync", "importers", "status")),
     (
         "engine",
         (
@@ -50,7 +50,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("store", ("store", "models", "querysets", "lease", "dbclock", "migrations")),
     ("registry", ("registry", "signals")),
     ("triggers", ("triggers",)),
-    ("base", ("conf", "exceptions", "clock", "__about__", "")),
+    ("base", ("conf", "exceptions", "clock", "plans", "__about__", "")),
 ]
 
 

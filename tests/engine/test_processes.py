@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 
 from django_schedules.models import Execution, Schedule, SchedulerLease
+from tests.databases import database_url
 from tests.processes import freeze, stacks_of
-
-from .conftest import database_url_for_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEDULES = int(os.environ.get("SCHEDULES_RACE_SCHEDULES", "50"))
@@ -38,7 +37,7 @@ class Proc:
     def __init__(self, tmp_path: Path, index: int, *args: str) -> None:
         env = {
             **os.environ,
-            "DATABASE_URL": database_url_for_processes(),
+            "DATABASE_URL": database_url(),
             "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"],
             "PYTHONPATH": os.pathsep.join(
                 [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]

@@ -21,9 +21,10 @@ from django_schedules.clock import ManualClock
 from django_schedules.executors import TasksExecutor
 from django_schedules.models import Execution, ExecutionStatus
 from django_schedules.signals import execution_failed
+from tests.databases import database_url
 from tests.engine import jobs
 
-from .conftest import database_url_for_processes, interval_schedule, make_scheduler
+from .conftest import interval_schedule, make_scheduler
 
 # These tests need SIGALRM free, as in a db_worker: pytest-timeout's default method (CI runs
 # with --timeout) takes it for itself, and the executor then rightly leaves it alone.
@@ -238,7 +239,7 @@ def test_a_db_worker_process_stops_a_job_at_its_timeout(clock: ManualClock, tmp_
     log = tmp_path / "worker.log"
     env = {
         **os.environ,
-        "DATABASE_URL": database_url_for_processes(),
+        "DATABASE_URL": database_url(),
         "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
     }
     with log.open("wb") as out:

@@ -14,6 +14,7 @@ from django_schedules.executors import (
 )
 from django_schedules.models import Execution, ExecutionStatus
 from tests.engine import jobs
+from tests.polling import wait_until
 
 from .conftest import interval_schedule, make_scheduler
 
@@ -21,11 +22,7 @@ DEADLINE = 30.0
 
 
 def wait_for(predicate, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.02)
+    wait_until(predicate, timeout=timeout, interval=0.02)
 
 
 def test_it_builds_executors_from_settings(settings) -> None:

@@ -21,6 +21,7 @@ import pytest
 
 from django_schedules.models import Execution, Schedule, SchedulerLease
 from tests.databases import database_url
+from tests.polling import seconds_until
 from tests.processes import freeze, stacks_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,12 +86,7 @@ class Proc:
 
 def wait_for(predicate, timeout: float, what: str) -> float:
     """Poll until `predicate()`; return the seconds it took."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-    return time.monotonic() - start
+    return seconds_until(predicate, timeout=timeout, message=what)
 
 
 def lease() -> SchedulerLease | None:

@@ -23,6 +23,7 @@ from django_schedules.models import Execution, ExecutionStatus
 from django_schedules.signals import execution_failed
 from tests.databases import database_url
 from tests.engine import jobs
+from tests.polling import wait_until
 
 from .conftest import interval_schedule, make_scheduler
 
@@ -172,10 +173,12 @@ def test_outside_the_main_thread_the_run_is_marked_failed_and_its_late_result_dr
 
     worker = threading.Thread(target=deliver)
     worker.start()
-    deadline = time.monotonic() + 30
-    while not timed_out(Execution.objects.get(), "0.3"):
-        assert time.monotonic() < deadline, "the watchdog did not mark the run failed"
-        time.sleep(0.02)
+    wait_until(
+        lambda: timed_out(Execution.objects.get(), "0.3"),
+        timeout=30,
+        interval=0.02,
+        message="the watchdog to mark the run failed",
+    )
     assert worker.is_alive() and trail_of_jobs == []  # a thread cannot be stopped: it runs on
     GO_ON.set()
     worker.join(30)

@@ -17,22 +17,9 @@ from typing import IO, Protocol
 
 from django.db import connections
 
+from tests.databases import database_url
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def test_database_url(alias: str = "default") -> str:
-    """DATABASE_URL of the database the test run is using (the test database, not NAME)."""
-    settings = connections[alias].settings_dict
-    vendor = connections[alias].vendor
-    name = settings["NAME"]
-    if vendor == "sqlite":
-        return f"sqlite:///{name}"
-    user, password = settings.get("USER") or "", settings.get("PASSWORD") or ""
-    credentials = f"{user}:{password}@" if password else f"{user}@" if user else ""
-    host = settings.get("HOST") or "127.0.0.1"
-    port = settings.get("PORT") or ""
-    scheme = {"postgresql": "postgres", "mysql": "mysql"}[vendor]
-    return f"{scheme}://{credentials}{host}{':' + str(port) if port else ''}/{name}"
 
 
 def command_env(**extra: str) -> dict[str, str]:
@@ -40,7 +27,7 @@ def command_env(**extra: str) -> dict[str, str]:
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": test_database_url(),
+            "DATABASE_URL": database_url(),
             "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), env.get("PYTHONPATH", "")]),
             "PYTHONUNBUFFERED": "1",
             "PYTHONFAULTHANDLER": "1",  # stacks_of() below

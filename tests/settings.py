@@ -67,7 +67,7 @@ else:
 INSTALLED_APPS.append("django_tasks_db")
 
 # importschedules reads django-celery-beat's own tables where it is installed (it supports
-# Django < 6.1; tests/store/test_import_celery_beat.py).
+# Django < 6.1; tests/importers/test_import_celery_beat.py).
 try:
     import django_celery_beat  # noqa: F401
 except ImportError:

@@ -20,6 +20,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from django_schedules.models import Execution, ExecutionStatus, Schedule
+from tests import polling
 from tests.processes import REPO_ROOT, ManageCommand
 
 CHROMIUM = os.environ.get("SCHEDULES_CHROMIUM", "/usr/bin/chromium")
@@ -100,12 +101,7 @@ def shot(page: Any, name: str) -> None:
 
 
 def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    polling.wait_until(predicate, timeout=timeout, interval=0.1, message=what)
 
 
 def log_in(page: Any, base: str) -> None:

@@ -73,15 +73,3 @@ def interval_schedule(
         next_run_at=next_run_at,
         **fields,
     )
-
-
-def database_url_for_processes() -> str:
-    """A DATABASE_URL naming the test database, for processes the tests start."""
-    from django.db import connection
-
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    scheme = {"postgresql": "postgres", "mysql": "mysql"}[connection.vendor]
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
-    return f"{scheme}://{auth}@{s['HOST']}:{s['PORT']}/{s['NAME']}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -12,6 +11,7 @@ from django.db.backends.signals import connection_created
 
 from django_schedules import scheduler as scheduler_module
 from django_schedules.scheduler import BackgroundScheduler, _Waker
+from tests.polling import wait_until
 
 from .conftest import RecordingExecutor
 
@@ -47,10 +47,9 @@ def run_ticks(bg: BackgroundScheduler, counting: Counting, ticks: int, fail_at: 
     scheduler.tick = counted  # type: ignore[method-assign]
     bg.start()
     try:
-        deadline = time.monotonic() + 60
-        while counting.ticks < ticks:
-            assert time.monotonic() < deadline, counting.ticks
-            time.sleep(0.02)
+        wait_until(
+            lambda: counting.ticks >= ticks, timeout=60, interval=0.02, message=f"{ticks} ticks"
+        )
     finally:
         bg.shutdown()
         scheduler_module._make_waker = make_waker

@@ -14,6 +14,7 @@ from django_schedules.executors import (
 )
 from django_schedules.models import Execution, ExecutionStatus
 from tests.engine import jobs
+from tests.polling import wait_until
 
 from .conftest import interval_schedule, make_scheduler
 
@@ -21,11 +22,7 @@ DEADLINE = 30.0
 
 
 def wait_for(predicate, timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(0.02)
+    wait_until(predicate, timeout=timeout, interval=0.02)
 
 
 def test_it_builds_executors_from_settings(settings) -> None:
@@ -84,10 +81,10 @@ def test_a_thread_run_past_its_timeout_is_marked_failed(clock: ManualClock) -> N
 def test_the_process_pool_runs_jobs_in_spawned_processes(clock: ManualClock, monkeypatch) -> None:
     import os
 
-    from .conftest import database_url_for_processes
+    from tests.databases import database_url
 
     # The spawned workers read settings afresh: point them at the test database.
-    monkeypatch.setenv("DATABASE_URL", database_url_for_processes())
+    monkeypatch.setenv("DATABASE_URL", database_url())
 
     interval_schedule("job", 60, func="tests.testapp.jobs.add", args=[20, 22])
     executor = ProcessPoolExecutor("heavy", {"max_workers": 1}, using="default")
@@ -198,9 +195,9 @@ def test_the_scheduler_refreshes_the_heartbeat_of_its_running_jobs(clock: Manual
 def test_a_process_pool_run_past_its_timeout_is_killed_and_its_worker_replaced(
     clock: ManualClock, monkeypatch
 ) -> None:
-    from .conftest import database_url_for_processes
+    from tests.databases import database_url
 
-    monkeypatch.setenv("DATABASE_URL", database_url_for_processes())
+    monkeypatch.setenv("DATABASE_URL", database_url())
     interval_schedule("slow", 3600, func="scenarios.sleep", args=[60], timeout=1)
     interval_schedule("after", 3600, func="tests.testapp.jobs.add", args=[1, 2])
     executor = ProcessPoolExecutor("heavy", {"max_workers": 1}, using="default")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import database_url_for_processes
+from tests.databases import database_url
 
 pytest.importorskip("gevent")
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_the_background_scheduler_runs_under_gevent_monkey_patching() -> None:
     env = {
         **os.environ,
-        "DATABASE_URL": database_url_for_processes(),
+        "DATABASE_URL": database_url(),
         "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
     }
     done = subprocess.run(

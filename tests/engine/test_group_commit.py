@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from django.db import connections
 
 from django_schedules.executors import GroupCommit
 from django_schedules.models import Schedule
+from tests.polling import wait_until
 
 from .conftest import interval_schedule
 
@@ -63,10 +63,12 @@ def test_writes_waiting_together_commit_in_one_transaction_each_with_its_own_out
         thread = threading.Thread(target=call, args=(key, write))
         thread.start()
         threads.append(thread)
-    deadline = time.monotonic() + 30
-    while len(batches) < 1 or commit._queue.qsize() < 2:  # both queued behind the first
-        assert time.monotonic() < deadline, "the writes did not queue up"
-        time.sleep(0.01)
+    wait_until(  # both queued behind the first
+        lambda: len(batches) >= 1 and commit._queue.qsize() >= 2,
+        timeout=30,
+        interval=0.01,
+        message="the writes to queue up",
+    )
     hold.set()
     for thread in threads:
         thread.join(30)

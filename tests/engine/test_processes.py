@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from django_schedules.models import Execution, Schedule, SchedulerLease
+from tests.databases import database_url
+from tests.polling import seconds_until
 from tests.processes import freeze, stacks_of
-
-from .conftest import database_url_for_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEDULES = int(os.environ.get("SCHEDULES_RACE_SCHEDULES", "50"))
@@ -38,7 +38,7 @@ class Proc:
     def __init__(self, tmp_path: Path, index: int, *args: str) -> None:
         env = {
             **os.environ,
-            "DATABASE_URL": database_url_for_processes(),
+            "DATABASE_URL": database_url(),
             "DJANGO_SETTINGS_MODULE": os.environ["DJANGO_SETTINGS_MODULE"],
             "PYTHONPATH": os.pathsep.join(
                 [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
@@ -86,12 +86,7 @@ class Proc:
 
 def wait_for(predicate, timeout: float, what: str) -> float:
     """Poll until `predicate()`; return the seconds it took."""
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-    return time.monotonic() - start
+    return seconds_until(predicate, timeout=timeout, message=what)
 
 
 def lease() -> SchedulerLease | None:

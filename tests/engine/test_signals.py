@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from django_schedules.executors import ThreadPoolExecutor
 from django_schedules.models import Execution
 from django_schedules.scheduler import Scheduler
+from tests.polling import wait_until
 from tests.processes import REPO_ROOT, command_env, stacks_of
 
 from . import jobs
@@ -105,10 +105,11 @@ def test_a_stop_while_once_waits_gives_its_runs_the_grace_then_records_them_lost
     )
     thread = run_in_thread(scheduler, once=True)
     try:
-        deadline = time.monotonic() + 60
-        while not Execution.objects.filter(status="running").exists():
-            assert time.monotonic() < deadline, "the run never started"
-            time.sleep(0.05)
+        wait_until(
+            Execution.objects.filter(status="running").exists,
+            timeout=60,
+            message="the run to start",
+        )
         scheduler.stop()
         # Its job runs for 120 s: --once used to wait for it whatever the signal said.
         assert stopped_within(thread, scheduler, 60), "--once ignored the stop"

@@ -21,9 +21,11 @@ from django_schedules.clock import ManualClock
 from django_schedules.executors import TasksExecutor
 from django_schedules.models import Execution, ExecutionStatus
 from django_schedules.signals import execution_failed
+from tests.databases import database_url
 from tests.engine import jobs
+from tests.polling import wait_until
 
-from .conftest import database_url_for_processes, interval_schedule, make_scheduler
+from .conftest import interval_schedule, make_scheduler
 
 # These tests need SIGALRM free, as in a db_worker: pytest-timeout's default method (CI runs
 # with --timeout) takes it for itself, and the executor then rightly leaves it alone.
@@ -171,10 +173,12 @@ def test_outside_the_main_thread_the_run_is_marked_failed_and_its_late_result_dr
 
     worker = threading.Thread(target=deliver)
     worker.start()
-    deadline = time.monotonic() + 30
-    while not timed_out(Execution.objects.get(), "0.3"):
-        assert time.monotonic() < deadline, "the watchdog did not mark the run failed"
-        time.sleep(0.02)
+    wait_until(
+        lambda: timed_out(Execution.objects.get(), "0.3"),
+        timeout=30,
+        interval=0.02,
+        message="the watchdog to mark the run failed",
+    )
     assert worker.is_alive() and trail_of_jobs == []  # a thread cannot be stopped: it runs on
     GO_ON.set()
     worker.join(30)
@@ -238,7 +242,7 @@ def test_a_db_worker_process_stops_a_job_at_its_timeout(clock: ManualClock, tmp_
     log = tmp_path / "worker.log"
     env = {
         **os.environ,
-        "DATABASE_URL": database_url_for_processes(),
+        "DATABASE_URL": database_url(),
         "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
     }
     with log.open("wb") as out:

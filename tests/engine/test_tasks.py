@@ -13,9 +13,10 @@ from django.conf import settings
 from django_schedules.clock import ManualClock
 from django_schedules.executors import TasksExecutor, build_executors
 from django_schedules.models import Execution, ExecutionStatus
+from tests.databases import database_url
 from tests.engine import jobs
 
-from .conftest import database_url_for_processes, interval_schedule, make_scheduler
+from .conftest import interval_schedule, make_scheduler
 
 # tests/settings.py installs django.tasks (Django 6) or the django-tasks backport (5.2) and
 # django-tasks-db: nothing here is skipped for want of them.
@@ -94,7 +95,7 @@ def test_a_db_worker_process_runs_the_execution(clock: ManualClock, tmp_path: Pa
     log = tmp_path / "worker.log"
     env = {
         **os.environ,
-        "DATABASE_URL": database_url_for_processes(),
+        "DATABASE_URL": database_url(),
         "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
     }
     with log.open("wb") as out:

@@ -13,6 +13,7 @@ from django_schedules import store
 from django_schedules.executors import InlineExecutor
 from django_schedules.models import Execution, Schedule
 from django_schedules.scheduler import AsyncIOScheduler, BackgroundScheduler
+from tests.polling import seconds_until
 
 from .conftest import interval_schedule
 
@@ -20,12 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def wait_for(predicate, timeout: float = 30.0) -> float:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError("timed out")
-        time.sleep(0.005)
-    return time.monotonic() - start
+    return seconds_until(predicate, timeout=timeout, interval=0.005)
 
 
 def background(poll_interval: float) -> BackgroundScheduler:

@@ -13,10 +13,11 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import IO
+
+from tests.polling import wait_until
 
 DATABASE = "faults"
 
@@ -37,11 +38,9 @@ def _listening(port: int) -> bool:
 
 
 def _wait_listening(port: int, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not _listening(port):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:g}s")
-        time.sleep(0.05)
+    wait_until(
+        lambda: _listening(port), timeout=timeout, message=f"{what} to listen on 127.0.0.1:{port}"
+    )
 
 
 class PrivateServer(ABC):

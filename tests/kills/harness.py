@@ -23,6 +23,7 @@ from django.db import connection
 from django_schedules.models import Execution, Schedule
 from django_schedules.triggers import IntervalTrigger
 from tests.engine.test_processes import clean, leader_pid, lease, wait_for
+from tests.polling import wait_until
 from tests.processes import ManageCommand, freeze
 
 POLL = 0.2  # --poll-interval of every scheduler process
@@ -153,12 +154,7 @@ def count_occurrences(
 
 def poll_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
     """Poll until `predicate()` returns something true; return it."""
-    deadline = time.monotonic() + timeout
-    while not (found := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-    return found
+    return wait_until(predicate, timeout=timeout, message=what)
 
 
 __all__ = [

@@ -26,6 +26,7 @@ from django_schedules.clock import ManualClock
 from django_schedules.models import Execution, MisfirePolicy, Schedule
 from django_schedules.scheduler import BackgroundScheduler
 from django_schedules.triggers import IntervalTrigger
+from tests.polling import wait_until
 from tests.scenarios.helpers import drive, manual_scheduler
 
 from .harness import Figures, lease, poll_until, progress, scale, wait_for
@@ -131,8 +132,12 @@ def jump_and_back(traveller: time_machine.Coordinates, figures: Figures, every: 
     make_schedules(start, every=every, grace=2)
     wait_for(lambda: Execution.objects.count() == len(POLICIES), 60, "the first firings")
     # Jump midway between two occurrences, so the last one skipped is past its grace.
-    while not 3 <= (datetime.now(UTC) - start).total_seconds() % every <= 7:
-        time.sleep(0.1)
+    wait_until(
+        lambda: 3 <= (datetime.now(UTC) - start).total_seconds() % every <= 7,
+        timeout=60,
+        interval=0.1,
+        message="midway between two occurrences",
+    )
     jumped_at = datetime.now(UTC)
     traveller.shift(HOUR)
     due = Schedule.objects.filter(next_run_at__lte=jumped_at + HOUR)

@@ -6,12 +6,12 @@ import json
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 
 import pytest
 
 from django_schedules.models import SchedulerLease
+from tests.polling import seconds_until
 from tests.processes import REPO_ROOT, ManageCommand, command_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -33,12 +33,7 @@ def status(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> float:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
-    return time.monotonic() - start
+    return seconds_until(predicate, timeout=timeout, interval=0.1, message=what)
 
 
 def test_schedulerstatus_sees_a_scheduler_start_and_stop() -> None:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from typing import Any
 
 from hypothesis import HealthCheck, settings
-
-from django_schedules.models import Execution, Schedule
 
 # Fuzzing settings for every test here. Examples stay few enough for the suite to stay fast on
 # three databases; CI (CI=true) derandomizes them so a red run reproduces. The deadline is a
@@ -24,8 +21,3 @@ FUZZ = settings(
 FUZZ_DB = settings(
     FUZZ, max_examples=max(FUZZ.max_examples // 3, 10), deadline=timedelta(seconds=15)
 )
-
-
-def snapshot() -> tuple[list[dict[str, Any]], int]:
-    """Every schedule row and the number of executions: what a refused input must not change."""
-    return list(Schedule.objects.order_by("pk").values()), Execution.objects.count()

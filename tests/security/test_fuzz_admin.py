@@ -19,7 +19,8 @@ from django_schedules import api
 from django_schedules.forms import ScheduleForm, TriggerForm
 from django_schedules.models import Schedule
 from tests.admin.conftest import REPORT, cron_form
-from tests.security.helpers import FUZZ_DB, snapshot
+from tests.databases import snapshot
+from tests.security.helpers import FUZZ_DB
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(600)]
 

@@ -19,7 +19,8 @@ from django_schedules.exceptions import SchedulesError
 from django_schedules.models import Schedule
 from django_schedules.triggers import trigger_from_dict
 from tests.admin.conftest import REPORT
-from tests.security.helpers import FUZZ, snapshot
+from tests.databases import snapshot
+from tests.security.helpers import FUZZ
 
 pytestmark = [pytest.mark.django_db, pytest.mark.timeout(600)]
 

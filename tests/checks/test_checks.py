@@ -12,7 +12,7 @@ from django.test import override_settings
 from django_schedules import checks
 from django_schedules.checks import check_settings
 
-DOCS = Path(__file__).resolve().parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_the_default_settings_pass() -> None:

@@ -208,3 +208,7 @@ def end_of_time(tz: ZoneInfo) -> datetime:
 def check_window(start: datetime | None, end: datetime | None, raw_end: object, owner: str) -> None:
     if start is not None and end is not None and end.astimezone(UTC) < start.astimezone(UTC):
         fail(owner, "end_date", raw_end, f"is before start_date {start.isoformat()}")
+
+
+# The dict fields of every trigger that has a window, a zone and jitter.
+COMMON_FIELDS = frozenset({"start_date", "end_date", "timezone", "jitter"})

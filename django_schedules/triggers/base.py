@@ -1,4 +1,19 @@
-"""The trigger interface, value semantics and deterministic jitter shared by every trigger."""
+"""The trigger interface, value semantics and deterministic jitter shared by every trigger,
+and the registry of trigger kinds with the reader of their versioned dict form.
+
+A new kind is one module holding one `BaseTrigger` subclass that provides:
+
+- `kind`: its name in the dict form (a class attribute); declaring it registers the class in
+  `TRIGGER_KINDS` when the module is imported, so `triggers/__init__.py` must import it;
+- `zoned`: whether it takes a `timezone` argument (the API accepts `timezone=` for it);
+- `dict_fields`: the keys its `to_dict()` writes besides "version" and "kind";
+- `to_dict()` (start from `_base_dict()`) and, when its fields are not simply its keyword
+  arguments, `_from_fields(args, depth)` to rebuild it;
+- `_at_or_after()`, `describe()`, and `dst_gap_walls()` when it fires on chosen wall-clock
+  times (the preview's daylight-saving notes);
+
+and its tests under `tests/triggers/`.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +38,8 @@ class BaseTrigger(ABC):
     """
 
     kind: ClassVar[str]
+    zoned: ClassVar[bool] = True
+    dict_fields: ClassVar[frozenset[str]]
     timezone: ZoneInfo
     start_date: datetime | None
     end_date: datetime | None
@@ -155,12 +172,93 @@ class BaseTrigger(ABC):
         return f"{type(self).__name__}({args})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        from django_schedules.triggers.serialization import trigger_from_dict
-
         return (trigger_from_dict, (self.to_dict(),))
+
+    # -- the registry and the dict form ----------------------------------------------------
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        kind = cls.__dict__.get("kind")
+        if kind is not None:
+            if kind in TRIGGER_KINDS:
+                raise TypeError(f"Trigger kind {kind!r} is declared twice")
+            TRIGGER_KINDS[kind] = cls
+
+    @classmethod
+    def from_dict(cls, data: Any) -> BaseTrigger:
+        """Rebuild a trigger of this class from its `to_dict()` output (see trigger_from_dict)."""
+        trigger = trigger_from_dict(data)
+        if not isinstance(trigger, cls):
+            raise TriggerError(
+                f"Bad kind {short_repr(trigger.kind)} in trigger dict: expected kind {cls.kind!r}"
+            )
+        return trigger
+
+    @classmethod
+    def _from_fields(cls, args: dict[str, Any], depth: int) -> BaseTrigger:
+        """Build from the dict form's fields, already checked against `dict_fields`."""
+        return cls(**args)
 
     def _base_dict(self) -> dict[str, Any]:
         return {"version": FORMAT_VERSION, "kind": self.kind}
+
+
+TRIGGER_KINDS: dict[str, type[BaseTrigger]] = {}
+"""Every trigger class by its kind, in the order the package imports them."""
+
+_MAX_DEPTH = 16
+
+
+def trigger_kinds() -> tuple[str, ...]:
+    return tuple(TRIGGER_KINDS)
+
+
+def trigger_class(kind: object) -> type[BaseTrigger]:
+    """Return the trigger class of `kind`; raise TriggerError naming an unknown kind."""
+    cls = TRIGGER_KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        known = ", ".join(TRIGGER_KINDS)
+        raise TriggerError(f"Bad kind {short_repr(kind)} in trigger dict: known kinds are {known}")
+    return cls
+
+
+def trigger_from_dict(data: Any) -> BaseTrigger:
+    """Rebuild a trigger from `to_dict()` output.
+
+    Raise TriggerError naming the problem for anything else: not a dict, an unknown
+    `"version"` or `"kind"`, an unknown field, or a bad value (the trigger's own check).
+    """
+    return read_dict(data, 0)
+
+
+def read_dict(data: Any, depth: int) -> BaseTrigger:
+    """Rebuild a trigger nested `depth` levels deep in a combination's dict."""
+    if not isinstance(data, dict):
+        raise TriggerError(f"Bad trigger {short_repr(data)}: a trigger dict must be a dict")
+    if depth > _MAX_DEPTH:
+        raise TriggerError(f"Bad trigger dict: nested deeper than {_MAX_DEPTH} levels")
+    version = data.get("version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise TriggerError(
+            f"Bad version {short_repr(version)} in trigger dict: this release reads version "
+            f"{FORMAT_VERSION}"
+        )
+    kind = data.get("kind")
+    cls = trigger_class(kind)
+    known = cls.dict_fields
+    unknown = sorted(str(key) for key in data if key not in known | {"version", "kind"})
+    if unknown:
+        raise TriggerError(
+            f"Bad field {', '.join(map(repr, unknown))} in trigger dict of kind {kind!r}: "
+            f"known fields are {', '.join(sorted(known))}"
+        )
+    args = {key: value for key, value in data.items() if key not in ("version", "kind")}
+    return cls._from_fields(args, depth)
+
+
+def short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 def next_instant(previous: datetime) -> datetime | None:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from django_schedules.exceptions import TriggerError
 from django_schedules.triggers._common import (
+    COMMON_FIELDS,
     check_aware,
     check_window,
     coerce_datetime,
@@ -37,6 +38,9 @@ class CalendarIntervalTrigger(BaseTrigger):
     """
 
     kind: ClassVar[str] = "calendarinterval"
+    dict_fields: ClassVar[frozenset[str]] = (
+        frozenset({"years", "months", "weeks", "days", "hour", "minute", "second"}) | COMMON_FIELDS
+    )
 
     _steps: dict[str, int]
     _clock: dict[str, int]

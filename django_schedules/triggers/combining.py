@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from django_schedules.exceptions import TriggerError
 from django_schedules.triggers._common import ONE_MICROSECOND, check_aware, coerce_jitter, fail
-from django_schedules.triggers.base import BaseTrigger, next_instant
+from django_schedules.triggers.base import BaseTrigger, next_instant, read_dict, short_repr
 
 MAX_ROUNDS = 10_000
 
@@ -19,6 +19,9 @@ class BaseCombiningTrigger(BaseTrigger):
 
     The children's own jitter is ignored: the combination's `jitter` applies to its fire times.
     """
+
+    zoned: ClassVar[bool] = False
+    dict_fields: ClassVar[frozenset[str]] = frozenset({"triggers", "jitter"})
 
     triggers: tuple[BaseTrigger, ...]
 
@@ -66,6 +69,16 @@ class BaseCombiningTrigger(BaseTrigger):
     def _after(self, previous: datetime) -> datetime | None:
         instant = next_instant(previous)
         return None if instant is None else self.pinned(previous)._at_or_after(instant)
+
+    @classmethod
+    def _from_fields(cls, args: dict[str, Any], depth: int) -> BaseCombiningTrigger:
+        children = args.get("triggers")
+        if not isinstance(children, list):
+            raise TriggerError(
+                f"Bad triggers {short_repr(children)} in trigger dict of kind {cls.kind!r}: "
+                "must be a list"
+            )
+        return cls([read_dict(child, depth + 1) for child in children], jitter=args.get("jitter"))
 
     def to_dict(self) -> dict[str, Any]:
         data = self._base_dict()

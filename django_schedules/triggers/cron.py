@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from django_schedules.exceptions import TriggerError
 from django_schedules.triggers._common import (
+    COMMON_FIELDS,
     ONE_MICROSECOND,
     ZERO,
     check_window,
@@ -131,6 +132,11 @@ class CronTrigger(BaseTrigger):
     """
 
     kind: ClassVar[str] = "cron"
+    dict_fields: ClassVar[frozenset[str]] = (
+        frozenset({"year", "month", "day", "week", "day_of_week", "hour", "minute", "second"})
+        | {"crontab"}
+        | COMMON_FIELDS
+    )
 
     # Set once in __init__/from_crontab through `_set`.
     _fields: dict[str, str]
@@ -594,6 +600,20 @@ class CronTrigger(BaseTrigger):
     def fields(self) -> dict[str, str]:
         """Every field's expression after defaults (crontab triggers: the crontab fields)."""
         return dict(self._exprs)
+
+    @classmethod
+    def _from_fields(cls, args: dict[str, Any], depth: int) -> CronTrigger:
+        if "crontab" not in args:
+            return cls(**args)
+        args = dict(args)
+        expr = args.pop("crontab")
+        clash = sorted(set(args) - COMMON_FIELDS)
+        if clash:
+            raise TriggerError(
+                f"Bad field {', '.join(map(repr, clash))} in trigger dict of kind 'cron': "
+                "a crontab trigger takes no separate cron fields"
+            )
+        return cls.from_crontab(expr, **args)
 
     def to_dict(self) -> dict[str, Any]:
         data = self._base_dict()

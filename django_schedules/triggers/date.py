@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
+from django_schedules.exceptions import TriggerError
 from django_schedules.triggers._common import check_aware, coerce_datetime, coerce_timezone, fail
 from django_schedules.triggers.base import BaseTrigger
 
@@ -21,6 +22,7 @@ class DateTrigger(BaseTrigger):
     """
 
     kind: ClassVar[str] = "date"
+    dict_fields: ClassVar[frozenset[str]] = frozenset({"run_date", "timezone"})
 
     run_date: datetime
     _utc_run: datetime
@@ -54,6 +56,12 @@ class DateTrigger(BaseTrigger):
 
     def _at_or_after(self, instant: datetime) -> datetime | None:
         return self.run_date if instant.astimezone(UTC) <= self._utc_run else None
+
+    @classmethod
+    def _from_fields(cls, args: dict[str, Any], depth: int) -> DateTrigger:
+        if "run_date" not in args:
+            raise TriggerError("Bad trigger dict of kind 'date': the field 'run_date' is missing")
+        return cls(**args)
 
     def to_dict(self) -> dict[str, Any]:
         data = self._base_dict()

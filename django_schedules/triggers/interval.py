@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from django_schedules.exceptions import TriggerError
 from django_schedules.triggers._common import (
+    COMMON_FIELDS,
     ONE_MICROSECOND,
     check_aware,
     check_window,
@@ -34,6 +35,9 @@ class IntervalTrigger(BaseTrigger):
     """
 
     kind: ClassVar[str] = "interval"
+    dict_fields: ClassVar[frozenset[str]] = (
+        frozenset({"weeks", "days", "hours", "minutes", "seconds"}) | COMMON_FIELDS
+    )
 
     interval: timedelta
     _amounts: dict[str, int | float]

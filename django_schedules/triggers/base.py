@@ -125,6 +125,18 @@ class BaseTrigger(ABC):
     def describe(self) -> str:
         """Return the schedule in plain English."""
 
+    # -- daylight saving notes for the preview (describe.describe_dst) ----------------------
+
+    def dst_repeat_note(self) -> str:
+        """Return what this trigger does in a repeated hour, as "; ..." after describe_dst's
+        sentence ('' to add nothing)."""
+        return "; a fixed-time schedule fires only the first time"
+
+    def dst_gap_wall(self, fire_utc: datetime, start: datetime, end: datetime) -> str:
+        """Return the wall time inside the spring-forward gap [start, end) (naive, this
+        trigger's zone) that was moved to the fire time `fire_utc`, or '' if none was."""
+        return ""
+
     # -- jitter --------------------------------------------------------------------------
 
     def get_jitter(self, fire_time: datetime) -> timedelta:

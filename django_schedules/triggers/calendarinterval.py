@@ -20,6 +20,7 @@ from django_schedules.triggers._common import (
     localize,
 )
 from django_schedules.triggers.base import BaseTrigger
+from django_schedules.triggers.describe import amount, clock, every, zone_and_window
 
 OWNER = "CalendarIntervalTrigger"
 _MAX_DATE = date(9999, 12, 29)
@@ -207,6 +208,16 @@ class CalendarIntervalTrigger(BaseTrigger):
         return data
 
     def describe(self) -> str:
-        from django_schedules.triggers.describe import describe_calendar
+        steps = self._steps
+        parts = [
+            amount(steps[unit], unit[:-1])
+            for unit in ("years", "months", "weeks", "days")
+            if steps[unit]
+        ]
+        hms = self._clock
+        text = f"{every(parts)} at {clock(hms['hour'], hms['minute'], hms['second'])}"
+        return text + zone_and_window(self)
 
-        return describe_calendar(self)
+    def dst_gap_wall(self, fire_utc: datetime, start: datetime, end: datetime) -> str:
+        wall = datetime.combine(start.date(), self._time)
+        return f"{wall:%H:%M}" if start <= wall < end else ""

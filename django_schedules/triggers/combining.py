@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from django_schedules.exceptions import TriggerError
 from django_schedules.triggers._common import ONE_MICROSECOND, check_aware, coerce_jitter, fail
 from django_schedules.triggers.base import BaseTrigger, next_instant, read_dict, short_repr
+from django_schedules.triggers.describe import describe_combination
 
 MAX_ROUNDS = 10_000
 
@@ -80,6 +81,9 @@ class BaseCombiningTrigger(BaseTrigger):
             )
         return cls([read_dict(child, depth + 1) for child in children], jitter=args.get("jitter"))
 
+    def dst_repeat_note(self) -> str:
+        return ""
+
     def to_dict(self) -> dict[str, Any]:
         data = self._base_dict()
         data.update(triggers=[child.to_dict() for child in self.triggers], jitter=self.jitter)
@@ -140,8 +144,6 @@ class AndTrigger(BaseCombiningTrigger):
         )
 
     def describe(self) -> str:
-        from django_schedules.triggers.describe import describe_combination
-
         return describe_combination(self, "When all of these agree")
 
 
@@ -173,8 +175,6 @@ class OrTrigger(BaseCombiningTrigger):
         return None if best is None else best.astimezone(self.timezone)
 
     def describe(self) -> str:
-        from django_schedules.triggers.describe import describe_combination
-
         return describe_combination(self, "Whenever any of these fires")
 
 

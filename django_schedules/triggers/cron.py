@@ -40,6 +40,7 @@ from django_schedules.triggers.cron_fields import (
     parse_day,
     parse_static,
 )
+from django_schedules.triggers.describe import cron_day_phrase, time_phrase, zone_and_window
 
 _MONTH_CACHE_SIZE = 4096
 
@@ -570,9 +571,31 @@ class CronTrigger(BaseTrigger):
         return data
 
     def describe(self) -> str:
-        from django_schedules.triggers.describe import describe_cron
+        sets = self.value_sets()
+        text = time_phrase(sets["hour"], sets["minute"], sets["second"])
+        days = cron_day_phrase(
+            crontab=self._crontab is not None,
+            day=self._exprs["day"],
+            day_items=self._day_items or (),
+            dom=sorted(self._dom or ()),
+            dows=sorted(self._dows or ()),
+            day_or=self._day_or,
+            weeks=sorted(self._weeks or ()),
+            months=sets["month"],
+            years=sets["year"],
+        )
+        return text + (f" {days}" if days else "") + zone_and_window(self)
 
-        return describe_cron(self)
+    def dst_repeat_note(self) -> str:
+        if self._fixed_time:
+            return super().dst_repeat_note()
+        return "; this schedule follows the clock and fires in both"
+
+    def dst_gap_wall(self, fire_utc: datetime, start: datetime, end: datetime) -> str:
+        if not self._fixed_time:
+            return ""
+        found = self._next_wall(start)
+        return f"{found:%H:%M}" if found is not None and found < end else ""
 
     # Read by describe and AndTrigger's never-agree check.
     def value_sets(self) -> dict[str, tuple[int, ...]]:

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from django_schedules.exceptions import TriggerError
 from django_schedules.triggers._common import check_aware, coerce_datetime, coerce_timezone, fail
 from django_schedules.triggers.base import BaseTrigger
+from django_schedules.triggers.describe import when
 
 OWNER = "DateTrigger"
 
@@ -69,6 +70,10 @@ class DateTrigger(BaseTrigger):
         return data
 
     def describe(self) -> str:
-        from django_schedules.triggers.describe import describe_date
+        return f"Once, at {when(self.run_date)} ({self.timezone.key})"
 
-        return describe_date(self)
+    def dst_gap_wall(self, fire_utc: datetime, start: datetime, end: datetime) -> str:
+        if self._utc_run == fire_utc:
+            # Read from a naive time in the gap: that time is gone; say the gap.
+            return f"A time between {start:%H:%M} and {end:%H:%M}"
+        return ""

@@ -19,6 +19,7 @@ from django_schedules.triggers._common import (
     iso,
 )
 from django_schedules.triggers.base import BaseTrigger
+from django_schedules.triggers.describe import interval_phrase, when
 
 OWNER = "IntervalTrigger"
 UNITS = ("weeks", "days", "hours", "minutes", "seconds")
@@ -150,6 +151,12 @@ class IntervalTrigger(BaseTrigger):
         return data
 
     def describe(self) -> str:
-        from django_schedules.triggers.describe import describe_interval
+        text = interval_phrase(self.interval)
+        if self.start_date is not None:
+            text += f" from {when(self.start_date)} {self.timezone.key}"
+        if self.end_date is not None:
+            text += f" until {when(self.end_date)} {self.timezone.key}"
+        return text
 
-        return describe_interval(self)
+    def dst_repeat_note(self) -> str:
+        return "; this schedule counts elapsed time, so the repeat changes nothing"

@@ -125,6 +125,29 @@ class BaseTrigger(ABC):
     def describe(self) -> str:
         """Return the schedule in plain English."""
 
+    # -- facts AndTrigger reads to refuse children that can never agree --------------------
+
+    @property
+    def phase_known(self) -> bool:
+        """Whether the fire times are fixed without a `now` (no phase is pinned from it)."""
+        return self.start_date is not None
+
+    @property
+    def only_fire_time(self) -> datetime | None:
+        """The one fire time of a trigger that fires once, else None."""
+        return None
+
+    @property
+    def elapsed_phase(self) -> tuple[datetime, int] | None:
+        """(first fire time in UTC, step in microseconds) of a trigger counting elapsed time
+        from a known start, else None."""
+        return None
+
+    def wall_values(self) -> tuple[dict[str, tuple[int, ...]], bool] | None:
+        """(allowed year, month, hour, minute and second values, whether it is fixed-time) of a
+        trigger matching wall-clock fields, else None."""
+        return None
+
     # -- daylight saving notes for the preview (describe.describe_dst) ----------------------
 
     def dst_repeat_note(self) -> str:

@@ -586,6 +586,13 @@ class CronTrigger(BaseTrigger):
         )
         return text + (f" {days}" if days else "") + zone_and_window(self)
 
+    @property
+    def phase_known(self) -> bool:
+        return True
+
+    def wall_values(self) -> tuple[dict[str, tuple[int, ...]], bool]:
+        return self.value_sets(), self._fixed_time
+
     def dst_repeat_note(self) -> str:
         if self._fixed_time:
             return super().dst_repeat_note()
@@ -597,7 +604,6 @@ class CronTrigger(BaseTrigger):
         found = self._next_wall(start)
         return f"{found:%H:%M}" if found is not None and found < end else ""
 
-    # Read by describe and AndTrigger's never-agree check.
     def value_sets(self) -> dict[str, tuple[int, ...]]:
         return {
             "year": self._years,

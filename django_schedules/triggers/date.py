@@ -72,6 +72,10 @@ class DateTrigger(BaseTrigger):
     def describe(self) -> str:
         return f"Once, at {when(self.run_date)} ({self.timezone.key})"
 
+    @property
+    def only_fire_time(self) -> datetime:
+        return self.run_date
+
     def dst_gap_wall(self, fire_utc: datetime, start: datetime, end: datetime) -> str:
         if self._utc_run == fire_utc:
             # Read from a naive time in the gap: that time is gone; say the gap.

@@ -158,5 +158,9 @@ class IntervalTrigger(BaseTrigger):
             text += f" until {when(self.end_date)} {self.timezone.key}"
         return text
 
+    @property
+    def elapsed_phase(self) -> tuple[datetime, int] | None:
+        return None if self._start_utc is None else (self._start_utc, self._step_us)
+
     def dst_repeat_note(self) -> str:
         return "; this schedule counts elapsed time, so the repeat changes nothing"

@@ -11,7 +11,6 @@ import calendar
 from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Any, ClassVar
 
 from django_schedules.exceptions import TriggerError
@@ -39,28 +38,12 @@ from django_schedules.triggers.cron_fields import (
     parse_crontab_field,
     parse_day,
     parse_static,
+    value_table,
+    year_table,
 )
 from django_schedules.triggers.describe import cron_day_phrase, time_phrase, zone_and_window
 
 _MONTH_CACHE_SIZE = 4096
-
-
-@lru_cache(maxsize=1024)
-def _table(values: tuple[int, ...], size: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Return (values, t) where t[x] is the smallest value >= x (or `size`), x in 0..size."""
-    allowed = set(values)
-    table = [size] * (size + 1)
-    nxt = size
-    for x in range(size - 1, -1, -1):
-        if x in allowed:
-            nxt = x
-        table[x] = nxt
-    return values, tuple(table)
-
-
-@lru_cache(maxsize=256)
-def _year_table(values: tuple[int, ...]) -> tuple[tuple[int, ...], frozenset[int]]:
-    return values, frozenset(values)
 
 
 class CronTrigger(BaseTrigger):
@@ -295,11 +278,11 @@ class CronTrigger(BaseTrigger):
         minutes: Iterable[int],
         seconds: Iterable[int],
     ) -> None:
-        year_tuple, year_set = _year_table(tuple(sorted(set(years))))
-        month_tuple, next_month = _table(tuple(sorted(set(months))), 13)
-        hour_tuple, next_hour = _table(tuple(sorted(set(hours))), 24)
-        minute_tuple, next_minute = _table(tuple(sorted(set(minutes))), 60)
-        second_tuple, next_second = _table(tuple(sorted(set(seconds))), 60)
+        year_tuple, year_set = year_table(tuple(sorted(set(years))))
+        month_tuple, next_month = value_table(tuple(sorted(set(months))), 13)
+        hour_tuple, next_hour = value_table(tuple(sorted(set(hours))), 24)
+        minute_tuple, next_minute = value_table(tuple(sorted(set(minutes))), 60)
+        second_tuple, next_second = value_table(tuple(sorted(set(seconds))), 60)
         self._set(
             _years=year_tuple,
             _year_set=year_set,

@@ -5,6 +5,7 @@ parsed into sorted tuples of allowed values (and day-of-month items, which depen
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from django_schedules.exceptions import TriggerError
@@ -221,3 +222,21 @@ def parse_crontab_field(name: str, expr: str, whole: str) -> set[int]:
         values.discard(7)
         values.add(0)  # 7 is Sunday too
     return values
+
+
+@lru_cache(maxsize=1024)
+def value_table(values: tuple[int, ...], size: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Return (values, t) where t[x] is the smallest value >= x (or `size`), x in 0..size."""
+    allowed = set(values)
+    table = [size] * (size + 1)
+    nxt = size
+    for x in range(size - 1, -1, -1):
+        if x in allowed:
+            nxt = x
+        table[x] = nxt
+    return values, tuple(table)
+
+
+@lru_cache(maxsize=256)
+def year_table(values: tuple[int, ...]) -> tuple[tuple[int, ...], frozenset[int]]:
+    return values, frozenset(values)

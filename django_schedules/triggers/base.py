@@ -1,18 +1,22 @@
-"""The trigger interface, value semantics and deterministic jitter shared by every trigger,
-and the registry of trigger kinds with the reader of their versioned dict form.
+"""The trigger interface, value semantics and deterministic jitter shared by every trigger;
+the registry of trigger kinds (`TRIGGER_KINDS`, `trigger_kinds()`, `trigger_class()`) and the
+reader of their versioned dict form (`trigger_from_dict()`).
 
-A new kind is one module holding one `BaseTrigger` subclass that provides:
+A new kind is one module under `triggers/` and its tests under `tests/triggers/`. The module
+holds one `BaseTrigger` subclass and `triggers/__init__.py` imports it (the import registers
+it; the import order there is the order of `trigger_kinds()`). The class provides:
 
-- `kind`: its name in the dict form (a class attribute); declaring it registers the class in
-  `TRIGGER_KINDS` when the module is imported, so `triggers/__init__.py` must import it;
-- `zoned`: whether it takes a `timezone` argument (the API accepts `timezone=` for it);
-- `dict_fields`: the keys its `to_dict()` writes besides "version" and "kind";
-- `to_dict()` (start from `_base_dict()`) and, when its fields are not simply its keyword
-  arguments, `_from_fields(args, depth)` to rebuild it;
-- `_at_or_after()`, `describe()`, and `dst_gap_walls()` when it fires on chosen wall-clock
-  times (the preview's daylight-saving notes);
-
-and its tests under `tests/triggers/`.
+- `kind`, a class attribute: its name in the dict form; declaring it registers the class;
+- `zoned`, a class attribute (default True): whether it takes a `timezone` argument;
+- `dict_fields`, a class attribute: the keys its `to_dict()` writes besides "version" and
+  "kind" (an unknown key is refused by name);
+- `to_dict()`, starting from `_base_dict()`, and `_from_fields(args, depth)` unless its dict
+  fields are exactly its keyword arguments (the default calls `cls(**args)`);
+- `_at_or_after()` and `describe()` (built from the phrases in `describe.py`);
+- for the preview's daylight-saving notes, `dst_repeat_note()` when it is not a fixed-time
+  trigger, and `dst_gap_wall()` when it fires at chosen wall-clock times;
+- for AndTrigger's never-agree check, whichever of `phase_known`, `only_fire_time`,
+  `elapsed_phase` and `wall_values()` it can answer (the defaults claim nothing).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ it; the import order there is the order of `trigger_kinds()`). The class provide
 
 - `kind`, a class attribute: its name in the dict form; declaring it registers the class;
 - `zoned`, a class attribute (default True): whether it takes a `timezone` argument;
+- `composite`, a class attribute (default False): whether it is built from other triggers;
 - `dict_fields`, a class attribute: the keys its `to_dict()` writes besides "version" and
   "kind" (an unknown key is refused by name);
 - `to_dict()`, starting from `_base_dict()`, and `_from_fields(args, depth)` unless its dict
@@ -43,6 +44,7 @@ class BaseTrigger(ABC):
 
     kind: ClassVar[str]
     zoned: ClassVar[bool] = True
+    composite: ClassVar[bool] = False  # built from other triggers (and, or)
     dict_fields: ClassVar[frozenset[str]]
     timezone: ZoneInfo
     start_date: datetime | None

@@ -22,6 +22,7 @@ class BaseCombiningTrigger(BaseTrigger):
     """
 
     zoned: ClassVar[bool] = False
+    composite: ClassVar[bool] = True
     dict_fields: ClassVar[frozenset[str]] = frozenset({"triggers", "jitter"})
 
     triggers: tuple[BaseTrigger, ...]

@@ -120,6 +120,8 @@ def test_every_kind_is_registered_once_with_its_facts() -> None:
     assert triggers.trigger_kinds() == ("date", "interval", "cron", "calendarinterval", "and", "or")
     zoned = {kind for kind, cls in triggers.TRIGGER_KINDS.items() if cls.zoned}
     assert zoned == {"date", "interval", "cron", "calendarinterval"}
+    composite = {kind for kind, cls in triggers.TRIGGER_KINDS.items() if cls.composite}
+    assert composite == {"and", "or"}
     for kind, cls in triggers.TRIGGER_KINDS.items():
         assert cls.kind == kind and triggers.trigger_class(kind) is cls
 

@@ -5,17 +5,28 @@ See docs/triggers.md for the rules (daylight saving, jitter, APScheduler compati
 
 from __future__ import annotations
 
-from django_schedules.triggers._common import get_default_timezone, set_default_timezone
-from django_schedules.triggers.base import BaseTrigger
+# isort: off
+# Importing a kind registers it; this order is the order of `trigger_kinds()` and of the
+# "known kinds are ..." message.
+from django_schedules.triggers.date import DateTrigger
+from django_schedules.triggers.interval import IntervalTrigger
+from django_schedules.triggers.cron import CronTrigger
 from django_schedules.triggers.calendarinterval import CalendarIntervalTrigger
 from django_schedules.triggers.combining import AndTrigger, OrTrigger
-from django_schedules.triggers.cron import CronTrigger
-from django_schedules.triggers.date import DateTrigger
+
+# isort: on
+from django_schedules.triggers._common import get_default_timezone, set_default_timezone
+from django_schedules.triggers.base import (
+    TRIGGER_KINDS,
+    BaseTrigger,
+    trigger_class,
+    trigger_from_dict,
+    trigger_kinds,
+)
 from django_schedules.triggers.describe import describe_dst
-from django_schedules.triggers.interval import IntervalTrigger
-from django_schedules.triggers.serialization import trigger_from_dict
 
 __all__ = [
+    "TRIGGER_KINDS",
     "AndTrigger",
     "BaseTrigger",
     "CalendarIntervalTrigger",
@@ -26,5 +37,7 @@ __all__ = [
     "describe_dst",
     "get_default_timezone",
     "set_default_timezone",
+    "trigger_class",
     "trigger_from_dict",
+    "trigger_kinds",
 ]

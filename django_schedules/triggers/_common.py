@@ -200,11 +200,10 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def end_of_time(tz: ZoneInfo) -> datetime:
-    """The last instant the triggers compute: 9999-12-30 UTC, one day short of overflow."""
-    return datetime(9999, 12, 30, tzinfo=UTC).astimezone(tz)
-
-
 def check_window(start: datetime | None, end: datetime | None, raw_end: object, owner: str) -> None:
     if start is not None and end is not None and end.astimezone(UTC) < start.astimezone(UTC):
         fail(owner, "end_date", raw_end, f"is before start_date {start.isoformat()}")
+
+
+# The dict fields of every trigger that has a window, a zone and jitter.
+COMMON_FIELDS = frozenset({"start_date", "end_date", "timezone", "jitter"})

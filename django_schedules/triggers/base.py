@@ -1,4 +1,24 @@
-"""The trigger interface, value semantics and deterministic jitter shared by every trigger."""
+"""The trigger interface, value semantics and deterministic jitter shared by every trigger;
+the registry of trigger kinds (`TRIGGER_KINDS`, `trigger_kinds()`, `trigger_class()`) and the
+reader of their versioned dict form (`trigger_from_dict()`).
+
+A new kind is one module under `triggers/` and its tests under `tests/triggers/`. The module
+holds one `BaseTrigger` subclass and `triggers/__init__.py` imports it (the import registers
+it; the import order there is the order of `trigger_kinds()`). The class provides:
+
+- `kind`, a class attribute: its name in the dict form; declaring it registers the class;
+- `zoned`, a class attribute (default True): whether it takes a `timezone` argument;
+- `composite`, a class attribute (default False): whether it is built from other triggers;
+- `dict_fields`, a class attribute: the keys its `to_dict()` writes besides "version" and
+  "kind" (an unknown key is refused by name);
+- `to_dict()`, starting from `_base_dict()`, and `_from_fields(args, depth)` unless its dict
+  fields are exactly its keyword arguments (the default calls `cls(**args)`);
+- `_at_or_after()` and `describe()` (built from the phrases in `describe.py`);
+- for the preview's daylight-saving notes, `dst_repeat_note()` when it is not a fixed-time
+  trigger, and `dst_gap_wall()` when it fires at chosen wall-clock times;
+- for AndTrigger's never-agree check, whichever of `phase_known`, `only_fire_time`,
+  `elapsed_phase` and `wall_values()` it can answer (the defaults claim nothing).
+"""
 
 from __future__ import annotations
 
@@ -23,6 +43,9 @@ class BaseTrigger(ABC):
     """
 
     kind: ClassVar[str]
+    zoned: ClassVar[bool] = True
+    composite: ClassVar[bool] = False  # built from other triggers (and, or)
+    dict_fields: ClassVar[frozenset[str]]
     timezone: ZoneInfo
     start_date: datetime | None
     end_date: datetime | None
@@ -108,6 +131,41 @@ class BaseTrigger(ABC):
     def describe(self) -> str:
         """Return the schedule in plain English."""
 
+    # -- facts AndTrigger reads to refuse children that can never agree --------------------
+
+    @property
+    def phase_known(self) -> bool:
+        """Whether the fire times are fixed without a `now` (no phase is pinned from it)."""
+        return self.start_date is not None
+
+    @property
+    def only_fire_time(self) -> datetime | None:
+        """The one fire time of a trigger that fires once, else None."""
+        return None
+
+    @property
+    def elapsed_phase(self) -> tuple[datetime, int] | None:
+        """(first fire time in UTC, step in microseconds) of a trigger counting elapsed time
+        from a known start, else None."""
+        return None
+
+    def wall_values(self) -> tuple[dict[str, tuple[int, ...]], bool] | None:
+        """(allowed year, month, hour, minute and second values, whether it is fixed-time) of a
+        trigger matching wall-clock fields, else None."""
+        return None
+
+    # -- daylight saving notes for the preview (describe.describe_dst) ----------------------
+
+    def dst_repeat_note(self) -> str:
+        """Return what this trigger does in a repeated hour, as "; ..." after describe_dst's
+        sentence ('' to add nothing)."""
+        return "; a fixed-time schedule fires only the first time"
+
+    def dst_gap_wall(self, fire_utc: datetime, start: datetime, end: datetime) -> str:
+        """Return the wall time inside the spring-forward gap [start, end) (naive, this
+        trigger's zone) that was moved to the fire time `fire_utc`, or '' if none was."""
+        return ""
+
     # -- jitter --------------------------------------------------------------------------
 
     def get_jitter(self, fire_time: datetime) -> timedelta:
@@ -155,12 +213,93 @@ class BaseTrigger(ABC):
         return f"{type(self).__name__}({args})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        from django_schedules.triggers.serialization import trigger_from_dict
-
         return (trigger_from_dict, (self.to_dict(),))
+
+    # -- the registry and the dict form ----------------------------------------------------
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        kind = cls.__dict__.get("kind")
+        if kind is not None:
+            if kind in TRIGGER_KINDS:
+                raise TypeError(f"Trigger kind {kind!r} is declared twice")
+            TRIGGER_KINDS[kind] = cls
+
+    @classmethod
+    def from_dict(cls, data: Any) -> BaseTrigger:
+        """Rebuild a trigger of this class from its `to_dict()` output (see trigger_from_dict)."""
+        trigger = trigger_from_dict(data)
+        if not isinstance(trigger, cls):
+            raise TriggerError(
+                f"Bad kind {short_repr(trigger.kind)} in trigger dict: expected kind {cls.kind!r}"
+            )
+        return trigger
+
+    @classmethod
+    def _from_fields(cls, args: dict[str, Any], depth: int) -> BaseTrigger:
+        """Build from the dict form's fields, already checked against `dict_fields`."""
+        return cls(**args)
 
     def _base_dict(self) -> dict[str, Any]:
         return {"version": FORMAT_VERSION, "kind": self.kind}
+
+
+TRIGGER_KINDS: dict[str, type[BaseTrigger]] = {}
+"""Every trigger class by its kind, in the order the package imports them."""
+
+_MAX_DEPTH = 16
+
+
+def trigger_kinds() -> tuple[str, ...]:
+    return tuple(TRIGGER_KINDS)
+
+
+def trigger_class(kind: object) -> type[BaseTrigger]:
+    """Return the trigger class of `kind`; raise TriggerError naming an unknown kind."""
+    cls = TRIGGER_KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        known = ", ".join(TRIGGER_KINDS)
+        raise TriggerError(f"Bad kind {short_repr(kind)} in trigger dict: known kinds are {known}")
+    return cls
+
+
+def trigger_from_dict(data: Any) -> BaseTrigger:
+    """Rebuild a trigger from `to_dict()` output.
+
+    Raise TriggerError naming the problem for anything else: not a dict, an unknown
+    `"version"` or `"kind"`, an unknown field, or a bad value (the trigger's own check).
+    """
+    return read_dict(data, 0)
+
+
+def read_dict(data: Any, depth: int) -> BaseTrigger:
+    """Rebuild a trigger nested `depth` levels deep in a combination's dict."""
+    if not isinstance(data, dict):
+        raise TriggerError(f"Bad trigger {short_repr(data)}: a trigger dict must be a dict")
+    if depth > _MAX_DEPTH:
+        raise TriggerError(f"Bad trigger dict: nested deeper than {_MAX_DEPTH} levels")
+    version = data.get("version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise TriggerError(
+            f"Bad version {short_repr(version)} in trigger dict: this release reads version "
+            f"{FORMAT_VERSION}"
+        )
+    kind = data.get("kind")
+    cls = trigger_class(kind)
+    known = cls.dict_fields
+    unknown = sorted(str(key) for key in data if key not in known | {"version", "kind"})
+    if unknown:
+        raise TriggerError(
+            f"Bad field {', '.join(map(repr, unknown))} in trigger dict of kind {kind!r}: "
+            f"known fields are {', '.join(sorted(known))}"
+        )
+    args = {key: value for key, value in data.items() if key not in ("version", "kind")}
+    return cls._from_fields(args, depth)
+
+
+def short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 100 else text[:97] + "..."
 
 
 def next_instant(previous: datetime) -> datetime | None:

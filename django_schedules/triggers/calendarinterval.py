@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from django_schedules.exceptions import TriggerError
 from django_schedules.triggers._common import (
+    COMMON_FIELDS,
     check_aware,
     check_window,
     coerce_datetime,
@@ -19,6 +20,7 @@ from django_schedules.triggers._common import (
     localize,
 )
 from django_schedules.triggers.base import BaseTrigger
+from django_schedules.triggers.describe import amount, clock, every, zone_and_window
 
 OWNER = "CalendarIntervalTrigger"
 _MAX_DATE = date(9999, 12, 29)
@@ -37,6 +39,9 @@ class CalendarIntervalTrigger(BaseTrigger):
     """
 
     kind: ClassVar[str] = "calendarinterval"
+    dict_fields: ClassVar[frozenset[str]] = (
+        frozenset({"years", "months", "weeks", "days", "hour", "minute", "second"}) | COMMON_FIELDS
+    )
 
     _steps: dict[str, int]
     _clock: dict[str, int]
@@ -203,6 +208,16 @@ class CalendarIntervalTrigger(BaseTrigger):
         return data
 
     def describe(self) -> str:
-        from django_schedules.triggers.describe import describe_calendar
+        steps = self._steps
+        parts = [
+            amount(steps[unit], unit[:-1])
+            for unit in ("years", "months", "weeks", "days")
+            if steps[unit]
+        ]
+        hms = self._clock
+        text = f"{every(parts)} at {clock(hms['hour'], hms['minute'], hms['second'])}"
+        return text + zone_and_window(self)
 
-        return describe_calendar(self)
+    def dst_gap_wall(self, fire_utc: datetime, start: datetime, end: datetime) -> str:
+        wall = datetime.combine(start.date(), self._time)
+        return f"{wall:%H:%M}" if start <= wall < end else ""

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 
 from django_schedules.exceptions import TriggerError
 from django_schedules.triggers._common import ONE_MICROSECOND, check_aware, coerce_jitter, fail
-from django_schedules.triggers.base import BaseTrigger, next_instant
+from django_schedules.triggers.base import BaseTrigger, next_instant, read_dict, short_repr
+from django_schedules.triggers.describe import describe_combination
 
 MAX_ROUNDS = 10_000
 
@@ -19,6 +20,10 @@ class BaseCombiningTrigger(BaseTrigger):
 
     The children's own jitter is ignored: the combination's `jitter` applies to its fire times.
     """
+
+    zoned: ClassVar[bool] = False
+    composite: ClassVar[bool] = True
+    dict_fields: ClassVar[frozenset[str]] = frozenset({"triggers", "jitter"})
 
     triggers: tuple[BaseTrigger, ...]
 
@@ -66,6 +71,23 @@ class BaseCombiningTrigger(BaseTrigger):
     def _after(self, previous: datetime) -> datetime | None:
         instant = next_instant(previous)
         return None if instant is None else self.pinned(previous)._at_or_after(instant)
+
+    @classmethod
+    def _from_fields(cls, args: dict[str, Any], depth: int) -> BaseCombiningTrigger:
+        children = args.get("triggers")
+        if not isinstance(children, list):
+            raise TriggerError(
+                f"Bad triggers {short_repr(children)} in trigger dict of kind {cls.kind!r}: "
+                "must be a list"
+            )
+        return cls([read_dict(child, depth + 1) for child in children], jitter=args.get("jitter"))
+
+    @property
+    def phase_known(self) -> bool:
+        return False  # a child's may not be
+
+    def dst_repeat_note(self) -> str:
+        return ""
 
     def to_dict(self) -> dict[str, Any]:
         data = self._base_dict()
@@ -127,8 +149,6 @@ class AndTrigger(BaseCombiningTrigger):
         )
 
     def describe(self) -> str:
-        from django_schedules.triggers.describe import describe_combination
-
         return describe_combination(self, "When all of these agree")
 
 
@@ -160,8 +180,6 @@ class OrTrigger(BaseCombiningTrigger):
         return None if best is None else best.astimezone(self.timezone)
 
     def describe(self) -> str:
-        from django_schedules.triggers.describe import describe_combination
-
         return describe_combination(self, "Whenever any of these fires")
 
 
@@ -171,44 +189,33 @@ def _key(value: datetime) -> datetime:
 
 def _never_agree(children: tuple[BaseTrigger, ...]) -> str | None:
     """Return why the children can never fire together, when that can be shown, else None."""
-    from django_schedules.triggers.cron import CronTrigger
-    from django_schedules.triggers.date import DateTrigger
-    from django_schedules.triggers.interval import IntervalTrigger
-
     starts = [c.start_date.astimezone(UTC) for c in children if c.start_date is not None]
     ends = [c.end_date.astimezone(UTC) for c in children if c.end_date is not None]
     if starts and ends and max(starts) > min(ends):
         return "their start and end dates leave no common time"
-    dates = [c for c in children if isinstance(c, DateTrigger)]
+    dates = [c.only_fire_time for c in children if c.only_fire_time is not None]
     if dates:
-        when = dates[0].run_date
+        when = dates[0]
         for child in children:
-            if isinstance(child, BaseCombiningTrigger) or (
-                child.start_date is None and not isinstance(child, CronTrigger)
-            ):
+            if not child.phase_known:
                 continue  # its phase may depend on `now`
             fire = child._at_or_after(when)
             if fire is None or fire.astimezone(UTC) != when.astimezone(UTC):
                 return f"{child!r} does not fire at {when.isoformat()}"
-    phases = [
-        (c._start_utc, c._step_us)
-        for c in children
-        if isinstance(c, IntervalTrigger) and c._start_utc is not None
-    ]
+    phases = [c.elapsed_phase for c in children if c.elapsed_phase is not None]
     for i, (start_one, step_one) in enumerate(phases):
         for start_two, step_two in phases[i + 1 :]:
             period = math.gcd(step_one, step_two)
             shift = (start_two - start_one) // ONE_MICROSECOND
             if shift % period:
                 return "their interval phases never meet"
-    crons = [c for c in children if isinstance(c, CronTrigger)]
-    for i, first in enumerate(crons):
-        for second in crons[i + 1 :]:
+    walls = [(c, values) for c in children if (values := c.wall_values()) is not None]
+    for i, (first, (a, first_fixed)) in enumerate(walls):
+        for second, (b, second_fixed) in walls[i + 1 :]:
             if first.timezone.key != second.timezone.key:
                 continue
-            if (first.fixed_time or second.fixed_time) and first.timezone.key != "UTC":
+            if (first_fixed or second_fixed) and first.timezone.key != "UTC":
                 continue  # a gap moves fixed times, so different wall times can meet
-            a, b = first.value_sets(), second.value_sets()
             for name in ("year", "month", "hour", "minute", "second"):
                 if not set(a[name]) & set(b[name]):
                     return f"their {name} fields have no value in common"

@@ -8,15 +8,14 @@ instant once with zoneinfo. Daylight saving follows Debian cron's rule (docs/tri
 from __future__ import annotations
 
 import calendar
-import re
 from bisect import bisect_left
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Any, ClassVar
 
 from django_schedules.exceptions import TriggerError
 from django_schedules.triggers._common import (
+    COMMON_FIELDS,
     ONE_MICROSECOND,
     ZERO,
     check_window,
@@ -29,96 +28,22 @@ from django_schedules.triggers._common import (
     repeat_end,
 )
 from django_schedules.triggers.base import BaseTrigger
-
-OWNER = "CronTrigger"
-FIELD_NAMES = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
-MIN_VALUES = {
-    "year": 1970,
-    "month": 1,
-    "day": 1,
-    "week": 1,
-    "day_of_week": 0,
-    "hour": 0,
-    "minute": 0,
-    "second": 0,
-}
-MAX_VALUES = {
-    "year": 9999,
-    "month": 12,
-    "day": 31,
-    "week": 53,
-    "day_of_week": 6,
-    "hour": 23,
-    "minute": 59,
-    "second": 59,
-}
-# APScheduler 3: a field left out after the least significant given one takes its minimum.
-DEFAULT_VALUES = {
-    "year": "*",
-    "month": "1",
-    "day": "1",
-    "week": "*",
-    "day_of_week": "*",
-    "hour": "0",
-    "minute": "0",
-    "second": "0",
-}
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-POSITIONS = ("1st", "2nd", "3rd", "4th", "5th", "last")
-
-_SEPARATOR = re.compile(r" *, *")
-_ALL = re.compile(r"\*(?:/([0-9]+))?$")
-_RANGE = re.compile(r"([0-9]+)(?:-([0-9]+))?(?:/([0-9]+))?$")
-_NAMES = re.compile(r"([a-z]+)(?:-([a-z]+))?$", re.IGNORECASE)
-_POSITION = re.compile(r"(1st|2nd|3rd|4th|5th|last) +([a-z]+)$", re.IGNORECASE)
-_LAST = re.compile(r"last$", re.IGNORECASE)
-
-# A day-of-month item: ("range", first, last or None, step) | ("nth", position 0-5, weekday)
-# | ("last",). Position 5 means the last such weekday of the month.
-DayItem = tuple[Any, ...]
-
-MACROS = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
-CRONTAB_FIELDS = ("minute", "hour", "day_of_month", "month", "day_of_week")
-CRONTAB_RANGES = {
-    "minute": (0, 59),
-    "hour": (0, 23),
-    "day_of_month": (1, 31),
-    "month": (1, 12),
-    "day_of_week": (0, 7),
-}
-CRONTAB_NAMES = {
-    "month": {name: i + 1 for i, name in enumerate(MONTHS)},
-    "day_of_week": {name: (i + 1) % 7 for i, name in enumerate(WEEKDAYS)},
-}
+from django_schedules.triggers.cron_fields import (
+    CRONTAB_FIELDS,
+    DEFAULT_VALUES,
+    FIELD_NAMES,
+    MACROS,
+    OWNER,
+    DayItem,
+    parse_crontab_field,
+    parse_day,
+    parse_static,
+    value_table,
+    year_table,
+)
+from django_schedules.triggers.describe import cron_day_phrase, time_phrase, zone_and_window
 
 _MONTH_CACHE_SIZE = 4096
-
-
-@lru_cache(maxsize=1024)
-def _table(values: tuple[int, ...], size: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """Return (values, t) where t[x] is the smallest value >= x (or `size`), x in 0..size."""
-    allowed = set(values)
-    table = [size] * (size + 1)
-    nxt = size
-    for x in range(size - 1, -1, -1):
-        if x in allowed:
-            nxt = x
-        table[x] = nxt
-    return values, tuple(table)
-
-
-@lru_cache(maxsize=256)
-def _year_table(values: tuple[int, ...]) -> tuple[tuple[int, ...], frozenset[int]]:
-    return values, frozenset(values)
 
 
 class CronTrigger(BaseTrigger):
@@ -131,6 +56,11 @@ class CronTrigger(BaseTrigger):
     """
 
     kind: ClassVar[str] = "cron"
+    dict_fields: ClassVar[frozenset[str]] = (
+        frozenset({"year", "month", "day", "week", "day_of_week", "hour", "minute", "second"})
+        | {"crontab"}
+        | COMMON_FIELDS
+    )
 
     # Set once in __init__/from_crontab through `_set`.
     _fields: dict[str, str]
@@ -204,12 +134,12 @@ class CronTrigger(BaseTrigger):
                 exprs[name] = "*"
         self._init_common(start_date, end_date, timezone, jitter)
         sets = {
-            name: _parse_static(name, exprs[name])
+            name: parse_static(name, exprs[name])
             for name in FIELD_NAMES
             if name not in ("day", "day_of_week")
         }
-        day_items = _parse_day(exprs["day"])
-        dows = _parse_static("day_of_week", exprs["day_of_week"])
+        day_items = parse_day(exprs["day"])
+        dows = parse_static("day_of_week", exprs["day_of_week"])
         self._set(
             _fields=explicit,
             _crontab=None,
@@ -277,7 +207,7 @@ class CronTrigger(BaseTrigger):
                 f"needs 5 fields (minute hour day-of-month month day-of-week), got {len(parts)}",
             )
         values = {
-            name: _parse_crontab_field(name, part, expr)
+            name: parse_crontab_field(name, part, expr)
             for name, part in zip(CRONTAB_FIELDS, parts, strict=True)
         }
         self._init_common(start_date, end_date, timezone, jitter)
@@ -348,11 +278,11 @@ class CronTrigger(BaseTrigger):
         minutes: Iterable[int],
         seconds: Iterable[int],
     ) -> None:
-        year_tuple, year_set = _year_table(tuple(sorted(set(years))))
-        month_tuple, next_month = _table(tuple(sorted(set(months))), 13)
-        hour_tuple, next_hour = _table(tuple(sorted(set(hours))), 24)
-        minute_tuple, next_minute = _table(tuple(sorted(set(minutes))), 60)
-        second_tuple, next_second = _table(tuple(sorted(set(seconds))), 60)
+        year_tuple, year_set = year_table(tuple(sorted(set(years))))
+        month_tuple, next_month = value_table(tuple(sorted(set(months))), 13)
+        hour_tuple, next_hour = value_table(tuple(sorted(set(hours))), 24)
+        minute_tuple, next_minute = value_table(tuple(sorted(set(minutes))), 60)
+        second_tuple, next_second = value_table(tuple(sorted(set(seconds))), 60)
         self._set(
             _years=year_tuple,
             _year_set=year_set,
@@ -595,6 +525,20 @@ class CronTrigger(BaseTrigger):
         """Every field's expression after defaults (crontab triggers: the crontab fields)."""
         return dict(self._exprs)
 
+    @classmethod
+    def _from_fields(cls, args: dict[str, Any], depth: int) -> CronTrigger:
+        if "crontab" not in args:
+            return cls(**args)
+        args = dict(args)
+        expr = args.pop("crontab")
+        clash = sorted(set(args) - COMMON_FIELDS)
+        if clash:
+            raise TriggerError(
+                f"Bad field {', '.join(map(repr, clash))} in trigger dict of kind 'cron': "
+                "a crontab trigger takes no separate cron fields"
+            )
+        return cls.from_crontab(expr, **args)
+
     def to_dict(self) -> dict[str, Any]:
         data = self._base_dict()
         if self._crontab is not None:
@@ -610,11 +554,39 @@ class CronTrigger(BaseTrigger):
         return data
 
     def describe(self) -> str:
-        from django_schedules.triggers.describe import describe_cron
+        sets = self.value_sets()
+        text = time_phrase(sets["hour"], sets["minute"], sets["second"])
+        days = cron_day_phrase(
+            crontab=self._crontab is not None,
+            day=self._exprs["day"],
+            day_items=self._day_items or (),
+            dom=sorted(self._dom or ()),
+            dows=sorted(self._dows or ()),
+            day_or=self._day_or,
+            weeks=sorted(self._weeks or ()),
+            months=sets["month"],
+            years=sets["year"],
+        )
+        return text + (f" {days}" if days else "") + zone_and_window(self)
 
-        return describe_cron(self)
+    @property
+    def phase_known(self) -> bool:
+        return True
 
-    # Read by describe and AndTrigger's never-agree check.
+    def wall_values(self) -> tuple[dict[str, tuple[int, ...]], bool]:
+        return self.value_sets(), self._fixed_time
+
+    def dst_repeat_note(self) -> str:
+        if self._fixed_time:
+            return super().dst_repeat_note()
+        return "; this schedule follows the clock and fires in both"
+
+    def dst_gap_wall(self, fire_utc: datetime, start: datetime, end: datetime) -> str:
+        if not self._fixed_time:
+            return ""
+        found = self._next_wall(start)
+        return f"{found:%H:%M}" if found is not None and found < end else ""
+
     def value_sets(self) -> dict[str, tuple[int, ...]]:
         return {
             "year": self._years,
@@ -623,146 +595,3 @@ class CronTrigger(BaseTrigger):
             "minute": self._minutes,
             "second": self._seconds,
         }
-
-
-def _bad(field: str, expr: str, rule: str, owner: str = OWNER) -> TriggerError:
-    return TriggerError(f"Bad {field} field {expr!r} in {owner}: {rule}")
-
-
-def _parse_items(name: str, expr: str) -> list[str]:
-    items = _SEPARATOR.split(expr.strip())
-    if any(not item for item in items):
-        raise _bad(name, expr, "has an empty item")
-    return items
-
-
-def _range_values(
-    name: str, expr: str, first: int, last: int | None, step: int | None
-) -> tuple[int, int | None, int | None]:
-    """Validate a range item as APScheduler 3 does; return (first, last, step)."""
-    lo, hi = MIN_VALUES[name], MAX_VALUES[name]
-    if step == 0:
-        raise _bad(name, expr, "a step must be at least 1")
-    if last is None and step is None:
-        last = first
-    if last is not None and first > last:
-        raise _bad(name, expr, f"range start {first} is after its end {last}")
-    if first < lo:
-        raise _bad(name, expr, f"{first} is below the minimum {lo}")
-    if last is not None and last > hi:
-        raise _bad(name, expr, f"{last} is above the maximum {hi}")
-    if first > hi:
-        raise _bad(name, expr, f"{first} is above the maximum {hi}")
-    span = (last or hi) - first  # APScheduler's rule, `or` included
-    if step is not None and step > span:
-        raise _bad(name, expr, f"the step {step} is larger than the range it steps through")
-    return first, last, step
-
-
-def _parse_range_item(name: str, expr: str, item: str) -> tuple[int, int | None, int | None]:
-    lo, hi = MIN_VALUES[name], MAX_VALUES[name]
-    match = _ALL.match(item)
-    if match:
-        step = int(match.group(1)) if match.group(1) else None
-        if step == 0:
-            raise _bad(name, expr, "a step must be at least 1")
-        if step is not None and step > hi - lo:
-            raise _bad(name, expr, f"the step {step} is larger than the range {lo}-{hi}")
-        return lo, None, step
-    match = _RANGE.match(item)
-    if match:
-        first_s, last_s, step_s = match.groups()
-        if max(len(first_s), len(last_s or ""), len(step_s or "")) > 5:
-            raise _bad(name, expr, "a number is out of range")
-        return _range_values(
-            name,
-            expr,
-            int(first_s),
-            int(last_s) if last_s else None,
-            int(step_s) if step_s else None,
-        )
-    names = MONTHS if name == "month" else WEEKDAYS if name == "day_of_week" else None
-    match = _NAMES.match(item)
-    if names is not None and match:
-        first_n, last_n = match.group(1).lower(), (match.group(2) or "").lower()
-        if first_n not in names or (last_n and last_n not in names):
-            raise _bad(name, expr, f"unknown name in {item!r}; use {', '.join(names)}")
-        offset = 1 if name == "month" else 0
-        first = names.index(first_n) + offset
-        last = names.index(last_n) + offset if last_n else None
-        return _range_values(name, expr, first, last, None)
-    raise _bad(name, expr, f"cannot read {item!r}")
-
-
-def _parse_static(name: str, expr: str) -> tuple[int, ...]:
-    values: set[int] = set()
-    hi = MAX_VALUES[name]
-    for item in _parse_items(name, expr):
-        first, last, step = _parse_range_item(name, expr, item)
-        values.update(range(first, (hi if last is None else last) + 1, step or 1))
-    return tuple(sorted(values))
-
-
-def _parse_day(expr: str) -> tuple[DayItem, ...]:
-    items: list[DayItem] = []
-    for item in _parse_items("day", expr):
-        match = _POSITION.match(item)
-        if match:
-            weekday = match.group(2).lower()
-            if weekday not in WEEKDAYS:
-                raise _bad("day", expr, f"unknown weekday {match.group(2)!r} in {item!r}")
-            items.append(("nth", POSITIONS.index(match.group(1).lower()), WEEKDAYS.index(weekday)))
-        elif _LAST.match(item):
-            items.append(("last",))
-        else:
-            first, last, step = _parse_range_item("day", expr, item)
-            items.append(("range", first, last, step))
-    return tuple(dict.fromkeys(items))
-
-
-def _crontab_number(name: str, token: str, expr: str) -> int:
-    lo, hi = CRONTAB_RANGES[name]
-    names = CRONTAB_NAMES.get(name, {})
-    lowered = token.lower()
-    if lowered in names:
-        return names[lowered]
-    if not token.isascii() or not token.isdigit() or len(token) > 4:
-        raise _bad(name, expr, f"cannot read {token!r}", "CronTrigger.from_crontab")
-    value = int(token)
-    if not lo <= value <= hi:
-        raise _bad(name, expr, f"{value} is outside {lo}-{hi}", "CronTrigger.from_crontab")
-    return value
-
-
-def _parse_crontab_field(name: str, expr: str, whole: str) -> set[int]:
-    """Parse one crontab field as Debian cron and cronsim read it."""
-    lo, hi = CRONTAB_RANGES[name]
-    owner = "CronTrigger.from_crontab"
-    values: set[int] = set()
-    for item in expr.split(","):
-        if not item:
-            raise _bad(name, expr, "has an empty item", owner)
-        body, slash, step_s = item.partition("/")
-        step = 1
-        if slash:
-            if not step_s.isascii() or not step_s.isdigit() or len(step_s) > 4:
-                raise _bad(name, expr, f"cannot read the step in {item!r}", owner)
-            step = int(step_s)
-            if step == 0:
-                raise _bad(name, expr, "a step must be at least 1", owner)
-        if body == "*":
-            first, last = lo, hi
-        elif "-" in body:
-            first_s, _, last_s = body.partition("-")
-            first = _crontab_number(name, first_s, expr)
-            last = _crontab_number(name, last_s, expr)
-            if last < first:
-                raise _bad(name, expr, f"range start {first} is after its end {last}", owner)
-        else:
-            first = _crontab_number(name, body, expr)
-            last = hi if slash else first  # `a/n` means a through the maximum, every n
-        values.update(range(first, last + 1, step))
-    if name == "day_of_week" and 7 in values:
-        values.discard(7)
-        values.add(0)  # 7 is Sunday too
-    return values

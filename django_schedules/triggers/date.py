@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
+from django_schedules.exceptions import TriggerError
 from django_schedules.triggers._common import check_aware, coerce_datetime, coerce_timezone, fail
 from django_schedules.triggers.base import BaseTrigger
+from django_schedules.triggers.describe import when
 
 OWNER = "DateTrigger"
 
@@ -21,6 +23,7 @@ class DateTrigger(BaseTrigger):
     """
 
     kind: ClassVar[str] = "date"
+    dict_fields: ClassVar[frozenset[str]] = frozenset({"run_date", "timezone"})
 
     run_date: datetime
     _utc_run: datetime
@@ -55,12 +58,26 @@ class DateTrigger(BaseTrigger):
     def _at_or_after(self, instant: datetime) -> datetime | None:
         return self.run_date if instant.astimezone(UTC) <= self._utc_run else None
 
+    @classmethod
+    def _from_fields(cls, args: dict[str, Any], depth: int) -> DateTrigger:
+        if "run_date" not in args:
+            raise TriggerError("Bad trigger dict of kind 'date': the field 'run_date' is missing")
+        return cls(**args)
+
     def to_dict(self) -> dict[str, Any]:
         data = self._base_dict()
         data.update(run_date=self.run_date.isoformat(), timezone=self.timezone.key)
         return data
 
     def describe(self) -> str:
-        from django_schedules.triggers.describe import describe_date
+        return f"Once, at {when(self.run_date)} ({self.timezone.key})"
 
-        return describe_date(self)
+    @property
+    def only_fire_time(self) -> datetime:
+        return self.run_date
+
+    def dst_gap_wall(self, fire_utc: datetime, start: datetime, end: datetime) -> str:
+        if self._utc_run == fire_utc:
+            # Read from a naive time in the gap: that time is gone; say the gap.
+            return f"A time between {start:%H:%M} and {end:%H:%M}"
+        return ""

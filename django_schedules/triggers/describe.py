@@ -1,20 +1,21 @@
-"""Plain-English descriptions of triggers, and `describe_dst` for fire-time previews."""
+"""Phrases for the triggers' plain-English descriptions, over plain values, and `describe_dst`
+for fire-time previews. Each trigger class builds its own description from these."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django_schedules.triggers._common import AMBIGUOUS, ONE_MICROSECOND, ZERO, wall_class
 
 if TYPE_CHECKING:
     from django_schedules.triggers.base import BaseTrigger
-    from django_schedules.triggers.calendarinterval import CalendarIntervalTrigger
     from django_schedules.triggers.combining import BaseCombiningTrigger
-    from django_schedules.triggers.cron import CronTrigger
-    from django_schedules.triggers.date import DateTrigger
-    from django_schedules.triggers.interval import IntervalTrigger
+
+# A cron day-of-month item (cron_fields.DayItem): ("range", first, last, step), ("nth",
+# position, weekday) or ("last",).
+DayItem = tuple[Any, ...]
 
 DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTH_NAMES = (
@@ -54,7 +55,7 @@ def _runs(values: Sequence[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _set_phrase(values: Sequence[int], name: Callable[[int], str]) -> str:
+def set_phrase(values: Sequence[int], name: Callable[[int], str]) -> str:
     """'Monday through Friday', 'January, March and May', '1 through 5 and 20'."""
     parts = []
     for first, last in _runs(values):
@@ -77,38 +78,29 @@ def _step_of(values: Sequence[int], lo: int, hi: int) -> int | None:
     return step
 
 
-def _zone_and_window(trigger: BaseTrigger) -> str:
+def zone_and_window(trigger: BaseTrigger) -> str:
     text = f" ({trigger.timezone.key})"
     if trigger.start_date is not None:
-        text += f", from {_when(trigger.start_date)}"
+        text += f", from {when(trigger.start_date)}"
     if trigger.end_date is not None:
-        text += f", until {_when(trigger.end_date)}"
+        text += f", until {when(trigger.end_date)}"
     return text
 
 
-def _when(moment: datetime) -> str:
+def when(moment: datetime) -> str:
     text = moment.strftime("%Y-%m-%d %H:%M")
     if moment.second or moment.microsecond:
         text = moment.strftime("%Y-%m-%d %H:%M:%S")
     return text
 
 
-def _clock(hour: int, minute: int, second: int) -> str:
+def clock(hour: int, minute: int, second: int) -> str:
     return f"{hour:02d}:{minute:02d}" + (f":{second:02d}" if second else "")
 
 
-def describe_cron(trigger: CronTrigger) -> str:
-    sets = trigger.value_sets()
-    hours, minutes, seconds = sets["hour"], sets["minute"], sets["second"]
-    time_text = _time_phrase(hours, minutes, seconds)
-    day_text = _day_phrase(trigger)
-    text = time_text + (f" {day_text}" if day_text else "")
-    return text + _zone_and_window(trigger)
-
-
-def _time_phrase(hours: Sequence[int], minutes: Sequence[int], seconds: Sequence[int]) -> str:
+def time_phrase(hours: Sequence[int], minutes: Sequence[int], seconds: Sequence[int]) -> str:
     if len(hours) * len(minutes) * len(seconds) <= 4 and len(seconds) == 1:
-        times = [_clock(h, m, seconds[0]) for h in hours for m in minutes]
+        times = [clock(h, m, seconds[0]) for h in hours for m in minutes]
         return f"At {join(times)}"
     parts: list[str] = []
     minute_step = _step_of(minutes, 0, 59)
@@ -121,21 +113,21 @@ def _time_phrase(hours: Sequence[int], minutes: Sequence[int], seconds: Sequence
             parts.append(f"Every {second_step} seconds")
         else:
             plural = "s" if len(seconds) > 1 else ""
-            parts.append(f"At second{plural} {_set_phrase(seconds, str)}")
+            parts.append(f"At second{plural} {set_phrase(seconds, str)}")
         if every_minute:
             parts.append("of every minute" if parts[0].startswith("At") else "")
         elif minute_step:
             parts.append(f"during every {ordinal(minute_step)} minute")
         else:
             plural = "s" if len(minutes) > 1 else ""
-            parts.append(f"during minute{plural} {_set_phrase(minutes, str)}")
+            parts.append(f"during minute{plural} {set_phrase(minutes, str)}")
     elif every_minute:
         parts.append("Every minute")
     elif minute_step:
         parts.append(f"Every {minute_step} minutes")
     else:
         plural = "s" if len(minutes) > 1 else ""
-        parts.append(f"At minute{plural} {_set_phrase(minutes, str)}")
+        parts.append(f"At minute{plural} {set_phrase(minutes, str)}")
     # "at minute 5 past hour 9", but "every 15 minutes during hour 9"
     link = "past" if parts[-1].startswith(("At minute", "during minute")) else "during"
     if len(hours) == 24:
@@ -147,54 +139,58 @@ def _time_phrase(hours: Sequence[int], minutes: Sequence[int], seconds: Sequence
             parts.append(f"{link} every {ordinal(step)} hour")
         else:
             plural = "s" if len(hours) > 1 else ""
-            parts.append(f"{link} hour{plural} {_set_phrase(hours, str)}")
+            parts.append(f"{link} hour{plural} {set_phrase(hours, str)}")
     return " ".join(part for part in parts if part)
 
 
-def _day_phrase(trigger: CronTrigger) -> str:
-    fields = trigger.fields
+def cron_day_phrase(
+    *,
+    crontab: bool,
+    day: str,
+    day_items: Sequence[DayItem],
+    dom: Sequence[int],
+    dows: Sequence[int],
+    day_or: bool,
+    weeks: Sequence[int],
+    months: Sequence[int],
+    years: Sequence[int],
+) -> str:
+    """Say a cron trigger's days: `dom`, `dows` and `weeks` sorted, `day` its day expression."""
     parts: list[str] = []
-    if trigger.crontab is not None:
-        dom = sorted(trigger._dom or ())
-        dows = sorted(trigger._dows or ())
+    if crontab:
         plural = "s" if len(dom) > 1 else ""
-        dom_text = "" if len(dom) == 31 else f"on day{plural} {_set_phrase(dom, str)} of the month"
-        dow_text = "" if len(dows) == 7 else f"on {_set_phrase(dows, lambda d: DAY_NAMES[d])}"
+        dom_text = "" if len(dom) == 31 else f"on day{plural} {set_phrase(dom, str)} of the month"
+        dow_text = "" if len(dows) == 7 else f"on {set_phrase(dows, lambda d: DAY_NAMES[d])}"
         if dom_text and dow_text:
-            joiner = " or " if trigger._day_or else " if it is "
-            dow_clause = dow_text if trigger._day_or else dow_text[3:]
+            joiner = " or " if day_or else " if it is "
+            dow_clause = dow_text if day_or else dow_text[3:]
             parts.append(dom_text + joiner + dow_clause)
         elif dom_text or dow_text:
             parts.append(dom_text or dow_text)
     else:
-        day = fields["day"]
         if day != "*":
-            parts.append(_describe_day_items(trigger))
-        dows = sorted(trigger._dows or ())
+            parts.append(_describe_day_items(day_items))
         if dows and len(dows) < 7:
-            parts.append(f"on {_set_phrase(dows, lambda d: DAY_NAMES[d])}")
-        weeks = sorted(trigger._weeks or ())
+            parts.append(f"on {set_phrase(dows, lambda d: DAY_NAMES[d])}")
         if weeks:
             plural = "s" if len(weeks) > 1 else ""
-            parts.append(f"in ISO week{plural} {_set_phrase(weeks, str)}")
-    months = trigger.value_sets()["month"]
+            parts.append(f"in ISO week{plural} {set_phrase(weeks, str)}")
     if len(months) < 12:
         step = _step_of(months, 1, 12)
         parts.append(
             f"in every {ordinal(step)} month"
             if step
-            else f"in {_set_phrase(months, lambda m: MONTH_NAMES[m - 1])}"
+            else f"in {set_phrase(months, lambda m: MONTH_NAMES[m - 1])}"
         )
-    years = trigger.value_sets()["year"]
     if len(years) < 8030:
-        parts.append(f"in {_set_phrase(years, str)}" if len(years) <= 10 else "in some years")
+        parts.append(f"in {set_phrase(years, str)}" if len(years) <= 10 else "in some years")
     return " ".join(parts)
 
 
-def _describe_day_items(trigger: CronTrigger) -> str:
+def _describe_day_items(day_items: Sequence[DayItem]) -> str:
     words: list[str] = []
     plain: list[int] = []
-    for item in trigger._day_items or ():
+    for item in day_items:
         if item[0] == "range":
             _, first, last, step = item
             if step:
@@ -210,19 +206,19 @@ def _describe_day_items(trigger: CronTrigger) -> str:
             words.append("the last day")
     if plain:
         values = sorted(set(plain))
-        words.insert(0, f"day{'s' if len(values) > 1 else ''} {_set_phrase(values, str)}")
+        words.insert(0, f"day{'s' if len(values) > 1 else ''} {set_phrase(values, str)}")
     return f"on {join(words, 'or')} of the month"
 
 
-def _amount(value: float, unit: str) -> str:
+def amount(value: float, unit: str) -> str:
     if value == 1:
         return f"1 {unit}"
     shown = int(value) if float(value).is_integer() else value
     return f"{shown} {unit}s"
 
 
-def describe_interval(trigger: IntervalTrigger) -> str:
-    total = trigger.interval
+def interval_phrase(total: timedelta) -> str:
+    """'Every 90 minutes' style: 'Every 1 hour and 30 minutes'."""
     parts = []
     rest = total
     for unit, size in (
@@ -233,36 +229,18 @@ def describe_interval(trigger: IntervalTrigger) -> str:
     ):
         count = rest // size
         if count:
-            parts.append(_amount(count, unit))
+            parts.append(amount(count, unit))
             rest -= count * size
     if rest:
-        parts.append(_amount(rest.total_seconds(), "second"))
+        parts.append(amount(rest.total_seconds(), "second"))
+    return every(parts)
+
+
+def every(parts: Sequence[str]) -> str:
+    """'Every day' for ['1 day'], else 'Every 2 days and 3 hours'."""
     if len(parts) == 1 and parts[0].startswith("1 "):
-        text = f"Every {parts[0][2:]}"
-    else:
-        text = f"Every {join(parts)}"
-    if trigger.start_date is not None:
-        text += f" from {_when(trigger.start_date)} {trigger.timezone.key}"
-    if trigger.end_date is not None:
-        text += f" until {_when(trigger.end_date)} {trigger.timezone.key}"
-    return text
-
-
-def describe_date(trigger: DateTrigger) -> str:
-    return f"Once, at {_when(trigger.run_date)} ({trigger.timezone.key})"
-
-
-def describe_calendar(trigger: CalendarIntervalTrigger) -> str:
-    steps = trigger._steps
-    parts = [
-        _amount(steps[unit], unit[:-1])
-        for unit in ("years", "months", "weeks", "days")
-        if steps[unit]
-    ]
-    every = f"Every {parts[0][2:]}" if parts == [f"1 {parts[0][2:]}"] else f"Every {join(parts)}"
-    clock = trigger._clock
-    text = f"{every} at {_clock(clock['hour'], clock['minute'], clock['second'])}"
-    return text + _zone_and_window(trigger)
+        return f"Every {parts[0][2:]}"
+    return f"Every {join(parts)}"
 
 
 def describe_combination(trigger: BaseCombiningTrigger, lead: str) -> str:
@@ -291,47 +269,17 @@ def describe_dst(trigger: BaseTrigger, fire_time: datetime) -> str | None:
             f"{wall:%H:%M} happens twice on {wall:%Y-%m-%d} in {zone} (clocks go back); "
             f"this is the {pass_no} time, at UTC{_offset(offset)}"
         )
-        from django_schedules.triggers.combining import BaseCombiningTrigger
-        from django_schedules.triggers.cron import CronTrigger
-        from django_schedules.triggers.interval import IntervalTrigger
-
-        if isinstance(trigger, CronTrigger) and not trigger.fixed_time:
-            return text + "; this schedule follows the clock and fires in both"
-        if isinstance(trigger, IntervalTrigger):
-            return text + "; this schedule counts elapsed time, so the repeat changes nothing"
-        if isinstance(trigger, BaseCombiningTrigger):
-            return text
-        return text + "; a fixed-time schedule fires only the first time"
+        return text + trigger.dst_repeat_note()
     before = (local - ONE_MICROSECOND).utcoffset() or ZERO
     if before < offset:
         gap_start = wall - (offset - before)
-        moved = _gap_walls(trigger, fire_time.astimezone(UTC), gap_start, wall)
+        moved = trigger.dst_gap_wall(fire_time.astimezone(UTC), gap_start, wall)
         if moved:
             return (
                 f"{moved} does not exist on {wall:%Y-%m-%d} in {zone} (clocks go forward "
                 f"from {gap_start:%H:%M} to {wall:%H:%M}); it runs at {wall:%H:%M} instead"
             )
     return None
-
-
-def _gap_walls(trigger: BaseTrigger, fire_utc: datetime, start: datetime, end: datetime) -> str:
-    """Return the nominal wall time inside the gap [start, end) moved to `fire_utc`, or ''."""
-    from django_schedules.triggers.calendarinterval import CalendarIntervalTrigger
-    from django_schedules.triggers.cron import CronTrigger
-
-    if isinstance(trigger, CronTrigger):
-        if not trigger.fixed_time:
-            return ""
-        found = trigger._next_wall(start)
-        return f"{found:%H:%M}" if found is not None and found < end else ""
-    if isinstance(trigger, CalendarIntervalTrigger):
-        wall = datetime.combine(start.date(), trigger._time)
-        return f"{wall:%H:%M}" if start <= wall < end else ""
-    run_date = getattr(trigger, "run_date", None)
-    if isinstance(run_date, datetime) and run_date.astimezone(UTC) == fire_utc:
-        # A DateTrigger read from a naive time in the gap: that time is gone; say the gap.
-        return f"A time between {start:%H:%M} and {end:%H:%M}"
-    return ""
 
 
 def _offset(offset: timedelta) -> str:

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from django_schedules.exceptions import TriggerError
 from django_schedules.triggers._common import (
+    COMMON_FIELDS,
     ONE_MICROSECOND,
     check_aware,
     check_window,
@@ -18,6 +19,7 @@ from django_schedules.triggers._common import (
     iso,
 )
 from django_schedules.triggers.base import BaseTrigger
+from django_schedules.triggers.describe import interval_phrase, when
 
 OWNER = "IntervalTrigger"
 UNITS = ("weeks", "days", "hours", "minutes", "seconds")
@@ -34,6 +36,9 @@ class IntervalTrigger(BaseTrigger):
     """
 
     kind: ClassVar[str] = "interval"
+    dict_fields: ClassVar[frozenset[str]] = (
+        frozenset({"weeks", "days", "hours", "minutes", "seconds"}) | COMMON_FIELDS
+    )
 
     interval: timedelta
     _amounts: dict[str, int | float]
@@ -146,6 +151,16 @@ class IntervalTrigger(BaseTrigger):
         return data
 
     def describe(self) -> str:
-        from django_schedules.triggers.describe import describe_interval
+        text = interval_phrase(self.interval)
+        if self.start_date is not None:
+            text += f" from {when(self.start_date)} {self.timezone.key}"
+        if self.end_date is not None:
+            text += f" until {when(self.end_date)} {self.timezone.key}"
+        return text
 
-        return describe_interval(self)
+    @property
+    def elapsed_phase(self) -> tuple[datetime, int] | None:
+        return None if self._start_utc is None else (self._start_utc, self._step_us)
+
+    def dst_repeat_note(self) -> str:
+        return "; this schedule counts elapsed time, so the repeat changes nothing"

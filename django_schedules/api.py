@@ -22,7 +22,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import IO, TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from django_schedules import options, store
+from django_schedules import options, store, triggers
 from django_schedules.changes import REMOVED_FROM_SETTINGS, announce
 from django_schedules.changes import now as _now
 from django_schedules.conf import conf
@@ -56,9 +56,10 @@ __all__ = [
 ]
 
 
-TRIGGER_NAMES = ("date", "interval", "cron", "calendarinterval", "and", "or")
-# Triggers whose constructor takes ``timezone=``: the project's TIME_ZONE fills it in.
-_ZONED = ("date", "interval", "cron", "calendarinterval")
+# The trigger names add_job takes, and which take ``timezone=`` (the project's TIME_ZONE fills
+# it in): both are the trigger classes' own facts (triggers.TRIGGER_KINDS).
+TRIGGER_NAMES = triggers.trigger_kinds()
+_ZONED = frozenset(kind for kind, cls in triggers.TRIGGER_KINDS.items() if cls.zoned)
 # The options add_job sets from its keyword alone: each one's check gives its column's value.
 # ``name`` defaults to the callable's name, and ``misfire_policy`` goes with ``coalesce``.
 SETTINGS = tuple(
@@ -84,20 +85,10 @@ def build_trigger(
     A trigger name without ``timezone=`` gets the project's ``TIME_ZONE``. An interval
     or calendar-interval trigger without a start date has its phase pinned from ``now``.
     """
-    from django_schedules import triggers
-
-    classes: dict[str, type[BaseTrigger]] = {
-        "date": triggers.DateTrigger,
-        "interval": triggers.IntervalTrigger,
-        "cron": triggers.CronTrigger,
-        "calendarinterval": triggers.CalendarIntervalTrigger,
-        "and": triggers.AndTrigger,
-        "or": triggers.OrTrigger,
-    }
     if trigger is None:
         trigger = "date"  # as APScheduler: no trigger means "once, now"
     if isinstance(trigger, str):
-        cls = classes.get(trigger)
+        cls = triggers.TRIGGER_KINDS.get(trigger)
         if cls is None:
             raise TriggerError(
                 f"trigger must be one of {', '.join(TRIGGER_NAMES)} or a trigger object, "

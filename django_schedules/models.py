@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from django_schedules.dbclock import DbNow
+from django_schedules.triggers import TRIGGER_KINDS
 
 
 class TriggerKind(models.TextChoices):
@@ -188,6 +189,13 @@ class Schedule(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.job_id
+
+    @property
+    def combines_triggers(self) -> bool:
+        """Whether its trigger is built from others (AND/OR), as the trigger's class says; the
+        admin's form cannot edit such a timing."""
+        cls = TRIGGER_KINDS.get(self.trigger_kind)
+        return cls is not None and cls.composite
 
 
 class Execution(models.Model):

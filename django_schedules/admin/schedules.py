@@ -24,7 +24,6 @@ from django_schedules.models import (
     ExecutionStatus,
     Schedule,
     ScheduleSource,
-    TriggerKind,
 )
 from django_schedules.options import OPTIONS
 from django_schedules.status import check_health
@@ -176,7 +175,7 @@ class ScheduleAdmin(_ScheduleAdmin):
                 ),
             },
         )
-        if obj is not None and obj.trigger_kind in (TriggerKind.AND, TriggerKind.OR):
+        if obj is not None and obj.combines_triggers:
             timing = (
                 _("When it runs"),
                 {
@@ -201,7 +200,7 @@ class ScheduleAdmin(_ScheduleAdmin):
     def get_form(
         self, request: HttpRequest, obj: Schedule | None = None, change: bool = False, **kwargs: Any
     ) -> Any:
-        if obj is not None and obj.trigger_kind in (TriggerKind.AND, TriggerKind.OR):
+        if obj is not None and obj.combines_triggers:
             # Only the fields shown: the combined trigger itself is not editable here.
             kwargs["fields"] = ["job_id", "name", "func", "args", "kwargs", "enabled"]
             kwargs["fields"] += [f for f in self.failure_fields if isinstance(f, str)]

@@ -23,7 +23,7 @@ from django_schedules.forms.timing import (
     build_trigger,
     initial_from_trigger,
 )
-from django_schedules.models import Schedule, TriggerKind
+from django_schedules.models import Schedule
 from django_schedules.options import (
     FORM_FIELDS,
     FORM_HELP_TEXTS,
@@ -101,7 +101,7 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
     @property
     def timing_editable(self) -> bool:
         """False for combined (AND/OR) triggers, which this form cannot express."""
-        return self.instance.trigger_kind not in (TriggerKind.AND, TriggerKind.OR)
+        return not self.instance.combines_triggers
 
     # -- validation ---------------------------------------------------------------------------
 

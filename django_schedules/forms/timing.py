@@ -9,7 +9,6 @@ lands on the field it names.
 
 from __future__ import annotations
 
-import re
 import zoneinfo
 from collections.abc import Callable
 from datetime import UTC, datetime, time
@@ -305,18 +304,7 @@ def _field_for_error(kind: str, exc: TriggerError) -> str | None:
         )
     elif kind == "date":
         names["run_date"] = "run_date"
-    if exc.field is not None:
-        return names.get(exc.field)
-    # Until every trigger error carries its field: the name the message mentions first is the
-    # field at fault ("Bad end_date ...: is before start_date ..."); at one position the longer
-    # name wins ("day_of_week" over "day").
-    message = str(exc)
-    found = [
-        (match.start(), -len(name), names[name])
-        for name in names
-        if (match := re.search(rf"\b{re.escape(name)}\b", message))
-    ]
-    return min(found)[2] if found else None
+    return None if exc.field is None else names.get(exc.field)
 
 
 def _aware(value: datetime | None, zone: str) -> datetime | None:

@@ -20,9 +20,17 @@ GAP = 1  # skipped by a spring-forward transition: this wall time never happens
 AMBIGUOUS = 2  # repeated by a fall-back transition: this wall time happens twice
 
 
-def fail(owner: str, field: str, value: object, rule: str) -> NoReturn:
-    """Raise the package's one error shape: the field, the value and the rule it broke."""
-    raise TriggerError(f"Bad {field} {_show(value)} in {owner}: {rule}")
+def fail(
+    owner: str, field: str, value: object, rule: str, *, argument: str | None = ""
+) -> NoReturn:
+    """Raise the package's one error shape: the field, the value and the rule it broke.
+
+    The error's ``field`` names, as data, the argument at fault: `argument` when given (None:
+    no single one), else `field`. Forms place the error by it, never by the message.
+    """
+    raise TriggerError(
+        f"Bad {field} {_show(value)} in {owner}: {rule}", field if argument == "" else argument
+    )
 
 
 def _show(value: object) -> str:
@@ -71,7 +79,9 @@ def coerce_timezone(value: object, owner: str, field: str = "timezone") -> ZoneI
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError, TypeError) as exc:
-        raise TriggerError(f"Bad {field} {_show(value)} in {owner}: not a known IANA zone") from exc
+        raise TriggerError(
+            f"Bad {field} {_show(value)} in {owner}: not a known IANA zone", field
+        ) from exc
 
 
 def wall_class(wall: datetime, tz: ZoneInfo) -> int:
@@ -158,7 +168,7 @@ def coerce_datetime(
         # Its instant must exist in UTC too: 0001-01-01 00:00 at UTC+1 is before year 1 there.
         aware.astimezone(UTC)
     except (OverflowError, ValueError) as exc:
-        raise TriggerError(f"Bad {field} {_show(value)} in {owner}: out of range") from exc
+        raise TriggerError(f"Bad {field} {_show(value)} in {owner}: out of range", field) from exc
     return aware
 
 

@@ -72,7 +72,13 @@ class CalendarIntervalTrigger(BaseTrigger):
             "days": int(coerce_number(days, OWNER, "days", integral=True, maximum=3_650_000)),
         }
         if not any(steps.values()):
-            fail(OWNER, "interval", "all zero", "give at least one of years, months, weeks, days")
+            fail(
+                OWNER,
+                "interval",
+                "all zero",
+                "give at least one of years, months, weeks, days",
+                argument="years",
+            )
         clock = {
             "hour": int(coerce_number(hour, OWNER, "hour", integral=True, maximum=23)),
             "minute": int(coerce_number(minute, OWNER, "minute", integral=True, maximum=59)),

@@ -122,10 +122,10 @@ class CronTrigger(BaseTrigger):
             value = given[name]
             if value is not None:
                 if isinstance(value, bool) or not isinstance(value, int | str):
-                    fail(OWNER, f"{name} field", value, "must be an int or a string")
+                    fail(OWNER, f"{name} field", value, "must be an int or a string", argument=name)
                 text = str(value).strip()
                 if len(text) > 500:
-                    fail(OWNER, f"{name} field", value, "is too long")
+                    fail(OWNER, f"{name} field", value, "is too long", argument=name)
                 exprs[name] = explicit[name] = text
                 remaining -= 1
             elif remaining == 0 and explicit:
@@ -165,7 +165,8 @@ class CronTrigger(BaseTrigger):
             raise TriggerError(
                 f"Bad day field {exprs['day']!r} in CronTrigger: with month="
                 f"{exprs['month']!r}, week={exprs['week']!r}, day_of_week="
-                f"{exprs['day_of_week']!r} and year={exprs['year']!r} no date ever matches"
+                f"{exprs['day_of_week']!r} and year={exprs['year']!r} no date ever matches",
+                "day",
             )
 
     @classmethod
@@ -247,7 +248,8 @@ class CronTrigger(BaseTrigger):
         if self._never_fires():
             raise TriggerError(
                 f"Bad crontab {expr!r} in CronTrigger.from_crontab: day-of-month {dom!r} "
-                f"never falls in month {month!r}, so it can never fire"
+                f"never falls in month {month!r}, so it can never fire",
+                "crontab",
             )
         return self
 

@@ -81,8 +81,13 @@ CRONTAB_NAMES = {
 }
 
 
+CRONTAB_OWNER = "CronTrigger.from_crontab"
+
+
 def _bad(field: str, expr: str, rule: str, owner: str = OWNER) -> TriggerError:
-    return TriggerError(f"Bad {field} field {expr!r} in {owner}: {rule}")
+    # The argument at fault: the cron field's own keyword, or the crontab line it was read from.
+    argument = "crontab" if owner == CRONTAB_OWNER else field
+    return TriggerError(f"Bad {field} field {expr!r} in {owner}: {rule}", argument)
 
 
 def _parse_items(name: str, expr: str) -> list[str]:
@@ -183,17 +188,17 @@ def _crontab_number(name: str, token: str, expr: str) -> int:
     if lowered in names:
         return names[lowered]
     if not token.isascii() or not token.isdigit() or len(token) > 4:
-        raise _bad(name, expr, f"cannot read {token!r}", "CronTrigger.from_crontab")
+        raise _bad(name, expr, f"cannot read {token!r}", CRONTAB_OWNER)
     value = int(token)
     if not lo <= value <= hi:
-        raise _bad(name, expr, f"{value} is outside {lo}-{hi}", "CronTrigger.from_crontab")
+        raise _bad(name, expr, f"{value} is outside {lo}-{hi}", CRONTAB_OWNER)
     return value
 
 
 def parse_crontab_field(name: str, expr: str, whole: str) -> set[int]:
     """Parse one crontab field as Debian cron and cronsim read it."""
     lo, hi = CRONTAB_RANGES[name]
-    owner = "CronTrigger.from_crontab"
+    owner = CRONTAB_OWNER
     values: set[int] = set()
     for item in expr.split(","):
         if not item:

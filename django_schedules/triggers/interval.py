@@ -66,14 +66,15 @@ class IntervalTrigger(BaseTrigger):
             "seconds": coerce_number(seconds, OWNER, "seconds", maximum=315_360_000_000),
         }
         shown = ", ".join(f"{k}={v}" for k, v in amounts.items() if v) or "all zero"
+        first = next((k for k, v in amounts.items() if v), None)  # the argument to correct
         try:
             interval = timedelta(**amounts)
         except OverflowError as exc:
-            raise TriggerError(f"Bad interval ({shown}) in {OWNER}: too long") from exc
+            raise TriggerError(f"Bad interval ({shown}) in {OWNER}: too long", first) from exc
         if interval < ONE_MICROSECOND:
-            fail(OWNER, "interval", shown, "must be at least one microsecond long")
+            fail(OWNER, "interval", shown, "must be at least one microsecond long", argument=first)
         if interval > timedelta(days=3_650_000):
-            fail(OWNER, "interval", shown, "must be at most 10,000 years long")
+            fail(OWNER, "interval", shown, "must be at most 10,000 years long", argument=first)
         tz = coerce_timezone(timezone, OWNER)
         start = coerce_datetime(start_date, tz, OWNER, "start_date")
         end = coerce_datetime(end_date, tz, OWNER, "end_date")

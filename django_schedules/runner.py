@@ -244,7 +244,7 @@ async def _await(value: Any) -> Any:
 
 class Deadlines:
     """The runs handed to one in-process executor (or its process pool) and not seen to end,
-    each overdue `timeout` seconds after it was handed over, by this process's monotonic
+    each overdue `timeout` seconds after its start time, by this process's monotonic
     clock. Thread-safe: the executor's workers add and discard, the upkeep looks."""
 
     def __init__(self) -> None:
@@ -252,8 +252,11 @@ class Deadlines:
         # id -> (monotonic deadline, timeout) when the run has a timeout
         self._runs: dict[int, tuple[float, float] | None] = {}
 
-    def add(self, execution_id: int, timeout: float | None) -> None:
-        deadline = None if timeout is None else (time.monotonic() + timeout, timeout)
+    def add(self, execution_id: int, timeout: float | None, start_in: float = 0.0) -> None:
+        """Track a run that starts `start_in` seconds from now: its timeout counts from
+        then, not from the hand-over (a run claimed ahead waits for its time first)."""
+        start = time.monotonic() + max(start_in, 0.0)
+        deadline = None if timeout is None else (start + timeout, timeout)
         with self._lock:
             self._runs[execution_id] = deadline
 

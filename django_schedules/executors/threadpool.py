@@ -22,7 +22,7 @@ class InlineExecutor(Executor):
     def submit(
         self, execution_id: int, epoch: int | None, timeout: float | None, start_in: float = 0.0
     ) -> None:
-        self._track(execution_id, timeout)
+        self._track(execution_id, timeout, start_in)
         try:
             run_execution_now(execution_id, epoch, self.using, _start_at(start_in), loop=self.loop)
         finally:
@@ -59,7 +59,7 @@ class ThreadPoolExecutor(Executor):
     ) -> None:
         if self._closed:
             raise RuntimeError(f"executor {self.name!r} is shut down")
-        self._track(execution_id, timeout)
+        self._track(execution_id, timeout, start_in)
         with self._lock:
             # A little over-spawning under a burst is harmless: the pool stays bounded.
             need_thread = self._idle == 0 and len(self._threads) < self.max_workers

@@ -18,6 +18,7 @@ from django_schedules.store.claim import (
 from django_schedules.store.executions import (
     RunSpec,
     adopt_pending,
+    cancel_pending,
     fail_unstarted,
     finish_execution,
     get_execution,
@@ -108,6 +109,7 @@ __all__ = [
     "adopt_pending",
     "apply_sync_plan",
     "apscheduler_job_ids",
+    "cancel_pending",
     "celery_beat_tasks",
     "claim_transaction",
     "count_prunable_executions",

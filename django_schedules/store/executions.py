@@ -98,15 +98,24 @@ def start_execution(
     return RunSpec(
         execution_id=row.pk,
         schedule_id=schedule.pk if schedule else None,
+        # The call as claimed, never the schedule's: it may have been edited since.
         func=row.func,
-        args=list(schedule.args) if schedule else [],
-        kwargs=dict(schedule.kwargs) if schedule else {},
+        args=list(row.args),
+        kwargs=dict(row.kwargs),
         fire_time=row.fire_time,
         attempt=row.attempt,
         max_retries=schedule.max_retries if schedule else 0,
         retry_delay=schedule.retry_delay if schedule else 0.0,
         timeout=schedule.timeout if schedule else None,
     )
+
+
+def cancel_pending(schedule_id: int, reason: str, now: datetime, using: str) -> int:
+    """Finish the schedule's executions that have not started as skipped, with `reason`:
+    the start's compare-and-swap (pending -> running) then finds nothing to start, whichever
+    executor holds them. A step of the caller's write transaction. Return how many."""
+    qs = executions(using).pending().filter(schedule_id=schedule_id)
+    return qs.update(status=ExecutionStatus.SKIPPED, reason=reason[:500], finished_at=now)
 
 
 def still_pending(execution_ids: Sequence[int], epoch: int, using: str) -> list[int]:

@@ -26,7 +26,6 @@ the frames with the most samples printed).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import subprocess
@@ -78,15 +77,17 @@ def run_ours(rate: int, options: argparse.Namespace) -> dict[str, Any]:
     clear("ours")
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "PYTHONPATH": path}
-    log = tempfile.TemporaryFile("w+")  # not a pipe: a full one would stall the scheduler
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "django", "runscheduler"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        text=True,
-    )
+    # Its stderr goes to a file, not a pipe: a full pipe would stall the scheduler.
+    log_path = Path(tempfile.mkdtemp()) / "runscheduler.log"
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "django", "runscheduler"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            text=True,
+        )
     # The schedules start once it leads: its start-up is not what is measured.
     deadline = time.monotonic() + 120
     while not SchedulerLease.objects.exclude(owner="").exists():
@@ -133,9 +134,7 @@ def run_ours(rate: int, options: argparse.Namespace) -> dict[str, Any]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        log.seek(0)
-        err = log.read()
-        log.close()
+        err = log_path.read_text()
         if spy is not None:
             spy.wait(timeout=120)
     rows = list(due.values_list("status", "fire_time", "result"))
@@ -252,7 +251,9 @@ def main() -> None:
     SchedulerLease.objects.all().delete()
 
 
-def report(results: dict[tuple[str, int], dict[str, Any]], rates: list[int], systems: list[str]) -> None:
+def report(
+    results: dict[tuple[str, int], dict[str, Any]], rates: list[int], systems: list[str]
+) -> None:
     def ok(row: dict[str, Any]) -> bool:
         p99 = row.get("p99")
         return p99 is not None and p99 <= P99_LIMIT_MS and row["started_share"] >= STARTED_MIN

@@ -219,10 +219,7 @@ def main() -> None:
     for rate in rates:
         for system in systems:
             progress(f"{connection.vendor}: {system} at {rate}/s for {options.duration:g}s")
-            if system == "ours":
-                got = run_ours(rate, options)
-            else:
-                got = run_aps(system, rate, options)
+            got = run_ours(rate, options) if system == "ours" else run_aps(system, rate, options)
             stats = percentiles(got["late"])
             started = got["started"] / max(got["expected"], 1)
             row = {
@@ -272,8 +269,9 @@ def report(
         passing = [r for r in rates if ok(results[(system, r)])]
         ceiling = max(passing) if passing else None
         emit("sustained_ceiling", system, ceiling, None)
-        print(f"ceiling of {system}: {ceiling if ceiling else 'below ' + str(rates[0])}/s "
-              f"(p99 <= {P99_LIMIT_MS:g} ms, >= {STARTED_MIN:.1%} started)", file=sys.stderr)  # fmt: skip
+        said = f"{ceiling}/s" if ceiling else f"below {rates[0]}/s"
+        rule = f"p99 <= {P99_LIMIT_MS:g} ms, >= {STARTED_MIN:.1%} started"
+        print(f"ceiling of {system}: {said} ({rule})", file=sys.stderr)
     if "ours" in systems:
         for peer in (s for s in systems if s != "ours"):
             ratios = []

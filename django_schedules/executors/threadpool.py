@@ -77,6 +77,7 @@ class ThreadPoolExecutor(Executor):
         self._finisher = _Stage(f"schedules-{name}-finisher", self._finish_some)
         # Started runs waiting for their instant: (monotonic start, id, spec).
         self._due: list[tuple[float, int, store.RunSpec]] = []
+        self._started: set[int] = set()  # won by the starter, their end not yet recorded
         self.worker = f"{socket.gethostname()}:{os.getpid()}:schedules-{name}"
 
     def submit(
@@ -101,12 +102,17 @@ class ThreadPoolExecutor(Executor):
             logger.exception("could not start %d execution(s)", len(starts))
             won = {}
         for start, start_at in batch:
-            spec = won.get(start.execution_id)
-            if spec is None:
+            spec = won.pop(start.execution_id, None)  # a second delivery gets nothing
+            if spec is not None:
+                with self._lock:
+                    self._started.add(start.execution_id)
+                heapq.heappush(self._due, (start_at, start.execution_id, spec))
+                continue
+            with self._lock:
+                ours = start.execution_id in self._started
+            if not ours:  # else handed over twice: its first delivery runs it
                 logger.debug("execution %d is not ours to start", start.execution_id)
                 self._untrack(start.execution_id)
-            else:
-                heapq.heappush(self._due, (start_at, start.execution_id, spec))
 
     def _release(self) -> float | None:
         """Hand the runs whose instant came to the pool; return the next instant."""
@@ -143,21 +149,28 @@ class ThreadPoolExecutor(Executor):
                     self._idle -= 1
                 if item is None:
                     return
-                spec, start_at = item
-                try:
-                    run_started(
-                        spec,
-                        self.using,
-                        start_at,
-                        write=self._write,
-                        record=self._finisher.put_now,
-                        loop=self.loop,
-                    )
-                except Exception:
-                    logger.exception("execution %d could not be run", spec.execution_id)
-                    self._untrack(spec.execution_id)
+                self._run_one(*item)
         finally:
             connections.close_all()
+
+    def _run_one(self, spec: store.RunSpec, start_at: float) -> None:
+        ended: list[store.Finish] = []
+
+        def record(end: store.Finish) -> None:
+            ended.append(end)
+            self._finisher.put_now(end)  # the finisher untracks it once written
+
+        try:
+            run_started(
+                spec, self.using, start_at, write=self._write, record=record, loop=self.loop
+            )
+        except Exception:
+            logger.exception("execution %d could not be run", spec.execution_id)
+        finally:
+            if not ended:  # finished elsewhere meanwhile (timed out, lost), or it failed here
+                with self._lock:
+                    self._started.discard(spec.execution_id)
+                self._untrack(spec.execution_id)
 
     # The finisher.
 
@@ -170,6 +183,8 @@ class ThreadPoolExecutor(Executor):
             logger.exception("could not record the end of %d execution(s)", len(ends))
             done = set()
         for end in ends:
+            with self._lock:
+                self._started.discard(end.execution_id)
             self._untrack(end.execution_id)
             if end.execution_id in done:
                 finished(end, self.using)

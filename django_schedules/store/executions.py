@@ -110,30 +110,35 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
         return {}
     table = executions(using)
     worker = worker[:255]
+    first: dict[int, Start] = {}
+    for start in starts:  # the same run handed over twice: its first start counts
+        first.setdefault(start.execution_id, start)
     by_epoch: dict[int | None, list[Start]] = {}
-    for start in starts:
+    for start in first.values():
         by_epoch.setdefault(start.epoch, []).append(start)
-    for epoch, group in by_epoch.items():
-        qs = table.pending().filter(pk__in=[s.execution_id for s in group])
-        if epoch is not None:
-            qs = qs.filter(epoch=epoch)
-        times = {s.started_at for s in group}
-        started_at: Any = (
-            next(iter(times))
-            if len(times) == 1
-            else Case(
-                *[When(pk=s.execution_id, then=Value(s.started_at)) for s in group],
-                output_field=DateTimeField(),
+    with write_transaction(using):  # one commit for the batch
+        for epoch, group in by_epoch.items():
+            qs = table.pending().filter(pk__in=[s.execution_id for s in group])
+            if epoch is not None:
+                qs = qs.filter(epoch=epoch)
+            times = {s.started_at for s in group}
+            started_at: Any = (
+                next(iter(times))
+                if len(times) == 1
+                else Case(
+                    *[When(pk=s.execution_id, then=Value(s.started_at)) for s in group],
+                    output_field=DateTimeField(),
+                )
             )
-        )
-        qs.update(
-            status=ExecutionStatus.RUNNING,
-            started_at=started_at,
-            heartbeat_at=DbNow(),
-            worker=worker,
-        )
-    wanted = {s.execution_id: s.started_at for s in starts}
-    rows = table.running().filter(pk__in=list(wanted), worker=worker).values_list(*_SPEC_COLUMNS)
+            qs.update(
+                status=ExecutionStatus.RUNNING,
+                started_at=started_at,
+                heartbeat_at=DbNow(),
+                worker=worker,
+            )
+        wanted = {pk: s.started_at for pk, s in first.items()}
+        found = table.running().filter(pk__in=list(wanted), worker=worker)
+        rows = list(found.values_list(*_SPEC_COLUMNS))
     return {
         pk: RunSpec(
             execution_id=pk,
@@ -245,14 +250,12 @@ def finish_executions(finishes: Sequence[Finish], using: str) -> set[int]:
         )
         for f in finishes
     ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
     wanted = {f.execution_id: f for f in finishes}
-    rows = (
-        executions(using)
-        .filter(pk__in=list(wanted))
-        .values_list("pk", "status", "attempt", "finished_at")
-    )
+    with write_transaction(using):  # one commit for the batch
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)
+        found = executions(using).filter(pk__in=list(wanted))
+        rows = list(found.values_list("pk", "status", "attempt", "finished_at"))
     return {
         pk
         for pk, status, attempt, at in rows

@@ -116,7 +116,7 @@ def run_ours(rate: int, options: argparse.Namespace) -> dict[str, Any]:
         out.parent.mkdir(parents=True, exist_ok=True)
         spy = subprocess.Popen(
             [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
-             "--rate", "200", "--threads", "--subprocesses", "--nonblocking", "--idle",
+             "--rate", "200", "--threads", "--subprocesses", "--nonblocking",
              "-o", str(out), "--pid", str(proc.pid),
              "--duration", str(int(options.duration + lead))],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -118,9 +118,7 @@ def test_racing_batches_start_each_execution_once() -> None:
 
     def start(worker: str) -> None:
         try:
-            got = store.start_executions(
-                [Start(pk, 7, at(1)) for pk in ids], worker, "default"
-            )
+            got = store.start_executions([Start(pk, 7, at(1)) for pk in ids], worker, "default")
             with lock:
                 won.append(set(got))
         finally:

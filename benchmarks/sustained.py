@@ -272,7 +272,11 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=30.0, help="seconds to let runs end")
     parser.add_argument("--profile", default="", help="a directory for py-spy's stacks")
     parser.add_argument("--burst", type=int, default=0, help="instead: N due at one instant")
+    parser.add_argument(
+        "--executor", default="threadpool", choices=["threadpool", "processpool"], help="ours'"
+    )
     options = parser.parse_args()
+    os.environ["BENCH_EXECUTOR"] = options.executor  # read by our scheduler's settings
     if options.burst:
         progress(f"{connection.vendor}: burst of {options.burst} due at one instant")
         got = run_burst(options.burst, options)
@@ -295,6 +299,8 @@ def main() -> None:
             started = got["started"] / max(got["expected"], 1)
             row = {
                 "rate": rate,
+                "duration": options.duration,
+                "executor": options.executor if system == "ours" else None,
                 "expected": got["expected"],
                 "started": got["started"],
                 "started_share": round(started, 4),

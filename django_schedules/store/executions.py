@@ -73,6 +73,7 @@ class RunSpec:
     max_retries: int
     retry_delay: float
     timeout: float | None = None  # seconds; the schedule's, read when the run starts
+    misfire_grace_time: int | None = None  # seconds; the schedule's (None: no limit)
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ _SPEC_COLUMNS = (
     "schedule__max_retries",
     "schedule__retry_delay",
     "schedule__timeout",
+    "schedule__misfire_grace_time",
 )
 
 
@@ -138,6 +140,7 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
             max_retries=max_retries or 0,
             retry_delay=retry_delay or 0.0,
             timeout=timeout,
+            misfire_grace_time=grace,
         )
         for (
             pk,
@@ -151,6 +154,7 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
             max_retries,
             retry_delay,
             timeout,
+            grace,
         ) in rows
         if started_at == wanted[pk]
     }

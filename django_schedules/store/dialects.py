@@ -112,7 +112,22 @@ class Dialect:
         self, rows: Sequence[tuple[int, datetime]], epoch: int | None, worker: str, using: str
     ) -> None:
         """Move the pending executions `rows` ((id, started_at), only at `epoch` when given)
-        to running, each with its own start time, in one statement per chunk."""
+        to running, each with its own start time, in one statement per chunk: the vendor's
+        (``_start_sql``), else the ORM's CASE."""
+        connection = connections[using]
+        step = max(self.max_params // 2 - 8, 1)
+        with connection.cursor() as cursor:
+            for first in range(0, len(rows), step):
+                chunk = rows[first : first + step]
+                statement = self._start_sql(chunk, epoch, worker, using)
+                if statement is None:
+                    self._start_orm(chunk, epoch, worker, using)
+                else:
+                    cursor.execute(*statement)
+
+    def _start_orm(
+        self, rows: Sequence[tuple[int, datetime]], epoch: int | None, worker: str, using: str
+    ) -> None:
         qs = Execution.objects.using(using).filter(
             pk__in=[pk for pk, _ in rows], status=ExecutionStatus.PENDING
         )
@@ -135,20 +150,6 @@ class Dialect:
     ) -> tuple[str, list[Any]] | None:
         """The vendor's one statement for ``start``, or None to use the generic one."""
         return None
-
-    def _start_each_chunk(
-        self, rows: Sequence[tuple[int, datetime]], epoch: int | None, worker: str, using: str
-    ) -> None:
-        connection = connections[using]
-        step = max(self.max_params // 2 - 8, 1)
-        with connection.cursor() as cursor:
-            for first in range(0, len(rows), step):
-                chunk = rows[first : first + step]
-                statement = self._start_sql(chunk, epoch, worker, using)
-                if statement is None:
-                    Dialect.start(self, chunk, epoch, worker, using)
-                else:
-                    cursor.execute(*statement)
 
     def _start_parts(
         self, epoch: int | None, worker: str, using: str
@@ -254,11 +255,6 @@ class SQLiteDialect(Dialect):
             return _insert_each(rows, using)
         return self._insert_values(rows, using, tail=_ON_CONFLICT)
 
-    def start(
-        self, rows: Sequence[tuple[int, datetime]], epoch: int | None, worker: str, using: str
-    ) -> None:
-        self._start_each_chunk(rows, epoch, worker, using)
-
     def _start_sql(
         self, rows: Sequence[tuple[int, datetime]], epoch: int | None, worker: str, using: str
     ) -> tuple[str, list[Any]] | None:
@@ -313,11 +309,6 @@ class PostgreSQLDialect(Dialect):
             returned = cursor.fetchall()
         return _converted(returned, connection)
 
-    def start(
-        self, rows: Sequence[tuple[int, datetime]], epoch: int | None, worker: str, using: str
-    ) -> None:
-        self._start_each_chunk(rows, epoch, worker, using)
-
     def _start_sql(
         self, rows: Sequence[tuple[int, datetime]], epoch: int | None, worker: str, using: str
     ) -> tuple[str, list[Any]] | None:
@@ -360,11 +351,6 @@ class MySQLDialect(Dialect):
             cursor.execute(sql, params)
         # Our UPDATE holds the moved rows' locks until commit, so nobody moved them since.
         return _moved(rows, using)
-
-    def start(
-        self, rows: Sequence[tuple[int, datetime]], epoch: int | None, worker: str, using: str
-    ) -> None:
-        self._start_each_chunk(rows, epoch, worker, using)
 
     def _start_sql(
         self, rows: Sequence[tuple[int, datetime]], epoch: int | None, worker: str, using: str

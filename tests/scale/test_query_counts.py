@@ -100,21 +100,22 @@ def newest_execution() -> Execution:
 
 # Every page: the session and the user. The schedule list: the status panel (the groups, from
 # the leases and the process rows; then the database's clock, the lease, the processes, the
-# oldest due and, the test's schedules being due, the overdue count), the capped count and the
+# oldest due and, the test's schedules being due, the overdue count, then the oldest claimed run
+# waiting past its start time), the capped count and the
 # rows. The change form: the schedule and its last ten executions. The execution list: the
 # capped count and the rows (one schedule: and that schedule's name for the filter).
 PAGES: list[tuple[str, Callable[[], str], int]] = [
-    ("schedule list", lambda: SCHEDULES, 11),
-    ("schedule list, page 2", lambda: SCHEDULES + "?p=2", 11),
-    ("schedule list, paused", lambda: SCHEDULES + "?enabled__exact=0", 11),
-    ("schedule list, by kind", lambda: SCHEDULES + "?trigger_kind__exact=interval", 11),
-    ("schedule list, last outcome", lambda: SCHEDULES + "?last_outcome=failed", 11),
-    ("schedule list, never ran", lambda: SCHEDULES + "?last_outcome=never", 11),
-    ("schedule list, by source", lambda: SCHEDULES + "?source=admin", 11),
-    ("schedule list, search", lambda: SCHEDULES + "?q=job-000", 11),
-    ("schedule list, sorted by next run", lambda: SCHEDULES + "?o=-4", 11),
+    ("schedule list", lambda: SCHEDULES, 12),
+    ("schedule list, page 2", lambda: SCHEDULES + "?p=2", 12),
+    ("schedule list, paused", lambda: SCHEDULES + "?enabled__exact=0", 12),
+    ("schedule list, by kind", lambda: SCHEDULES + "?trigger_kind__exact=interval", 12),
+    ("schedule list, last outcome", lambda: SCHEDULES + "?last_outcome=failed", 12),
+    ("schedule list, never ran", lambda: SCHEDULES + "?last_outcome=never", 12),
+    ("schedule list, by source", lambda: SCHEDULES + "?source=admin", 12),
+    ("schedule list, search", lambda: SCHEDULES + "?q=job-000", 12),
+    ("schedule list, sorted by next run", lambda: SCHEDULES + "?o=-4", 12),
     # One aggregate each for enabled, kind and source; none for the last outcome.
-    ("schedule list, filter counts", lambda: SCHEDULES + "?_facets=True", 14),
+    ("schedule list, filter counts", lambda: SCHEDULES + "?_facets=True", 15),
     ("schedule change form", lambda: f"{SCHEDULES}{busy_schedule().pk}/change/", 4),
     ("schedule add form", lambda: SCHEDULES + "add/", 2),
     ("execution list", lambda: EXECUTIONS, 4),
@@ -179,8 +180,8 @@ def test_the_status_panel_runs_as_many_queries_with_many_processes_and_overdue()
     overdue(200)
     many = panel_queries()
     # Groups from the lease and the process rows; the clock, the lease, the processes, the
-    # oldest due and the overdue count.
-    assert (few, many) == (7, 7)
+    # oldest due, the overdue count and the oldest claimed run waiting past its start time.
+    assert (few, many) == (8, 8)
 
 
 @pytest.fixture

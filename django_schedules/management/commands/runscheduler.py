@@ -89,8 +89,15 @@ class Command(BaseCommand):
 
         autodiscover()
         # This process is all the scheduler's: its SQLite connections commit as
-        # SCHEDULES_SQLITE_SYNCHRONOUS says (under WAL; docs/guarantees.md).
-        store.sqlite_synchronous(conf.SCHEDULES_DATABASE, conf.SCHEDULES_SQLITE_SYNCHRONOUS)
+        # SCHEDULES_SQLITE_SYNCHRONOUS says (under WAL; docs/guarantees.md). Undone on return
+        # (call_command in someone else's process).
+        tuned = store.sqlite_synchronous(conf.SCHEDULES_DATABASE, conf.SCHEDULES_SQLITE_SYNCHRONOUS)
+        try:
+            self._run(options)
+        finally:
+            tuned()
+
+    def _run(self, options: dict[str, Any]) -> None:
         self._sync_declared_schedules()
         kwargs: dict[str, Any] = {
             "group": options["group"],

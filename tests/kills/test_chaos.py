@@ -1,0 +1,90 @@
+"""Chaos (issue 21): a group of `runscheduler` processes over a mix of schedules, while the
+leader is frozen past its lease (twice: once outside any write, once wherever it is, which on
+SQLite may be inside its claim), SIGKILLed, a scheduler is SIGTERMed, and a thread edits the
+schedules through the public API all along (modify_job, pause_job, resume_job, reschedule_job,
+remove_job, add_job, run_job_now). Each occurrence the triggers and the logged edits call for
+has exactly one record, an Execution or a place in a ``missed`` range (tests/kills/chaos.py
+says how the oracle knows); none is left pending or running.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from contextlib import ExitStack, suppress
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connections
+from django.test import override_settings
+
+from django_schedules.models import Execution, Schedule
+
+from .chaos import EXECUTORS, PREFIX, Editor, Group, check, lost_context, run_chaos
+from .harness import LIVE, Figures, clean, leader_pid, progress, scale, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+# The faults, in the order injected: the issue's run had two long freezes of the leader.
+FAULTS = "freeze,kill,freeze_anywhere,term"
+
+
+def settle(end: datetime, timeout: float = 120) -> int:
+    """Wait until every enabled schedule is claimed past `end` and no Execution fired by then
+    is pending or running; return how many are left so when time is up."""
+    due = Schedule.objects.filter(job_id__startswith=PREFIX, enabled=True, next_run_at__lte=end)
+    wait_for(lambda: not due.exists(), timeout, f"the occurrences up to {end:%H:%M:%S}")
+    left = Execution.objects.filter(job_id__startswith=PREFIX, fire_time__lte=end, status__in=LIVE)
+    with suppress(AssertionError):  # counted instead: the figures say how many are stuck
+        wait_for(lambda: not left.exists(), timeout, "the runs to end")
+    return left.count()
+
+
+@override_settings(SCHEDULES_EXECUTORS=EXECUTORS)  # the editor's add_job checks the names
+def test_chaos_loses_no_occurrence_and_records_none_twice() -> None:
+    seconds = scale("CHAOS_SECONDS", 30)
+    count = scale("CHAOS_SCHEDULES", 40)
+    size = scale("CHAOS_SCHEDULERS", 3)
+    faults = os.environ.get("KILLS_CHAOS_FAULTS", FAULTS).split(",")
+    seed = scale("CHAOS_SEED", random.randrange(1_000_000))
+    rng = random.Random(seed)
+    figures = Figures("chaos")
+    editor = Editor(rng, pause=float(os.environ.get("KILLS_CHAOS_EDIT_PAUSE", "0.05")))
+    started = datetime.now(UTC)
+    for _ in range(count):
+        editor.add(started)
+    with ExitStack() as stack:
+        group = Group(stack, size)
+        group.fill()
+        wait_for(lambda: leader_pid() is not None, 60, "a leader")
+        wait_for(lambda: Execution.objects.exists(), 60, "the first firing")
+        editor.start()
+        try:
+            injected = run_chaos(group, rng, faults, seconds)
+        finally:
+            editor.stop()
+            connections.close_all()
+        end = datetime.now(UTC)
+        figures.stuck = settle(end)
+        errors = [line for proc in group.started for line in clean(proc.output())]
+    verdict = check(editor)
+    verdict.figures(figures)
+    figures.faults = sum(injected.values())
+    figures.runs = Execution.objects.filter(
+        job_id__startswith=PREFIX, started_at__isnull=False
+    ).count()
+    figures.notes.update(
+        {
+            "seed": seed,
+            "faults": dict(injected),
+            "edits": len(editor.edits),
+            "failed_edits": dict(editor.failed),
+            "seconds": round((end - started).total_seconds()),
+        }
+    )
+    figures.record()
+    problems = verdict.problems()
+    assert not problems, "\n".join([str(problems), *lost_context(editor, verdict.lost)])
+    figures.assert_clean()
+    assert errors == [], errors
+    progress(f"chaos: {verdict.expected} occurrences checked against {len(editor.edits)} edits")

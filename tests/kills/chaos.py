@@ -2,12 +2,14 @@
 and stopped, while another thread edits the schedules through the public API; and the oracle
 that checks every occurrence against the triggers and the logged edits.
 
-The editor logs each edit it made exactly: it runs the API call inside a transaction of its own
-that first locks the schedule's row and reads it, and reads it again after the call, so the
-logged ``next_run_at`` before and after are the ones the edit replaced and wrote, with no claim
-in between (on SQLite the transaction holds the write lock from BEGIN; elsewhere a claim's
-conditional UPDATE of that row waits for our commit and then finds the version moved). An edit
-that fails (a lock held past the retries) rolled back whole and is not logged.
+The editor calls the API as an application does (each call its own transaction, its "now" read
+before it waits for a lock) and logs each edit exactly: the row before it is the one the API's
+own transaction locked (``store.locked_schedule``, watched by ``LockSpy``, which calls it and
+notes what it returned: the last call before the commit is the one that counted), the row after
+it is the one the API returns. No claim comes in between: on SQLite the API's transaction holds
+the write lock from BEGIN; elsewhere a claim's conditional UPDATE of that row waits for the
+edit's commit and then finds the version moved. An edit that fails rolled back whole and is not
+logged.
 
 The oracle (``check``) then knows, for each schedule, the states its edits left: a trigger, a
 ``next_run_at`` and whether it was enabled. From each state to the next edit, the claims walk
@@ -107,14 +109,30 @@ class Edit:
     after: State | None  # None: removed
 
 
-def read_state(job_id: str) -> State | None:
-    row = (
-        Schedule.objects.select_for_update()
-        .filter(job_id=job_id)
-        .values_list("next_run_at", "enabled", "trigger")
-        .first()
-    )
-    return None if row is None else State(*row)
+def state_of(schedule: Schedule) -> State:
+    return State(schedule.next_run_at, schedule.enabled, schedule.trigger)
+
+
+class LockSpy:
+    """Wraps ``store.locked_schedule`` (as the API and the store call it) with a function that
+    calls it and notes, per job id, the state of the row it locked. Install it with
+    ``monkeypatch`` in the editor's process: it changes nothing the API does."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, State] = {}
+
+    def install(self, monkeypatch: Any) -> None:
+        from django_schedules.store import schedules
+
+        real = schedules.locked_schedule
+
+        def locked_schedule(job_id: str, using: str | None = None) -> Schedule:
+            schedule = real(job_id, using)
+            self.seen[job_id] = state_of(schedule)
+            return schedule
+
+        monkeypatch.setattr(store, "locked_schedule", locked_schedule)
+        monkeypatch.setattr(schedules, "locked_schedule", locked_schedule)
 
 
 @dataclass
@@ -123,6 +141,7 @@ class Editor:
     with the row before and after (see the module docstring)."""
 
     rng: random.Random
+    spy: LockSpy
     pause: float = 0.05  # seconds between edits
     edits: list[Edit] = field(default_factory=list)
     manual: list[tuple[str, int]] = field(default_factory=list)  # run_job_now: (job, id)
@@ -131,26 +150,25 @@ class Editor:
     paused: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
+    _error: BaseException | None = None
     _born: int = 0
 
-    def edit(self, job_id: str, action: str, call: Callable[[], object]) -> bool:
-        """Make one edit in a transaction that reads the row before and after; log it."""
-
-        def attempt() -> tuple[State | None, State | None, object]:
-            with store.write_transaction():
-                before = read_state(job_id)
-                result = call()
-                return before, read_state(job_id), result
-
+    def edit(self, job_id: str, action: str, call: Callable[[], Any]) -> bool:
+        """Make one edit through the API; log it with the row before and after."""
+        self.spy.seen.pop(job_id, None)
         try:
-            before, after, result = store.retry(attempt)
+            result = call()
         except DatabaseError as exc:
             self.failed[f"{action}: {type(exc).__name__}"] += 1
             connections["default"].close()
             return False
+        if action == "run_job_now":  # no change to the schedule: a manual Execution
+            self.manual.append((job_id, result.pk))
+            return True
+        before = self.spy.seen.pop(job_id, None)
+        assert (before is None) == (action == "add_job"), f"{action}: no lock seen"
+        after = None if action == "remove_job" else state_of(result)
         self.edits.append(Edit(job_id, action, datetime.now(UTC), before, after))
-        if action == "run_job_now":
-            self.manual.append((job_id, result.pk))  # type: ignore[attr-defined]
         return True
 
     def add(self, now: datetime) -> None:
@@ -216,6 +234,8 @@ class Editor:
         try:
             while not self._stop.wait(self.rng.uniform(0, 2 * self.pause)):
                 self.step()
+        except BaseException as exc:  # raised again by stop(), in the test's thread
+            self._error = exc
         finally:
             connections.close_all()
 
@@ -228,6 +248,8 @@ class Editor:
         if self._thread is not None:
             self._thread.join(120)
             assert not self._thread.is_alive(), "the editor did not stop"
+        if self._error is not None:
+            raise self._error
 
 
 # The faults.

@@ -23,6 +23,7 @@ may stand for an occurrence outside them.
 from __future__ import annotations
 
 import json
+import queue
 import random
 import re
 import signal
@@ -43,7 +44,7 @@ from django_schedules.triggers import CronTrigger, IntervalTrigger, trigger_from
 from tests.kills import jobs  # noqa: F401 - registers kills.chaos in this process
 from tests.processes import ManageCommand
 
-from .harness import TTL, Figures, freeze, leader_pid, progress, scheduler_process
+from .harness import LIVE, TTL, Figures, freeze, leader_pid, progress, scheduler_process
 
 PREFIX = "chaos-"
 JOB = "kills.chaos"
@@ -151,6 +152,8 @@ class Editor:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _error: BaseException | None = None
+    _urgent: queue.SimpleQueue[str] = field(default_factory=queue.SimpleQueue)
+    _wake: threading.Event = field(default_factory=threading.Event)
     _born: int = 0
 
     def edit(self, job_id: str, action: str, call: Callable[[], Any]) -> bool:
@@ -230,10 +233,34 @@ class Editor:
         else:
             self.edit(job_id, action, lambda: api.run_job_now(job_id))
 
+    def hurry(self, job_ids: list[str]) -> None:
+        """Edit these schedules next, at once, each so that its next run is computed again
+        from now (``hurried``)."""
+        for job_id in job_ids:
+            self._urgent.put(job_id)
+        self._wake.set()
+
+    def hurried(self, job_id: str) -> None:
+        """Pause and resume the schedule, or give it a cron trigger on whole seconds (which
+        shares instants with the cron triggers it may have had)."""
+        if job_id not in self.live:
+            return
+        if self.rng.random() < 0.5:
+            self.edit(job_id, "pause_job", lambda: api.pause_job(job_id))
+            self.edit(job_id, "resume_job", lambda: api.resume_job(job_id))
+        else:
+            trigger = CronTrigger(second=self.rng.choice(["*", "*/2"]), timezone="UTC")
+            self.edit(job_id, "reschedule_job", lambda: api.reschedule_job(job_id, trigger))
+
     def _run(self) -> None:
         try:
-            while not self._stop.wait(self.rng.uniform(0, 2 * self.pause)):
-                self.step()
+            while not self._stop.is_set():
+                self._wake.wait(self.rng.uniform(0, 2 * self.pause))
+                self._wake.clear()
+                while not self._urgent.empty() and not self._stop.is_set():
+                    self.hurried(self._urgent.get())
+                if not self._stop.is_set():
+                    self.step()
         except BaseException as exc:  # raised again by stop(), in the test's thread
             self._error = exc
         finally:
@@ -245,6 +272,7 @@ class Editor:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(120)
             assert not self._thread.is_alive(), "the editor did not stop"
@@ -284,18 +312,37 @@ class Group:
         raise AssertionError("no scheduler of the group holds the lease")
 
 
-def long_freeze(group: Group, rng: random.Random, *, anywhere: bool) -> str:
+def long_freeze(group: Group, rng: random.Random, editor: Editor, *, anywhere: bool) -> str:
     """SIGSTOP the leader for several seconds past its lease, then SIGCONT. With `anywhere`,
     at whatever it is doing (on SQLite, maybe inside a write: everyone waits then); else only
-    where it holds no SQLite lock (``freeze``)."""
+    where it holds no SQLite lock (``freeze``).
+
+    At once, the editor computes again from now the next run of the schedules whose coming
+    occurrence the frozen leader claimed ahead of its instant: the edit races the claim.
+    """
     proc = group.leader()
     if anywhere:
         proc.signal(signal.SIGSTOP)
     else:
         freeze(proc)
+    ahead = claimed_ahead()
+    editor.hurry(ahead)
+    progress(f"chaos: froze the leader with {len(ahead)} occurrences claimed ahead")
     time.sleep(TTL + rng.uniform(2, 5))
     proc.signal(signal.SIGCONT)
     return "freeze anywhere" if anywhere else "freeze outside a write"
+
+
+def claimed_ahead() -> list[str]:
+    """The schedules with an occurrence claimed and not yet due."""
+    return list(
+        Execution.objects.filter(
+            job_id__startswith=PREFIX, status__in=LIVE, fire_time__gt=datetime.now(UTC)
+        )
+        .exclude(kind="manual")
+        .values_list("job_id", flat=True)
+        .distinct()
+    )
 
 
 def kill_leader(group: Group, rng: random.Random) -> str:
@@ -309,12 +356,14 @@ def term_one(group: Group, rng: random.Random) -> str:
     return "SIGTERM"
 
 
-def run_chaos(group: Group, rng: random.Random, faults: list[str], seconds: float) -> Counter[str]:
+def run_chaos(
+    group: Group, rng: random.Random, editor: Editor, faults: list[str], seconds: float
+) -> Counter[str]:
     """Inject `faults` (names: freeze, freeze_anywhere, kill, term) in turn, spread over
     `seconds`, refilling the group after each; return what was injected."""
     actions: dict[str, Callable[[Group, random.Random], str]] = {
-        "freeze": lambda g, r: long_freeze(g, r, anywhere=False),
-        "freeze_anywhere": lambda g, r: long_freeze(g, r, anywhere=True),
+        "freeze": lambda g, r: long_freeze(g, r, editor, anywhere=False),
+        "freeze_anywhere": lambda g, r: long_freeze(g, r, editor, anywhere=True),
         "kill": kill_leader,
         "term": term_one,
     }
@@ -345,6 +394,7 @@ class Verdict:
     miscounted: list[tuple[str, datetime, int, int]] = field(default_factory=list)
     off_course: list[tuple[str, str]] = field(default_factory=list)
     manual_missing: int = 0
+    onto_recorded: int = 0  # edits that set next_run_at to an occurrence recorded already
     statuses: Counter[str] = field(default_factory=Counter)
 
     def figures(self, figures: Figures) -> None:
@@ -360,6 +410,7 @@ class Verdict:
                 "miscounted": len(self.miscounted),
                 "off_course": len(self.off_course),
                 "manual_missing": self.manual_missing,
+                "edits_onto_recorded": self.onto_recorded,
             }
         )
 
@@ -434,11 +485,17 @@ def check(editor: Editor) -> Verdict:
         )
     }
     rows: dict[str, list[tuple[datetime, str, str, str]]] = defaultdict(list)
-    for job, fire, kind, status, reason in Execution.objects.filter(
+    created: dict[tuple[str, datetime], datetime] = {}
+    for job, fire, kind, status, reason, at in Execution.objects.filter(
         job_id__startswith=PREFIX
-    ).values_list("job_id", "fire_time", "kind", "status", "reason"):
+    ).values_list("job_id", "fire_time", "kind", "status", "reason", "created_at"):
         verdict.statuses[status] += 1
         rows[job].append((fire, kind, status, reason))
+        created[(job, fire)] = at
+    for edit in editor.edits:
+        landed = edit.after and edit.after.next_run_at
+        if landed and created.get((edit.job_id, landed), edit.at) < edit.at:
+            verdict.onto_recorded += 1
     manual_ids = set(
         Execution.objects.filter(kind="manual", pk__in=[pk for _, pk in editor.manual]).values_list(
             "pk", flat=True

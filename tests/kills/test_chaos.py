@@ -69,7 +69,7 @@ def test_chaos_loses_no_occurrence_and_records_none_twice(monkeypatch: pytest.Mo
         wait_for(lambda: Execution.objects.exists(), 60, "the first firing")
         editor.start()
         try:
-            injected = run_chaos(group, rng, faults, seconds)
+            injected = run_chaos(group, rng, editor, faults, seconds)
         finally:
             editor.stop()
             connections.close_all()

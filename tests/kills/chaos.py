@@ -152,7 +152,7 @@ class Editor:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _error: BaseException | None = None
-    _urgent: queue.SimpleQueue[str] = field(default_factory=queue.SimpleQueue)
+    _urgent: queue.SimpleQueue[tuple[str, datetime]] = field(default_factory=queue.SimpleQueue)
     _wake: threading.Event = field(default_factory=threading.Event)
     _born: int = 0
 
@@ -233,21 +233,28 @@ class Editor:
         else:
             self.edit(job_id, action, lambda: api.run_job_now(job_id))
 
-    def hurry(self, job_ids: list[str]) -> None:
+    def hurry(self, claimed: list[tuple[str, datetime]]) -> None:
         """Edit these schedules next, at once, each so that its next run is computed again
-        from now (``hurried``)."""
-        for job_id in job_ids:
-            self._urgent.put(job_id)
+        from now (``hurried``); each comes with the fire time of its occurrence claimed."""
+        for item in claimed:
+            self._urgent.put(item)
         self._wake.set()
 
-    def hurried(self, job_id: str) -> None:
-        """Pause and resume the schedule, or give it a cron trigger on whole seconds (which
-        shares instants with the cron triggers it may have had)."""
+    def hurried(self, job_id: str, fire: datetime) -> None:
+        """Pause and resume the schedule; or make it skip what it misses, after a second, and
+        fire every second from its claimed occurrence on; or give it a cron trigger on whole
+        seconds (which shares instants with any cron trigger it had)."""
         if job_id not in self.live:
             return
-        if self.rng.random() < 0.5:
+        choice = self.rng.randrange(3)
+        if choice == 0:
             self.edit(job_id, "pause_job", lambda: api.pause_job(job_id))
             self.edit(job_id, "resume_job", lambda: api.resume_job(job_id))
+        elif choice == 1:
+            misfires = {"misfire_grace_time": 1, "misfire_policy": "skip"}
+            self.edit(job_id, "modify_job(misfires)", lambda: api.modify_job(job_id, **misfires))
+            trigger = IntervalTrigger(seconds=1, start_date=fire)
+            self.edit(job_id, "reschedule_job", lambda: api.reschedule_job(job_id, trigger))
         else:
             trigger = CronTrigger(second=self.rng.choice(["*", "*/2"]), timezone="UTC")
             self.edit(job_id, "reschedule_job", lambda: api.reschedule_job(job_id, trigger))
@@ -258,7 +265,7 @@ class Editor:
                 self._wake.wait(self.rng.uniform(0, 2 * self.pause))
                 self._wake.clear()
                 while not self._urgent.empty() and not self._stop.is_set():
-                    self.hurried(self._urgent.get())
+                    self.hurried(*self._urgent.get())
                 if not self._stop.is_set():
                     self.step()
         except BaseException as exc:  # raised again by stop(), in the test's thread
@@ -317,10 +324,14 @@ def long_freeze(group: Group, rng: random.Random, editor: Editor, *, anywhere: b
     at whatever it is doing (on SQLite, maybe inside a write: everyone waits then); else only
     where it holds no SQLite lock (``freeze``).
 
-    At once, the editor computes again from now the next run of the schedules whose coming
-    occurrence the frozen leader claimed ahead of its instant: the edit races the claim.
+    It is frozen right after it claimed an occurrence ahead of its instant (within 10 s), and
+    at once the editor computes again from now the next run of the schedules whose coming
+    occurrence it claimed so: the edit races the claim.
     """
     proc = group.leader()
+    deadline = time.monotonic() + 10
+    while not claimed_ahead() and time.monotonic() < deadline:
+        time.sleep(0.01)
     if anywhere:
         proc.signal(signal.SIGSTOP)
     else:
@@ -333,15 +344,14 @@ def long_freeze(group: Group, rng: random.Random, editor: Editor, *, anywhere: b
     return "freeze anywhere" if anywhere else "freeze outside a write"
 
 
-def claimed_ahead() -> list[str]:
-    """The schedules with an occurrence claimed and not yet due."""
+def claimed_ahead() -> list[tuple[str, datetime]]:
+    """The schedules with an occurrence claimed and not yet due, with its fire time."""
     return list(
         Execution.objects.filter(
             job_id__startswith=PREFIX, status__in=LIVE, fire_time__gt=datetime.now(UTC)
         )
         .exclude(kind="manual")
-        .values_list("job_id", flat=True)
-        .distinct()
+        .values_list("job_id", "fire_time")
     )
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+import time
 from contextlib import ExitStack, suppress
 from datetime import UTC, datetime
 
@@ -18,10 +20,35 @@ import pytest
 from django.db import connections
 from django.test import override_settings
 
+from django_schedules import api
 from django_schedules.models import Execution, Schedule
+from django_schedules.triggers import CronTrigger
 
-from .chaos import EXECUTORS, PREFIX, Editor, Group, LockSpy, check, lost_context, run_chaos
-from .harness import LIVE, Figures, clean, leader_pid, progress, scale, wait_for
+from .chaos import (
+    EXECUTORS,
+    JOB,
+    PREFIX,
+    Editor,
+    Group,
+    LockSpy,
+    check,
+    claimed_ahead,
+    lost_context,
+    run_chaos,
+)
+from .harness import (
+    LIVE,
+    Figures,
+    clean,
+    freeze,
+    leader_pid,
+    lease,
+    poll_until,
+    progress,
+    scale,
+    wait_for,
+    wait_for_takeover,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -97,3 +124,52 @@ def test_chaos_loses_no_occurrence_and_records_none_twice(monkeypatch: pytest.Mo
     figures.assert_clean()
     assert errors == [], "\n\n".join(errors)
     progress(f"chaos: {verdict.expected} occurrences checked against {len(editor.edits)} edits")
+
+
+@override_settings(SCHEDULES_EXECUTORS=EXECUTORS)
+def test_an_edit_racing_a_claim_ahead_of_a_frozen_leader_loses_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The race of the chaos case, made to happen: the leader claims an occurrence of an
+    every-second schedule ahead of its instant and is frozen at once; before that instant the
+    schedule is paused and resumed (its next run computed again from now); a standby takes
+    over seconds later, past the misfire grace of the occurrences after it."""
+    spy = LockSpy()
+    spy.install(monkeypatch)
+    editor = Editor(random.Random(0), spy)
+    job_id = f"{PREFIX}race"
+    options = {"misfire_grace_time": 1, "misfire_policy": "skip"}
+    every_second = CronTrigger(second="*", timezone="UTC")
+    assert editor.edit(
+        job_id, "add_job", lambda: api.add_job(JOB, every_second, id=job_id, **options)
+    )
+    editor.live.append(job_id)
+    raced = False
+    with ExitStack() as stack:
+        group = Group(stack, 2)
+        group.fill()
+        wait_for(lambda: Execution.objects.filter(job_id=job_id).exists(), 60, "a first firing")
+        for _ in range(30):  # the window is the claim's look-ahead: 0.1 s
+            leader = group.leader()
+            old_epoch = lease().epoch  # type: ignore[union-attr]
+            claimed = poll_until(claimed_ahead, 10, "an occurrence claimed ahead")
+            freeze(leader)  # on SQLite, outside a write: our edits would wait for it
+            editor.edit(job_id, "pause_job", lambda: api.pause_job(job_id))
+            editor.edit(job_id, "resume_job", lambda: api.resume_job(job_id))
+            if datetime.now(UTC) < claimed[0][1]:
+                raced = True
+                break
+            leader.signal(signal.SIGCONT)
+            time.sleep(1)
+        assert raced, "no edit landed between a claim ahead and its instant in 30 tries"
+        wait_for_takeover(old_epoch)
+        time.sleep(2)  # the new leader runs on a little while the old one is frozen
+        leader.signal(signal.SIGCONT)
+        end = datetime.now(UTC)
+        assert settle(end) == 0
+    verdict = check(editor)
+    progress(f"race: {verdict.expected} occurrences, {verdict.problems() or 'none lost'}")
+    assert verdict.in_missed > 0  # the takeover came past the grace: misfires recorded
+    assert not verdict.problems(), "\n".join(
+        [str(verdict.problems()), *lost_context(editor, verdict.lost)]
+    )

@@ -168,7 +168,10 @@ def test_an_edit_racing_a_claim_ahead_of_a_frozen_leader_loses_nothing(
         end = datetime.now(UTC)
         assert settle(end) == 0
     verdict = check(editor)
-    progress(f"race: {verdict.expected} occurrences, {verdict.problems() or 'none lost'}")
+    figures = Figures("edit racing a claim ahead of a frozen leader", faults=1)
+    verdict.figures(figures)
+    figures.runs = Execution.objects.filter(job_id=job_id, started_at__isnull=False).count()
+    figures.record()
     assert verdict.in_missed > 0  # the takeover came past the grace: misfires recorded
     assert not verdict.problems(), "\n".join(
         [str(verdict.problems()), *lost_context(editor, verdict.lost)]

@@ -25,12 +25,12 @@ from django_schedules.models import (
     Schedule,
     ScheduleSource,
 )
-from django_schedules.options import OPTIONS
+from django_schedules.options import BY_NAME, OPTIONS
 from django_schedules.status import check_health
-from django_schedules.triggers import BaseTrigger
+from django_schedules.triggers import BaseTrigger, trigger_from_dict
 
 if TYPE_CHECKING:  # django-stubs' generics; at run time these take no parameters.
-    from django_schedules.forms.timing import StrOrPromise
+    from django_schedules.forms.kinds import StrOrPromise
 
     _ScheduleAdmin = admin.ModelAdmin[Schedule]
 else:
@@ -175,18 +175,16 @@ class ScheduleAdmin(_ScheduleAdmin):
                 ),
             },
         )
-        if obj is not None and obj.combines_triggers:
-            timing = (
+        if self.timing_editable(request, obj):
+            timing: tuple[Any, dict[str, Any]] = (
                 _("When it runs"),
-                {
-                    "fields": ["description", "next_run_at"],
-                    "description": _(
-                        "A combined schedule made in code: shown here, changed in code."
-                    ),
-                },
+                {"fields": list(self.timing_fields)},
             )
         else:
-            timing = (_("When it runs"), {"fields": list(self.timing_fields)})
+            timing = (
+                _("When it runs"),
+                {"fields": ["description", "upcoming"], "description": self.timing_note(obj)},
+            )
         status = (
             _("Status"),
             {"fields": ["source_label", "next_run_at", "last_error", "recent_executions"]},
@@ -194,14 +192,38 @@ class ScheduleAdmin(_ScheduleAdmin):
         return [what, timing, failures] + ([status] if obj is not None else [])
 
     def get_readonly_fields(self, request: HttpRequest, obj: Schedule | None = None) -> Any:
-        fields = ["source_label", "next_run_at", "last_error", "recent_executions", "description"]
-        return fields
+        return [
+            "source_label",
+            "next_run_at",
+            "last_error",
+            "recent_executions",
+            "description",
+            "upcoming",
+        ]
+
+    def timing_editable(self, request: HttpRequest, obj: Schedule | None) -> bool:
+        """Whether this page edits the timing: not for AND/OR, not for timing declared in code
+        or settings, not for a viewer without the change permission (all shown as text)."""
+        if obj is None:
+            return True
+        return ScheduleForm.edits_timing_of(obj) and self.has_change_permission(request, obj)
+
+    @staticmethod
+    def timing_note(obj: Schedule | None) -> StrOrPromise:
+        if obj is not None and obj.combines_triggers:
+            return _("A combined schedule made in code: shown here, changed in code.")
+        if obj is not None and obj.source != ScheduleSource.ADMIN:
+            return _(
+                "Declared in %(source)s: its timing is changed there (the next sync would "
+                "undo a change here). Its name and the settings below can be changed here."
+            ) % {"source": obj.get_source_display().lower()}
+        return ""
 
     def get_form(
         self, request: HttpRequest, obj: Schedule | None = None, change: bool = False, **kwargs: Any
     ) -> Any:
-        if obj is not None and obj.combines_triggers:
-            # Only the fields shown: the combined trigger itself is not editable here.
+        if obj is not None and not self.timing_editable(request, obj):
+            # Only the fields shown: the timing is text on this page.
             kwargs["fields"] = ["job_id", "name", "func", "args", "kwargs", "enabled"]
             kwargs["fields"] += [f for f in self.failure_fields if isinstance(f, str)]
             kwargs["fields"] += ["max_retries", "retry_delay"]
@@ -249,7 +271,12 @@ class ScheduleAdmin(_ScheduleAdmin):
             if option.form and option.column and option.name != "id"
         }
         if change:
-            if trigger is not None and obj.source == ScheduleSource.ADMIN:
+            # Only what the form changed: untouched timing (None) keeps the trigger, next run too.
+            changed = set(form.changed_data)
+            values = {
+                name: value for name, value in values.items() if BY_NAME[name].column in changed
+            }
+            if trigger is not None:
                 values["trigger"] = trigger
             saved = api.modify_job(obj.job_id, **values)  # one transaction, enabled included
         else:
@@ -275,6 +302,34 @@ class ScheduleAdmin(_ScheduleAdmin):
     @admin.display(description=_("when"))
     def description(self, obj: Schedule) -> str:
         return describe_stored(obj)
+
+    @admin.display(description=_("next fire times"))
+    def upcoming(self, obj: Schedule) -> SafeString | str:
+        """The next fire times in the schedule's zone and the viewer's, as the preview lists."""
+        try:
+            shown = preview(trigger_from_dict(obj.trigger), PREVIEW_COUNT)
+        except (ValueError, TypeError, KeyError):
+            return "—"
+        if not shown["fire_times"]:
+            return str(_("It will not run again."))
+        return format_html(
+            '<table class="schedules-recent"><thead><tr><th scope="col">{} ({})</th>'
+            '<th scope="col">{} ({})</th><th scope="col">{}</th></tr></thead><tbody>{}</tbody>'
+            "</table>",
+            _("In the schedule's time zone"),
+            shown["zone"],
+            _("In your time zone"),
+            shown["viewer_zone"],
+            _("Note"),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (fire["schedule_zone"], fire["viewer_zone"], fire["dst_note"])
+                    for fire in shown["fire_times"]
+                ),
+            ),
+        )
 
     @admin.display(description=_("next run"), ordering="next_run_at")
     def next_run(self, obj: Schedule) -> str:

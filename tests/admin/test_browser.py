@@ -315,3 +315,78 @@ def wait_for_panel(page: Any, panel: Any, text: str, timeout: float) -> None:
         time.sleep(0.5)
         page.reload()
     raise AssertionError(f"the status panel never showed {text!r}: {panel.inner_text()!r}")
+
+
+def test_a_weekday_schedule_opened_and_renamed_keeps_its_days(page: Any, live_server: Any) -> None:
+    # The case: mon-fri, which no single box holds. The page ticks Monday to Friday,
+    # the preview starts on a weekday, and a new name is the only change a save makes.
+    from django_schedules import api
+
+    schedule = api.add_job(
+        "tests.testapp.jobs.add", "cron", hour=9, minute=30, day_of_week="mon-fri",
+        kwargs={"a": 1, "b": 2}, id="weekday-admin", timezone="Europe/Berlin", source="admin",
+    )  # fmt: skip
+    before = (schedule.trigger, schedule.next_run_at, schedule.version)
+    base = live_server.url
+    log_in(page, base)
+    page.goto(f"{base}/admin/django_schedules/schedule/{schedule.pk}/change/")
+    ticked = page.eval_on_selector_all(
+        "input[name=cron_day_of_week]:checked", "boxes => boxes.map(box => box.value)"
+    )
+    assert ticked == ["mon", "tue", "wed", "thu", "fri"]
+    preview = page.locator("#schedules-preview")
+    sync_api.expect(preview.locator("tbody tr")).to_have_count(5, timeout=10_000)
+    days = [text[:3] for text in preview.locator("tbody tr td:first-child").all_inner_texts()]
+    assert days and set(days) <= {"Mon", "Tue", "Wed", "Thu", "Fri"}, days
+    page.fill("#id_name", "Weekday report")
+    page.click("input[name=_save]")
+    page.wait_for_url(re.compile(r".*/schedule/$"))
+    schedule.refresh_from_db()
+    assert schedule.name == "Weekday report"
+    assert (schedule.trigger, schedule.next_run_at) == before[:2]
+    assert schedule.version == before[2] + 1
+    sync_api.expect(page.locator("#result_list")).to_contain_text("Mon")
+
+
+def test_a_crontab_error_sits_under_the_crontab_line(page: Any, live_server: Any) -> None:
+    base = live_server.url
+    log_in(page, base)
+    page.goto(f"{base}/admin/django_schedules/schedule/add/")
+    page.fill("#id_job_id", "bad-crontab")
+    page.select_option("#id_func", "tests.testapp.jobs.add")
+    page.fill("#id_kwargs", '{"a": 2, "b": 3}')
+    page.check("input[name=cron_mode][value=crontab]")
+    page.fill("#id_crontab", "0 9 * * 8")
+    page.click("input[name=_save]")
+    row = page.locator(".form-row.field-crontab")
+    sync_api.expect(row).to_be_visible()
+    sync_api.expect(row.locator(".errorlist")).to_contain_text("'8'")
+    text = row.locator(".errorlist").inner_text()
+    assert "Trigger" not in text and "_" not in text, text
+    assert not Schedule.objects.filter(job_id="bad-crontab").exists()
+
+
+def test_a_viewer_reads_the_timing_as_text_with_its_fire_times(page: Any, live_server: Any) -> None:
+    from django.contrib.auth.models import Permission
+
+    from django_schedules import api
+
+    schedule = api.add_job(
+        "tests.testapp.jobs.add", "cron", hour=9, minute=30, day_of_week="mon-fri",
+        kwargs={"a": 1, "b": 2}, id="weekday-view", timezone="Europe/Berlin",
+    )  # fmt: skip
+    viewer = User.objects.create_user("viewer", password="a-strong-password", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_schedule"))
+    base = live_server.url
+    page.goto(f"{base}/admin/login/?next=/admin/")
+    page.fill("#id_username", "viewer")
+    page.fill("#id_password", "a-strong-password")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base}/admin/")
+    page.goto(f"{base}/admin/django_schedules/schedule/{schedule.pk}/change/")
+    content = page.locator("#content").inner_text()
+    assert not re.search(r"^None$", content, re.MULTILINE), content  # no field reads "None"
+    assert "Cron mode" not in content and "Interval seconds" not in content
+    sync_api.expect(page.locator(".field-description")).to_contain_text("09:30")
+    sync_api.expect(page.locator(".field-upcoming tbody tr")).to_have_count(5)
+    shot(page, "admin-view-only")

@@ -18,7 +18,14 @@ from django.views.decorators.http import require_POST
 
 from django_schedules import api, store
 from django_schedules.exceptions import SchedulesError
-from django_schedules.forms import CRON_PRESETS, ScheduleForm, TriggerForm, timezone_names
+from django_schedules.forms import (
+    CRON_PRESETS,
+    KIND_FORMS,
+    ScheduleForm,
+    TriggerForm,
+    kind_fields,
+    timezone_names,
+)
 from django_schedules.models import (
     Execution,
     ExecutionStatus,
@@ -245,6 +252,10 @@ class ScheduleAdmin(_ScheduleAdmin):
                     {"label": label, "values": values} for label, values in CRON_PRESETS
                 ],
                 "preview_url": reverse("admin:django_schedules_schedule_preview"),
+                "kind_fields": {
+                    "kinds": {kind: kind_fields(kind) for kind in KIND_FORMS},
+                    "common": ["trigger_kind", "timezone"],
+                },
                 "viewer_zone": timezone.get_current_timezone_name(),
                 "has_run_permission": self.has_run_permission(request),
             }
@@ -441,7 +452,11 @@ class ScheduleAdmin(_ScheduleAdmin):
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
         return [
-            path("preview/", view(self.preview_view), name="django_schedules_schedule_preview"),
+            path(
+                "preview/",
+                view(require_POST(self.preview_view)),
+                name="django_schedules_schedule_preview",
+            ),
             path(
                 "<path:object_id>/pause/",
                 view(require_POST(self.pause_view)),
@@ -461,16 +476,27 @@ class ScheduleAdmin(_ScheduleAdmin):
         ]
 
     def preview_view(self, request: HttpRequest) -> JsonResponse:
-        """Describe the timing the form holds and list its next fire times, without saving."""
+        """Describe the timing the form holds and list its next fire times, without saving.
+
+        A POST with the CSRF token, of the timing fields alone: nothing of the arguments goes
+        into a URL, so nothing of them lands in a web server's access log.
+        """
         if not (
             self.has_view_permission(request)
             or self.has_add_permission(request)
             or self.has_change_permission(request)
         ):
             raise PermissionDenied
-        form = TriggerForm(request.GET)
+        form = TriggerForm(request.POST)
         if not form.is_valid() or form.trigger is None:
-            errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
+            errors = [
+                {
+                    "field": field,
+                    "label": str(form.fields[field].label) if field in form.fields else "",
+                    "messages": [str(message) for message in messages],
+                }
+                for field, messages in form.errors.items()
+            ]
             return JsonResponse({"ok": False, "errors": errors})
         return JsonResponse({"ok": True, **preview(form.trigger, PREVIEW_COUNT)})
 

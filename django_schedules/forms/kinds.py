@@ -162,6 +162,7 @@ def trigger_message(exc: TriggerError, field: str | None) -> str:
     if rule is None:
         text = _CLASS_NAME.sub("", str(exc))
         text = text[4:] if text.startswith("Bad ") else text
+        text = text[:1].upper() + text[1:]
     else:
         shown = _shown(value)
         if part and field == "crontab":

@@ -23,6 +23,7 @@ from django_schedules.forms.kinds import build_trigger, initial_from_trigger
 from django_schedules.forms.timing import NamedJSONField, TriggerForm
 from django_schedules.models import Schedule, ScheduleSource
 from django_schedules.options import (
+    BY_NAME,
     FORM_FIELDS,
     FORM_HELP_TEXTS,
     FORM_SETTINGS,
@@ -225,7 +226,7 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
                     "%(value)s seconds is too long: jitter must be shorter than the time "
                     "between two runs and than a day, here less than %(bound)s seconds."
                 )
-                % {"value": f"{jitter:g}", "bound": f"{bound.total_seconds():g}"},
+                % {"value": _number(jitter), "bound": _number(bound.total_seconds())},
             )
             return False
         return True
@@ -237,9 +238,18 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
         (a zero timeout, a negative retry delay, a grace time past the column's range) would be
         a server error instead of a form error.
         """
-        if not cleaned.get("func") or self.errors.keys() & {"func", "args", "kwargs", "job_id"}:
-            return
         options = {name: cleaned[name] for name in API_OPTIONS if name in cleaned}
+        refused = False
+        for name, value in options.items():  # each on its own field, all of them at once
+            try:
+                BY_NAME[name].clean(value)
+            except SchedulesError as exc:
+                refused = True
+                self.add_error(_FORM_NAME.get(name), option_message(exc, name))
+        if refused or not cleaned.get("func"):
+            return
+        if self.errors.keys() & {"func", "args", "kwargs", "job_id"}:
+            return
         try:
             build_schedule(
                 cleaned["func"],
@@ -250,8 +260,9 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
             )
         except SchedulesError as exc:
             # The API's option names are the form's field names (``id`` is ``job_id``).
-            field = _FORM_NAME.get(getattr(exc, "field", None) or "")
-            self.add_error(field if field in self.fields else None, str(exc))
+            name = getattr(exc, "field", None) or ""
+            field = _FORM_NAME.get(name)
+            self.add_error(field if field in self.fields else None, option_message(exc, name))
 
     def validate_unique(self) -> None:
         # Django's own check reads the default database; the schedules are in SCHEDULES_DATABASE.
@@ -266,6 +277,21 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
 
 
 _FORM_NAME = {option.name: option.column for option in OPTIONS if option.form and option.column}
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:g}"
+
+
+def option_message(exc: Exception, name: str) -> str:
+    """The API's message for an option, as said under the option's own field: without the
+    option's code name in front, "None" said as "empty"."""
+    text = str(exc)
+    if name and text.startswith(f"{name} "):
+        text = text[len(name) + 1 :]
+    text = text[:1].upper() + text[1:]
+    text = text.replace(", or None", ", or empty").replace(", got ", "; got ")
+    return text if text.endswith(".") else text + "."
 
 
 def signature_error(func_name: str, args: list[Any], kwargs: dict[str, Any]) -> str | None:

@@ -48,6 +48,7 @@ from django_schedules.admin.display import (
     EstimatedCountPaginator,
     SchedulesMedia,
     describe_stored,
+    dotted,
     duration_text,
     moment,
     preview,
@@ -82,6 +83,14 @@ class LastOutcomeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class JobFilter(admin.AllValuesFieldListFilter):
+    """The schedules of one registered job (the callable), by its name."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = _("job")
+
+
 class SourceFilter(admin.SimpleListFilter):
     title = _("declared in")
     parameter_name = "source"
@@ -111,11 +120,13 @@ class ScheduleAdmin(_ScheduleAdmin):
         "job",
         "description",
         "next_run",
-        "last_outcome",
+        "last_run",
         "enabled",
         "source_label",
     )
-    list_filter = ("enabled", "trigger_kind", LastOutcomeFilter, SourceFilter)
+    list_filter = ("enabled", "trigger_kind", ("func", JobFilter), LastOutcomeFilter, SourceFilter)
+    # By the column shown first; the job id tells apart schedules of one name.
+    ordering = ("name", "job_id")
     search_fields = ("name", "job_id")
     actions = ("pause_schedules", "resume_schedules", "run_schedules_now")
     list_per_page = 50
@@ -166,7 +177,10 @@ class ScheduleAdmin(_ScheduleAdmin):
             super()
             .get_queryset(request)
             .using(store.database_alias())
-            .annotate(last_status=Subquery(last.values("status")[:1]))
+            .annotate(
+                last_status=Subquery(last.values("status")[:1]),
+                last_fire_time=Subquery(last.values("fire_time")[:1]),
+            )
         )
 
     def get_fieldsets(self, request: HttpRequest, obj: Schedule | None = None) -> Any:
@@ -190,7 +204,10 @@ class ScheduleAdmin(_ScheduleAdmin):
         else:
             timing = (
                 _("When it runs"),
-                {"fields": ["description", "upcoming"], "description": self.timing_note(obj)},
+                {
+                    "fields": ["description", "upcoming"],
+                    "description": self.timing_note(obj, self.has_change_permission(request, obj)),
+                },
             )
         status = (
             _("Status"),
@@ -216,14 +233,17 @@ class ScheduleAdmin(_ScheduleAdmin):
         return ScheduleForm.edits_timing_of(obj) and self.has_change_permission(request, obj)
 
     @staticmethod
-    def timing_note(obj: Schedule | None) -> StrOrPromise:
+    def timing_note(obj: Schedule | None, can_change: bool) -> StrOrPromise:
         if obj is not None and obj.combines_triggers:
             return _("A combined schedule made in code: shown here, changed in code.")
         if obj is not None and obj.source != ScheduleSource.ADMIN:
-            return _(
+            note = _(
                 "Declared in %(source)s: its timing is changed there (the next sync would "
-                "undo a change here). Its name and the settings below can be changed here."
+                "undo a change here)."
             ) % {"source": obj.get_source_display().lower()}
+            if can_change:
+                note += " " + str(_("Its name and the settings below can be changed here."))
+            return note
         return ""
 
     def get_form(
@@ -303,12 +323,16 @@ class ScheduleAdmin(_ScheduleAdmin):
     # -- change list columns -------------------------------------------------------------------
 
     @admin.display(description=_("job"), ordering="func")
-    def job(self, obj: Schedule) -> str:
-        return obj.func
+    def job(self, obj: Schedule) -> SafeString:
+        return dotted(obj.func)
 
     @admin.display(description=_("name"), ordering="name")
-    def display_name(self, obj: Schedule) -> str:
-        return obj.name or obj.job_id
+    def display_name(self, obj: Schedule) -> SafeString | str:
+        """The name, and the job id beneath it when they differ (two schedules of one job
+        share its name by default)."""
+        if not obj.name or obj.name == obj.job_id:
+            return obj.job_id
+        return format_html('{}<span class="schedules-job-id">{}</span>', obj.name, obj.job_id)
 
     @admin.display(description=_("when"))
     def description(self, obj: Schedule) -> str:
@@ -353,6 +377,18 @@ class ScheduleAdmin(_ScheduleAdmin):
     @admin.display(description=_("last outcome"))
     def last_outcome(self, obj: Schedule) -> SafeString | str:
         return status_badge(getattr(obj, "last_status", None))
+
+    @admin.display(description=_("last run"))
+    def last_run(self, obj: Schedule) -> SafeString | str:
+        """The latest execution's outcome and fire time ("—" when it never ran)."""
+        status = getattr(obj, "last_status", None)
+        if not status:
+            return "—"
+        return format_html(
+            '{}<br><span class="schedules-when">{}</span>',
+            status_badge(status),
+            when(getattr(obj, "last_fire_time", None)),
+        )
 
     @admin.display(description=_("declared in"), ordering="source")
     def source_label(self, obj: Schedule) -> str:

@@ -390,3 +390,46 @@ def test_a_viewer_reads_the_timing_as_text_with_its_fire_times(page: Any, live_s
     sync_api.expect(page.locator(".field-description")).to_contain_text("09:30")
     sync_api.expect(page.locator(".field-upcoming tbody tr")).to_have_count(5)
     shot(page, "admin-view-only")
+
+
+def test_both_lists_fit_a_1400_pixel_window(browser: Any, live_server: Any) -> None:
+    # The lists as a laptop shows them: every column in view, nothing under the status panel.
+    from datetime import UTC, datetime
+
+    from django_schedules import api
+
+    add_neighbours()
+    long = api.add_job(
+        "tests.testapp.jobs.add", "cron", id="quarterly-finance-report-for-the-board",
+        name="Quarterly finance report for the board of directors", day="last fri",
+        month="3,6,9,12", hour=17, kwargs={"a": 1, "b": 2}, timezone="America/Los_Angeles",
+    )  # fmt: skip
+    Execution.objects.create(
+        schedule=long, job_id=long.job_id, name=long.name, func=long.func,
+        fire_time=datetime(2026, 9, 25, 0, 0, tzinfo=UTC), status=ExecutionStatus.SUCCEEDED,
+        worker="worker-host-with-a-long-name.example.internal:12345", result="'42 rows sent'",
+    )  # fmt: skip
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+    page = context.new_page()
+    try:
+        log_in(page, live_server.url)
+        for path, name in [
+            ("schedule", "admin-changelist"),
+            ("execution", "admin-executions"),
+        ]:
+            page.goto(f"{live_server.url}/admin/django_schedules/{path}/")
+            # Nothing scrolls sideways: not the page, not the table's own scroll box.
+            widths = page.evaluate(
+                "() => { const box = document.querySelector('#changelist .results');"
+                " return [document.documentElement.scrollWidth, window.innerWidth,"
+                " box.scrollWidth, box.clientWidth]; }"
+            )
+            shot(page, name)
+            assert widths[0] <= widths[1] and widths[2] <= widths[3], (path, widths)
+        page.goto(f"{live_server.url}/admin/django_schedules/schedule/")
+        button = page.locator(".object-tools").bounding_box()
+        panel = page.locator(".schedules-health").first.bounding_box()
+        assert button is not None and panel is not None
+        assert button["y"] + button["height"] <= panel["y"], (button, panel)
+    finally:
+        context.close()

@@ -589,3 +589,44 @@ def test_a_one_off_switched_to_an_interval_starts_with_an_empty_window(
     assert response.status_code == 302, form_errors(response)
     schedule.refresh_from_db()
     assert schedule.trigger_kind == "interval" and schedule.next_run_at is not None
+
+
+# --- the timing as text: viewers, code-declared timing, AND/OR ---------------------------------
+
+
+def test_a_viewer_reads_the_timing_as_text_not_as_empty_fields(viewer: User, client_for) -> None:
+    client = client_for(viewer)
+    schedule = api.add_job(
+        REPORT, "interval", hours=2, id="every-2h", kwargs={"recipient": "x"}, source="admin"
+    )
+    page = client.get(change_url(schedule))
+    html = page.content.decode()
+    assert "Every 2 hours" in html
+    assert html.count("<tr><td>") >= 5  # the next five fire times
+    for internal in ("Interval seconds", "Cron mode", "Run date", "Calendar years"):
+        assert internal not in html, internal
+    assert not re.search(r'<div class="readonly">None</div>', html)
+
+
+def test_a_combined_schedule_lists_its_next_fire_times(superuser: User, client_for) -> None:
+    from django_schedules.triggers import CronTrigger, OrTrigger
+
+    trigger = OrTrigger(
+        [CronTrigger(hour=9, timezone="UTC"), CronTrigger(hour=18, timezone="UTC")]
+    )
+    schedule = api.add_job(TIDY, trigger, id="twice-a-day")
+    html = client_for(superuser).get(change_url(schedule)).content.decode()
+    times = re.findall(r"<tr><td>\w{3} \d{4}-\d\d-\d\d (\d\d:\d\d):00 UTC</td>", html)
+    assert len(times) == 5 and set(times) == {"09:00", "18:00"}, times
+
+
+def test_a_calendar_interval_says_which_months_it_skips(superuser: User, client_for) -> None:
+    data = preview_query(
+        trigger_kind="calendarinterval",
+        calendar_months="1",
+        calendar_time="08:00:00",
+        start_date="2099-01-31T00:00:00",
+    )
+    body = client_for(superuser).post(PREVIEW_URL, data).json()
+    assert body["ok"] is True, body
+    assert any("31" in note and "February" in note for note in body["notes"]), body

@@ -102,6 +102,15 @@
     }
     errors.hidden = true;
     description.textContent = data.description;
+    const notes = panel.querySelector(".schedules-preview-notes");
+    notes.replaceChildren();
+    for (const note of data.notes || []) {
+      const item = document.createElement("li");
+      item.className = "schedules-dst";
+      item.textContent = `⚠ ${note}`;
+      notes.append(item);
+    }
+    notes.hidden = notes.childElementCount === 0;
     panel.querySelector(".schedules-preview-zone").textContent = data.zone;
     if (data.fire_times.length === 0) {
       const row = body.insertRow();

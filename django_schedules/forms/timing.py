@@ -10,13 +10,13 @@ lands on the field it names.
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime
+from datetime import date, datetime, time
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.contrib.admin.widgets import AdminDateWidget, AdminSplitDateTime, AdminTimeWidget
 from django.forms.fields import InvalidJSONInput
-from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from django_schedules.exceptions import InvalidSchedule
@@ -111,59 +111,65 @@ def _number(label: StrOrPromise, minimum: int = 0) -> forms.IntegerField:
     )
 
 
-class PreciseTimeInput(forms.TimeInput):
-    """The browser's time input, down to the second; a value with a fraction of a second,
-    which that input cannot show, is shown whole in a text input instead of being cut."""
+class PreciseTimeWidget(AdminTimeWidget):
+    """The admin's time input (with its clock), down to the second; a fraction of a second,
+    which the admin's format cuts, is shown whole rather than lost."""
 
     supports_microseconds = True
-    input_type = "time"
-    whole = "%H:%M:%S"
-    exact = "%H:%M:%S.%f"
 
-    def __init__(self) -> None:
-        super().__init__(attrs={"step": 1}, format=self.whole)
-
-    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
-        context = super().get_context(name, value, attrs)
-        if getattr(value, "microsecond", 0):
-            context["widget"]["type"] = "text"
-            context["widget"]["value"] = value.strftime(self.exact)
-        return context
+    def format_value(self, value: Any) -> str | None:
+        if isinstance(value, time | datetime) and value.microsecond:
+            return value.strftime("%H:%M:%S.%f")
+        return super().format_value(value)
 
 
-class PreciseDateTimeInput(PreciseTimeInput):
-    input_type = "datetime-local"
-    whole = "%Y-%m-%dT%H:%M:%S"
-    exact = "%Y-%m-%d %H:%M:%S.%f"
+class WallClockWidget(AdminSplitDateTime):
+    """The admin's date and time inputs; a single ISO 8601 value under the field's own name
+    (a script's POST) is read too."""
+
+    supports_microseconds = True
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs)
+        self.widgets = (AdminDateWidget(), PreciseTimeWidget())
+
+    def decompress(self, value: Any) -> tuple[date | None, time | None]:
+        if isinstance(value, datetime):
+            return value.date(), value.time()
+        return None, None
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        if name in data and f"{name}_0" not in data:
+            text = str(data[name]).strip().replace("T", " ", 1)
+            day, _sep, clock = text.partition(" ")
+            return [day, clock]
+        return super().value_from_datadict(data, files, name)
 
 
-class WallClockField(forms.DateTimeField):
+class WallClockField(forms.SplitDateTimeField):
     """A date and time on the schedule's own wall clock: naive, never read in the viewer's
-    zone (a time in the viewer's daylight-saving gap is no error here), shown as stored."""
+    zone (a time in the viewer's daylight-saving gap is no error here). An empty time is
+    midnight."""
+
+    widget = WallClockWidget
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
-        kwargs.setdefault(
-            "widget",
-            PreciseDateTimeInput(),
-        )
+        kwargs.setdefault("require_all_fields", False)
         super().__init__(**kwargs)
+        # Two inputs under one label: each says which half of the field it is.
+        day, clock = self.widget.widgets
+        day.attrs["aria-label"] = _("%(label)s: date") % {"label": self.label}
+        clock.attrs["aria-label"] = _("%(label)s: time") % {"label": self.label}
 
-    def prepare_value(self, value: Any) -> Any:
-        return value
-
-    def to_python(self, value: Any) -> datetime | None:
-        if value in self.empty_values:
+    def compress(self, data_list: Any) -> datetime | None:
+        if not data_list or data_list[0] in self.empty_values:
+            if data_list and data_list[1] not in self.empty_values:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_date"], code="invalid_date"
+                )
             return None
-        if isinstance(value, datetime):
-            return value
-        try:
-            parsed = parse_datetime(str(value).strip())
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            parsed = forms.fields.BaseTemporalField.to_python(self, value)
-        return parsed
+        return datetime.combine(data_list[0], data_list[1] or time(0))
 
 
 class AmountField(forms.FloatField):
@@ -197,15 +203,11 @@ class TriggerForm(forms.Form):
         help_text=_("The wall clock the schedule follows (an IANA name, such as Europe/Berlin)."),
     )
     # Date (once)
-    run_date = forms.DateField(
-        label=_("Date"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
+    run_date = forms.DateField(label=_("Date"), required=False, widget=AdminDateWidget)
     run_time = forms.TimeField(
         label=_("Time"),
         required=False,
-        widget=PreciseTimeInput(),
+        widget=PreciseTimeWidget,
     )
 
     # Interval
@@ -266,7 +268,7 @@ class TriggerForm(forms.Form):
     calendar_time = forms.TimeField(
         label=_("At"),
         required=False,
-        widget=PreciseTimeInput(),
+        widget=PreciseTimeWidget,
     )
 
     # Shared by interval, cron and calendar

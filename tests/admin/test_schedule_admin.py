@@ -611,9 +611,7 @@ def test_a_viewer_reads_the_timing_as_text_not_as_empty_fields(viewer: User, cli
 def test_a_combined_schedule_lists_its_next_fire_times(superuser: User, client_for) -> None:
     from django_schedules.triggers import CronTrigger, OrTrigger
 
-    trigger = OrTrigger(
-        [CronTrigger(hour=9, timezone="UTC"), CronTrigger(hour=18, timezone="UTC")]
-    )
+    trigger = OrTrigger([CronTrigger(hour=9, timezone="UTC"), CronTrigger(hour=18, timezone="UTC")])
     schedule = api.add_job(TIDY, trigger, id="twice-a-day")
     html = client_for(superuser).get(change_url(schedule)).content.decode()
     times = re.findall(r"<tr><td>\w{3} \d{4}-\d\d-\d\d (\d\d:\d\d):00 UTC</td>", html)
@@ -630,3 +628,28 @@ def test_a_calendar_interval_says_which_months_it_skips(superuser: User, client_
     body = client_for(superuser).post(PREVIEW_URL, data).json()
     assert body["ok"] is True, body
     assert any("31" in note and "February" in note for note in body["notes"]), body
+
+
+def test_dates_use_the_admins_own_widgets_not_the_browsers(superuser: User, client_for) -> None:
+    html = client_for(superuser).get(ADD_URL).content.decode()
+    inputs = {
+        re.search(r'name="([^"]+)"', tag).group(1): tag
+        for tag in re.findall(r"<input[^>]*>", html)
+        if 'name="' in tag
+    }
+    for name in ("run_date", "start_date_0", "end_date_0"):
+        assert 'class="vDateField"' in inputs[name], inputs[name]
+    for name in ("run_time", "calendar_time", "start_date_1", "end_date_1"):
+        assert 'class="vTimeField"' in inputs[name], inputs[name]
+    assert 'type="date"' not in html and 'type="datetime-local"' not in html
+
+
+def test_a_start_typed_in_the_two_inputs_is_read_in_the_schedules_zone(
+    superuser: User, client_for
+) -> None:
+    data = cron_form(
+        trigger_kind="interval", interval_hours="2", start_date_0="2099-01-01",
+        start_date_1="06:00:00", timezone="Asia/Tokyo",
+    )  # fmt: skip
+    assert client_for(superuser).post(ADD_URL, data).status_code == 302
+    assert Schedule.objects.get().next_run_at == datetime(2098, 12, 31, 21, 0, tzinfo=UTC)

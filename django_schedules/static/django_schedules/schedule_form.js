@@ -15,14 +15,19 @@
   const ALL_TIMING = new Set(Object.values(KIND_FIELDS).flat());
   const PREVIEWED = new Set([...ALL_TIMING, ...FIELDS.common]);
 
+  // A field by its form name; the admin's date-and-time fields are two inputs, name_0 and name_1.
+  function inputOf(form, name) {
+    return form.querySelector(`[name="${name}"], [name="${name}_0"]`);
+  }
+
   function rowOf(form, name) {
-    const input = form.querySelector(`[name="${name}"]`);
+    const input = inputOf(form, name);
     if (!input) return null;
     return input.closest(".form-row");
   }
 
   function fieldBoxOf(form, name) {
-    const input = form.querySelector(`[name="${name}"]`);
+    const input = inputOf(form, name);
     if (!input) return null;
     return input.closest(".fieldBox") || input.closest(".form-row");
   }
@@ -60,7 +65,7 @@
       if (row) rows.add(row);
     }
     for (const row of rows) {
-      const names = [...row.querySelectorAll("[name]")].map((el) => el.name);
+      const names = [...row.querySelectorAll("[name]")].map((el) => el.name.replace(/_[01]$/, ""));
       row.hidden = !names.some((name) => shown.has(name));
     }
   }
@@ -149,7 +154,8 @@
       // A POST of the timing fields alone, with the CSRF token: the arguments never travel.
       const body = new URLSearchParams();
       for (const [name, value] of new FormData(form)) {
-        if (PREVIEWED.has(name) && typeof value === "string") body.append(name, value);
+        const field = name.replace(/_[01]$/, "");
+        if (PREVIEWED.has(field) && typeof value === "string") body.append(name, value);
       }
       const token = form.querySelector('[name="csrfmiddlewaretoken"]');
       try {

@@ -653,3 +653,34 @@ def test_a_start_typed_in_the_two_inputs_is_read_in_the_schedules_zone(
     )  # fmt: skip
     assert client_for(superuser).post(ADD_URL, data).status_code == 302
     assert Schedule.objects.get().next_run_at == datetime(2098, 12, 31, 21, 0, tzinfo=UTC)
+
+
+# --- the list: order, last run, job filter, names that tell schedules apart --------------------
+
+
+def test_the_list_sorts_by_name_and_filters_by_job(superuser: User, client_for) -> None:
+    api.add_job(REPORT, "interval", id="b-id", name="Alpha", hours=1, kwargs={"recipient": "x"})
+    api.add_job(TIDY, "interval", id="a-id", name="Beta", hours=1)
+    client = client_for(superuser)
+    rows = client.get(LIST_URL).context["cl"].result_list
+    assert [s.name for s in rows] == ["Alpha", "Beta"]
+    rows = client.get(LIST_URL, {"func": TIDY}).context["cl"].result_list
+    assert [s.job_id for s in rows] == ["a-id"]
+
+
+def test_the_list_shows_when_each_schedule_last_ran(superuser: User, client_for) -> None:
+    schedule = add_report()
+    Execution.objects.create(
+        schedule=schedule, job_id=schedule.job_id, fire_time=datetime(2026, 1, 1, tzinfo=UTC),
+        status=ExecutionStatus.SUCCEEDED,
+    )  # fmt: skip
+    html = client_for(superuser).get(LIST_URL).content.decode()
+    cell = re.search(r'<td class="field-last_run">(.*?)</td>', html, re.S)
+    assert cell is not None and "Succeeded" in cell.group(1) and "2026-01-01" in cell.group(1)
+
+
+def test_two_schedules_of_one_job_print_apart() -> None:
+    first = api.add_job(TIDY, "interval", id="tidy-hourly", hours=1)
+    second = api.add_job(TIDY, "interval", id="tidy-daily", days=1)
+    assert str(first) != str(second)
+    assert str(first) == f"{first.name} (tidy-hourly)"

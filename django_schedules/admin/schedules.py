@@ -225,14 +225,14 @@ class ScheduleAdmin(_ScheduleAdmin):
             )
         status = (
             _("Status"),
-            {"fields": ["source_label", "next_run_at", "last_error", "recent_executions"]},
+            {"fields": ["source_label", "next_run", "last_error", "recent_executions"]},
         )
         return [what, timing, failures] + ([status] if obj is not None else [])
 
     def get_readonly_fields(self, request: HttpRequest, obj: Schedule | None = None) -> Any:
         return [
             "source_label",
-            "next_run_at",
+            "next_run",
             "last_error",
             "recent_executions",
             "description",

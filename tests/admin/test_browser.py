@@ -95,9 +95,9 @@ def scheduler() -> Iterator[ManageCommand]:
         sys.stderr.write(process.output())  # shown when a test fails
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, *, full_page: bool = True) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def wait_until(predicate: Any, timeout: float, what: str) -> None:
@@ -135,7 +135,11 @@ def test_staff_create_pause_resume_and_run_a_schedule(
         "09:30", timeout=10_000
     )
     sync_api.expect(preview.locator("tbody tr")).to_have_count(5)
-    shot(page, "admin-form-preview")
+    # As staff see it while typing: the cron fields, and the preview pinned below them.
+    page.locator("#id_cron_minute").scroll_into_view_if_needed()
+    page.focus("#id_cron_minute")
+    assert preview.bounding_box()["y"] < 900  # in the window, not below the fold
+    shot(page, "admin-form-preview", full_page=False)
     page.click("input[name=_save]")
     page.wait_for_url(re.compile(r".*/schedule/$"))
     schedule = Schedule.objects.get(job_id="weekday-sum")
@@ -414,8 +418,8 @@ def test_both_lists_fit_a_1400_pixel_window(browser: Any, live_server: Any) -> N
     try:
         log_in(page, live_server.url)
         for path, name in [
-            ("schedule", "admin-changelist"),
-            ("execution", "admin-executions"),
+            ("schedule", "admin-changelist-1400"),
+            ("execution", "admin-executions-1400"),
         ]:
             page.goto(f"{live_server.url}/admin/django_schedules/{path}/")
             # Nothing scrolls sideways: not the page, not the table's own scroll box.

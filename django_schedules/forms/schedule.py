@@ -4,7 +4,6 @@ schedule."""
 
 from __future__ import annotations
 
-import itertools
 import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,7 @@ from django_schedules.options import (
     FORM_HELP_TEXTS,
     FORM_SETTINGS,
     OPTIONS,
+    jitter_bound,
 )
 from django_schedules.registry import get_registered, registered_jobs
 from django_schedules.triggers import BaseTrigger, CronTrigger, trigger_from_dict
@@ -40,10 +40,7 @@ else:
 
 # The settings the admin hands to the API by the same name (see check_like_the_api).
 API_OPTIONS = FORM_SETTINGS
-# Jitter delays each start by up to this many seconds, and by less than the shortest time
-# between two fire times (docs/admin.md): a later start would overlap the next occurrence.
-MAX_JITTER = 24 * 3600
-# How many fire times the jitter and "will it ever fire" checks look at.
+# How many fire times the "will it ever fire" check looks at.
 LOOK_AHEAD = 10
 
 
@@ -216,9 +213,7 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
             self.add_error(field if field in self.fields else None, why)
             return False
         jitter = trigger.jitter or 0
-        instants = [fire.astimezone(UTC) for fire in fires]
-        gaps = [later - earlier for earlier, later in itertools.pairwise(instants)]
-        bound = min([timedelta(seconds=MAX_JITTER), *gaps])
+        bound = jitter_bound(trigger, now)
         if jitter and timedelta(seconds=jitter) >= bound:
             self.add_error(
                 "jitter",

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -133,6 +133,22 @@ class ExecutionAdmin(_ExecutionAdmin):
         "result_block",
         "traceback_block",
     )
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # The page's title in the viewer's zone, as every time on the page (str() says UTC).
+        obj = self.get_object(request, object_id)
+        if obj is not None:
+            extra_context = {
+                **(extra_context or {}),
+                "subtitle": f"{obj.job_id} @ {moment(obj.fire_time)}",
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Execution]:
         return super().get_queryset(request).using(store.database_alias())

@@ -161,18 +161,22 @@ def trigger_message(exc: TriggerError, field: str | None) -> str:
     part = getattr(exc, "part", None)
     if rule is None:
         text = _CLASS_NAME.sub("", str(exc))
-        text = text[4:] if text.startswith("Bad ") else text
+        text = _plain(text[4:] if text.startswith("Bad ") else text)
         text = text[:1].upper() + text[1:]
     else:
+        # The value is quoted as typed; only the rule is put in the form's words.
         shown = _shown(value)
         if part and field == "crontab":
-            text = f"{_word(part).capitalize()} {shown}: {rule}"
+            text = f"{_word(part).capitalize()} {shown}: {_plain(rule)}"
         else:
-            text = f"{shown}: {rule}" if shown else str(rule)
+            text = f"{shown}: {_plain(rule)}" if shown else _plain(rule)
+    return text if text.endswith(".") else text + "."
+
+
+def _plain(text: str) -> str:
     for name, words in _WORDS.items():
         text = text.replace(name, str(words))
-    text = _ISO.sub(r"\1 \2", text).replace("_", " ")
-    return text if text.endswith(".") else text + "."
+    return _ISO.sub(r"\1 \2", text).replace("_", " ")
 
 
 def _shown(value: object) -> str:

@@ -167,7 +167,7 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
                 field = "args" if "positional" in bind_error else "kwargs"
                 self.add_error(field, bind_error)
         self.check_like_the_api(cleaned)
-        if self.timing_editable and "timezone" not in self.errors:
+        if self.timing_editable and not self.timing_field_errors(cleaned):
             self.clean_timing(cleaned)
         return cleaned
 

@@ -23,8 +23,10 @@ from django_schedules.exceptions import InvalidSchedule
 from django_schedules.forms.kinds import (
     CRON_PRESETS,
     EDITABLE_KINDS,
+    KIND_FORMS,
     WEEKDAYS,
     build_trigger,
+    kind_fields,
 )
 from django_schedules.options import json_safe
 from django_schedules.triggers import BaseTrigger
@@ -293,6 +295,13 @@ class TriggerForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if "timezone" not in self.errors:
+        if not self.timing_field_errors(cleaned):
             self.trigger = build_trigger(cleaned, self.add_error, reject_past_date=False)
         return cleaned
+
+    def timing_field_errors(self, cleaned: dict[str, Any]) -> bool:
+        """Whether a field of the chosen kind already has its error (a number below zero):
+        then no trigger is built, so no second error says the same about a missing value."""
+        kind = cleaned.get("trigger_kind") or "cron"
+        names = {"timezone", *(kind_fields(kind) if kind in KIND_FORMS else ())}
+        return bool(names & set(self.errors))

@@ -274,3 +274,34 @@ def test_the_form_reader_sends_what_the_page_shows(superuser: User) -> None:
     assert data["cron_hour"] == ["9"] and data["cron_minute"] == ["0"]
     assert "_save" not in data and "job_id" not in data  # disabled on a change page
     assert Schedule.objects.get().next_run_at > datetime.now(UTC)
+
+
+def test_a_schedule_from_schedules_jobs_saved_untouched_stays_in_sync(superuser: User) -> None:
+    # The weekday case declared in settings: renamed in the admin, and the next sync
+    # finds its definition unchanged but for the name it sets back.
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    jobs = {
+        "weekday-digest": {
+            "func": REPORT, "trigger": "cron", "hour": 9, "minute": 30,
+            "day_of_week": "mon-fri", "timezone": "Europe/Berlin",
+            "kwargs": {"recipient": "a@example.com"},
+        },
+        "hourly": {"func": REPORT, "trigger": "interval", "hours": 1,
+                   "kwargs": {"recipient": "b@example.com"}},
+    }  # fmt: skip
+    with override_settings(SCHEDULES_JOBS=jobs):
+        call_command("syncschedules", verbosity=0)
+        client = Client()
+        client.force_login(superuser)
+        for schedule in Schedule.objects.all():
+            assert schedule.source == "settings"
+            before = row(schedule)
+            url = reverse("admin:django_schedules_schedule_change", args=[schedule.pk])
+            data = submitted(client, url)
+            response = client.post(url, data)
+            assert response.status_code == 302, response.context["adminform"].form.errors
+            assert row(schedule) == before
+            call_command("syncschedules", verbosity=0)
+            assert row(schedule) == before  # the sync sees nothing to change

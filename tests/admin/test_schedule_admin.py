@@ -508,6 +508,7 @@ CODE_WORDS = ("Trigger", "_", "None", "from_crontab")
         ),
         ({"timeout": "0"}, "timeout", "0"),
         ({"retry_delay": "-1"}, "retry_delay", "-1"),
+        ({"trigger_kind": "interval", "interval_seconds": "-5"}, "interval_seconds", "0"),
     ],
 )
 def test_an_error_sits_on_the_field_typed_in_and_says_it_in_the_forms_words(

@@ -134,21 +134,19 @@ class ExecutionAdmin(_ExecutionAdmin):
         "traceback_block",
     )
 
-    def change_view(
+    def render_change_form(
         self,
         request: HttpRequest,
-        object_id: str,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
         form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
+        obj: Execution | None = None,
     ) -> HttpResponse:
         # The page's title in the viewer's zone, as every time on the page (str() says UTC).
-        obj = self.get_object(request, object_id)
         if obj is not None:
-            extra_context = {
-                **(extra_context or {}),
-                "subtitle": f"{obj.job_id} @ {moment(obj.fire_time)}",
-            }
-        return super().change_view(request, object_id, form_url, extra_context)
+            context["subtitle"] = f"{obj.job_id} @ {moment(obj.fire_time)}"
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Execution]:
         return super().get_queryset(request).using(store.database_alias())

@@ -5,6 +5,7 @@ Jobs that measure lateness record into ``STARTS``; they run in the process that 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,13 @@ def record(label: str, value: float) -> None:
 @job(name="bench.noop")
 def noop() -> None:
     """An empty job body."""
+
+
+@job(name="bench.stamp")
+def stamp() -> float:
+    """Return the instant this first line ran (time.time()): stored as the Execution's result,
+    it says when the run really started, once its row is written."""
+    return time.time()
 
 
 @job(name="bench.record_start")
@@ -48,6 +56,8 @@ def aps_lateness(label: str, start: str, period: float) -> None:
     after `start` (its jobs here run on an interval trigger starting at `start`)."""
     now = datetime.now(UTC)
     begin = datetime.fromisoformat(start)
-    steps = round((now - begin).total_seconds() / period)
+    # The latest occurrence at or before now (a millisecond's tolerance for clock reads): a
+    # run more than half a period late is not mistaken for an early run of the next one.
+    steps = math.floor((now - begin).total_seconds() / period + 0.001 / period)
     record(label, (now - (begin + timedelta(seconds=steps * period))).total_seconds())
     record(label + ":start", time.time())

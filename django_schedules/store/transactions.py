@@ -20,7 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.db.backends.signals import connection_created
 
-from django_schedules.conf import conf
+from django_schedules.conf import SQLITE_SYNCHRONOUS, conf
 from django_schedules.models import Execution, ExecutionQuerySet
 
 _T = TypeVar("_T")
@@ -64,11 +64,36 @@ def write_transaction(using: str | None = None) -> Iterator[str]:
     connection.ensure_connection()  # the mode is read from OPTIONS when a connection opens
     original = connection.transaction_mode  # type: ignore[attr-defined]
     connection.transaction_mode = "IMMEDIATE"  # type: ignore[attr-defined]
+    lock = _sqlite_writer(connection)
+    if not lock.acquire(timeout=_busy_timeout(connection)):
+        raise OperationalError("database is locked (another thread of this process writes)")
     try:
         with transaction.atomic(using=alias):
             yield alias
     finally:
+        lock.release()
         connection.transaction_mode = original  # type: ignore[attr-defined]
+
+
+# SQLite allows one writer at a time. Threads of one process that wait for each other in
+# SQLite's busy handler sleep 1, 2, 5, 10... ms and are not woken when the lock frees: under
+# load the scheduler's claim and the thread pool's group commit spent half their time asleep
+# there (benchmarks/sustained.py with --profile). Our own write transactions wait on a lock
+# of this process instead, which wakes the next writer at once; other processes still meet
+# at SQLite's lock.
+_SQLITE_WRITERS: dict[str, threading.Lock] = {}
+_SQLITE_WRITERS_GUARD = threading.Lock()
+
+
+def _sqlite_writer(connection: Any) -> threading.Lock:
+    name = str(connection.settings_dict["NAME"])
+    with _SQLITE_WRITERS_GUARD:
+        return _SQLITE_WRITERS.setdefault(name, threading.Lock())
+
+
+def _busy_timeout(connection: Any) -> float:
+    """The connection's busy timeout (OPTIONS["timeout"], Python's default 5 s)."""
+    return float(connection.settings_dict.get("OPTIONS", {}).get("timeout", 5.0))
 
 
 def notify_change(using: str | None = None) -> None:
@@ -185,6 +210,50 @@ def retry_locked(
 def retry_transient(attempt: Callable[[], _T], using: str) -> _T:
     """``retry(attempt, using=using, transient=True)`` (the executors call it)."""
     return retry(attempt, using=using, transient=True)
+
+
+# SQLite's durability, in the scheduler's own process.
+
+
+def sqlite_synchronous(using: str, level: str) -> Callable[[], None]:
+    """Set ``PRAGMA synchronous = <level>`` on every connection this process opens to `using`
+    (and the one open now) while the database is in WAL mode; return a function that stops
+    doing so for new connections. For ``runscheduler``, whose process is all the scheduler's.
+
+    SQLite's own default, FULL, waits for the disk at every commit (about 2 ms here): under
+    WAL, NORMAL waits only at checkpoints, and a commit still survives a crash of the process,
+    but the last ones may be lost when the machine loses power or the OS crashes. In
+    rollback-journal modes NORMAL could corrupt the file on a power cut: there nothing is
+    changed. ``SCHEDULES_SQLITE_SYNCHRONOUS`` picks the level (docs/guarantees.md).
+    """
+
+    if level not in SQLITE_SYNCHRONOUS:
+        raise ValueError(
+            f"SCHEDULES_SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS)}, "
+            f"got {level!r}"
+        )
+
+    def tune(connection: Any) -> None:
+        if connection.vendor != "sqlite":
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            (mode,) = cursor.fetchone()
+            if str(mode).lower() == "wal":
+                cursor.execute(f"PRAGMA synchronous = {level}")
+
+    def on_created(sender: object, connection: Any, **kwargs: object) -> None:
+        if connection.alias == using:
+            tune(connection)
+
+    connection_created.connect(on_created, weak=False)
+    if using in connections.databases and connections[using].connection is not None:
+        tune(connections[using])
+
+    def stop() -> None:
+        connection_created.disconnect(on_created)
+
+    return stop
 
 
 # Transactions a frozen process leaves open.

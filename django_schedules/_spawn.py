@@ -54,10 +54,15 @@ def worker_main(conn: Any) -> None:
             try:
                 # Started `delay` seconds from now, as the pool was told: never early.
                 run_execution_now(execution_id, epoch, using, time.monotonic() + delay)
-            except BaseException as exc:  # report it; the next run gets a fresh try
+            except BaseException as exc:  # report it; the next run gets a fresh connection
                 error = repr(exc)
-            finally:
                 connections.close_all()
+            else:
+                # The connection is kept for the next run (a new one per run capped the pool
+                # at a few dozen runs a second); one the job left unusable is dropped.
+                for connection in connections.all(initialized_only=True):
+                    if connection.in_atomic_block or not connection.is_usable():
+                        connection.close()
             try:
                 conn.send((execution_id, error))
             except OSError:  # BrokenPipeError: the scheduler was killed while the job ran

@@ -400,6 +400,8 @@ class Scheduler:
                 return
             timer = threading.Thread(target=self._timer_loop, name="schedules-timer", daemon=True)
             timer.start()
+            for executor in self.executors.values():
+                executor.warm()
             self._waker = _make_waker(self.using, self._stop)
             while not self._stop.is_set():
                 try:

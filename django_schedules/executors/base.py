@@ -75,6 +75,10 @@ class Executor(ABC):
         thread cannot be stopped."""
         return cancel_on_loop(execution_id)
 
+    def warm(self) -> None:  # noqa: B027 - optional hook
+        """Called when the scheduler starts running: get ready to run without a delay (a
+        process pool spawns its processes). Must not block."""
+
     def sweep(self, epoch: int) -> None:  # noqa: B027 - optional hook
         """Called by the leader every third of the lease TTL (re-deliver what got lost)."""
 

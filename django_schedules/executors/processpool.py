@@ -49,6 +49,24 @@ class ProcessPoolExecutor(Executor):
         self._manager: threading.Thread | None = None
         self._closed = False
         self._spawned = 0
+        self._warm = False  # spawn every worker on the manager's next pass
+
+    def warm(self) -> None:
+        """Spawn the ``max_workers`` processes now, in the background: each takes about a
+        second (``spawn`` and ``django.setup()``), which the first runs would otherwise wait."""
+        with self._lock:
+            if self._closed:
+                return
+            self._warm = True
+            self._ensure_manager()
+        self._wake()
+
+    def _ensure_manager(self) -> None:
+        if self._manager is None:  # under self._lock
+            self._manager = threading.Thread(
+                target=self._manage, name=f"schedules-{self.name}-pool", daemon=True
+            )
+            self._manager.start()
 
     def submit(
         self, execution_id: int, epoch: int | None, timeout: float | None, start_in: float = 0.0
@@ -61,11 +79,7 @@ class ProcessPoolExecutor(Executor):
         self._track(execution_id, timeout, start_in)
         with self._lock:
             self._waiting.append((execution_id, epoch, time.monotonic() + max(start_in, 0.0)))
-            if self._manager is None:
-                self._manager = threading.Thread(
-                    target=self._manage, name=f"schedules-{self.name}-pool", daemon=True
-                )
-                self._manager.start()
+            self._ensure_manager()
         self._wake()
 
     def _wake(self) -> None:
@@ -107,6 +121,10 @@ class ProcessPoolExecutor(Executor):
 
     def _dispatch(self) -> None:
         with self._lock:
+            while self._warm and len(self._workers) < self.max_workers:
+                self._spawned += 1
+                self._workers.append(_Worker(self._ctx, f"schedules-{self.name}-{self._spawned}"))
+            self._warm = False
             while self._waiting:
                 worker = next((w for w in self._workers if w.execution_id is None), None)
                 if worker is None:

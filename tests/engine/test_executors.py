@@ -298,3 +298,19 @@ def test_a_run_no_worker_could_take_within_its_grace_is_recorded_missed(
     assert rows["graced"].reason.endswith("past its misfire_grace_time of 1 s")
     assert (rows["patient"].status, rows["hog"].status) == ("succeeded", "succeeded")
     assert jobs.RUNS == [("record", "patient")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_warmed_process_pool_spawns_its_workers_before_any_run() -> None:
+    """The scheduler warms its executors when it starts: the process pool's spawn and
+    django.setup() (about a second each) are not waited for by the first runs (issue 16)."""
+    executor = ProcessPoolExecutor("pool", {"max_workers": 2}, using="default")
+    try:
+        executor.warm()
+        wait_for(
+            lambda: len(executor._workers) == 2
+            and all(w.process.is_alive() for w in executor._workers)
+        )
+        assert executor.running_ids() == []
+    finally:
+        executor.close()

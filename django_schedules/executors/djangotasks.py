@@ -1,14 +1,26 @@
 """The tasks executor: each execution enqueued on Django's tasks framework as
-``django_schedules.tasks.run_execution(execution_id)``."""
+``django_schedules.tasks.run_execution(execution_id, delivery, not_before)``.
+
+The enqueue is a network call to a broker that may be slow or down, so it never runs on the
+scheduler's threads: ``submit`` puts the execution in this executor's outbox, and a few
+publisher threads of its own send it (concurrently, so a burst is not sent one by one). A
+failed enqueue goes back in the outbox with a growing delay; one that still fails
+``give_up_after`` seconds later is finished ``failed``, so its schedule's next occurrences are
+not held back by ``max_instances``.
+"""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
+import threading
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.utils.functional import cached_property
+from django.db import connections
 
 from django_schedules import runner, store
 from django_schedules.executors.base import Executor
@@ -16,18 +28,41 @@ from django_schedules.executors.base import Executor
 logger = logging.getLogger("django_schedules.executors")
 
 
+@dataclass(order=True)
+class _Delivery:
+    """One execution waiting in the outbox."""
+
+    due: float  # monotonic: when to (re)try the enqueue
+    seq: int
+    execution_id: int = field(compare=False)
+    epoch: int | None = field(compare=False)
+    instant: datetime = field(compare=False)  # the occurrence's start (wall clock, UTC)
+    delivery: int = field(compare=False, default=1)  # which enqueue of the row this is
+    tries: int = field(compare=False, default=0)  # failed enqueues of this delivery
+    since: float = field(compare=False, default=0.0)  # monotonic: the first try
+
+
+def _number(options: dict[str, Any], key: str, default: float) -> float:
+    return float(options.get(key, default))
+
+
 class TasksExecutor(Executor):
     """Hand each execution to Django's tasks framework (``django.tasks`` on Django 6, the
-    ``django-tasks`` backport on 5.2) as ``run_execution(execution_id)``.
+    ``django-tasks`` backport on 5.2) as ``run_execution(execution_id, delivery, not_before)``.
 
-    OPTIONS: ``backend`` (a ``TASKS`` alias, default ``"default"``) and ``queue_name``. The
-    enqueue happens after the claim commits; an execution left pending by a scheduler that
-    died is enqueued again by the next leader (at-least-once delivery), and the worker's CAS
-    keeps the run single. Runs are tracked by their own heartbeat, not by this process.
+    OPTIONS (docs/executors.md): ``backend`` (a ``TASKS`` alias, default ``"default"``),
+    ``queue_name``, ``priority``; ``publishers`` (threads sending to the broker, default 4);
+    ``retry_backoff`` (first delay after a failed enqueue, default 0.5 s, doubling up to
+    ``max_backoff``, default 30 s); ``give_up_after`` (default 300 s: an execution that
+    could not be enqueued that long is finished ``failed``); ``defer_over`` (default 1 s: a
+    longer lead is deferred by the backend with ``run_after``, a shorter one is enqueued at
+    once and the worker waits for the instant); ``redeliver_after`` (default 60 s) and
+    ``max_redeliveries`` (default 3): the sweeper.
 
-    The sweeper: an execution still ``pending`` ``redeliver_after`` seconds (default 60)
-    after its start time, while this leader still holds the lease, is enqueued again, up to
-    ``max_redeliveries`` times (default 3); then it is left pending with a warning.
+    The sweeper: an execution still ``pending`` ``redeliver_after`` seconds after its start
+    time, while this leader still holds the lease, is enqueued again, up to
+    ``max_redeliveries`` times; then it is finished ``failed`` (no worker took it), and a late
+    worker's CAS finds nothing to run.
 
     Timeouts: the worker enforces the schedule's ``timeout`` itself (``run_execution`` runs
     with ``stop_at_timeout``). As a backstop for a worker that cannot (frozen, or gone before
@@ -38,11 +73,160 @@ class TasksExecutor(Executor):
     def __init__(self, name: str, options: dict[str, Any], *, using: str) -> None:
         super().__init__(name, options, using=using)
         self.backend = str(options.get("backend", "default"))
-        self.queue_name = options.get("queue_name")
-        self.redeliver_after = float(options.get("redeliver_after", 60.0))
+        self.queue_name: str | None = options.get("queue_name")
+        priority = options.get("priority")
+        self.priority: int | None = None if priority is None else int(priority)
+        self.redeliver_after = _number(options, "redeliver_after", 60.0)
         self.max_redeliveries = int(options.get("max_redeliveries", 3))
-        # id -> (monotonic time to look again, deliveries so far)
+        self.publishers = max(int(options.get("publishers", 4)), 1)
+        self.retry_backoff = _number(options, "retry_backoff", 0.5)
+        self.max_backoff = _number(options, "max_backoff", 30.0)
+        self.give_up_after = _number(options, "give_up_after", 300.0)
+        self.defer_over = _number(options, "defer_over", 1.0)
+        # id -> (monotonic time to look again, deliveries so far): enqueued, not seen started
         self._enqueued: dict[int, tuple[float, int]] = {}
+        self._outbox: list[_Delivery] = []
+        self._sending: set[int] = set()
+        self._seq = itertools.count()
+        self._cond = threading.Condition(self._lock)
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+        self._in_transaction: bool | None = None
+
+    # What the scheduler asks.
+
+    @property
+    def enqueues_in_transaction(self) -> bool:
+        """True for django-tasks-db writing to our database: it enqueues inside the claim.
+        A backend that cannot even be built answers False (its enqueues then fail in the
+        outbox and are retried): it never breaks the claim of other executors' rows."""
+        if self._in_transaction is None:
+            try:
+                # Imported on first use: it needs django.tasks (Django 6) or the backport.
+                from django_schedules import tasks
+
+                self._in_transaction = tasks.backend_writes_to(self.backend, self.using)
+            except Exception:
+                logger.exception("tasks executor %r: the backend %r", self.name, self.backend)
+                self._in_transaction = False
+        return self._in_transaction
+
+    def running_ids(self) -> list[int]:
+        with self._lock:
+            waiting = {d.execution_id for d in self._outbox} | self._sending
+        return sorted(waiting.union(super().running_ids()))
+
+    def submit(
+        self, execution_id: int, epoch: int | None, timeout: float | None, start_in: float = 0.0
+    ) -> None:
+        instant = datetime.now(UTC) + timedelta(seconds=max(start_in, 0.0))
+        if self.enqueues_in_transaction and connections[self.using].in_atomic_block:
+            # Inside the claim: the task row commits or rolls back with the Execution.
+            self._enqueue(execution_id, instant, 1)
+            self._remember(execution_id, start_in, 1)
+            return
+        self._post(_Delivery(time.monotonic(), next(self._seq), execution_id, epoch, instant))
+
+    # The outbox and its publishers.
+
+    def _post(self, item: _Delivery) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            item.seq = next(self._seq)
+            heapq.heappush(self._outbox, item)
+            if len(self._threads) < self.publishers:
+                thread = threading.Thread(
+                    target=self._publish_loop,
+                    name=f"schedules-tasks-{self.name}-{len(self._threads)}",
+                    daemon=True,
+                )
+                self._threads.append(thread)
+                thread.start()
+            self._cond.notify()
+
+    def _next(self) -> _Delivery | None:
+        with self._cond:
+            while not self._closed:
+                if self._outbox:
+                    wait = self._outbox[0].due - time.monotonic()
+                    if wait <= 0:
+                        item = heapq.heappop(self._outbox)
+                        self._sending.add(item.execution_id)
+                        return item
+                    self._cond.wait(wait)
+                else:
+                    self._cond.wait()
+            return None
+
+    def _publish_loop(self) -> None:
+        try:
+            while (item := self._next()) is not None:
+                try:
+                    self._publish(item)
+                except Exception:  # a bug of ours: never lose the thread silently
+                    logger.exception("tasks executor %r: execution %d", self.name, item.execution_id)
+                finally:
+                    with self._lock:
+                        self._sending.discard(item.execution_id)
+        finally:
+            connections.close_all()
+
+    def _publish(self, item: _Delivery) -> None:
+        now = time.monotonic()
+        if item.tries and item.epoch is not None:
+            # A retry: only while the row still waits under our epoch (not adopted by a
+            # newer leader, not started by a late delivery).
+            if not store.still_pending([item.execution_id], item.epoch, self.using):
+                return
+        try:
+            self._enqueue(item.execution_id, item.instant, item.delivery)
+        except Exception as exc:
+            item.tries += 1
+            item.since = item.since or now
+            if now - item.since >= self.give_up_after:
+                self._give_up(item, exc)
+                return
+            delay = min(self.retry_backoff * 2 ** (item.tries - 1), self.max_backoff)
+            logger.warning(
+                "could not enqueue execution %d on tasks backend %r (try %d; again in %.1fs): %s",
+                item.execution_id,
+                self.backend,
+                item.tries,
+                delay,
+                exc,
+                exc_info=item.tries == 1,
+            )
+            item.due = now + delay
+            self._post(item)
+            return
+        start_in = (item.instant - datetime.now(UTC)).total_seconds()
+        self._remember(item.execution_id, start_in, item.delivery)
+
+    def _give_up(self, item: _Delivery, exc: Exception) -> None:
+        reason = (
+            f"not delivered: enqueue on tasks backend {self.backend!r} failed {item.tries} "
+            f"times over {self.give_up_after:g}s: {exc}"
+        )
+        logger.error("execution %d %s", item.execution_id, reason)
+        if store.fail_unstarted(item.execution_id, reason, datetime.now(UTC), self.using):
+            runner.announce_failed([item.execution_id], self.using)
+
+    def _enqueue(self, execution_id: int, instant: datetime, delivery: int) -> str:
+        from django_schedules import tasks
+
+        lead = (instant - datetime.now(UTC)).total_seconds()
+        return tasks.enqueue(
+            execution_id,
+            backend=self.backend,
+            queue_name=self.queue_name,
+            priority=self.priority,
+            delivery=delivery,
+            not_before=instant,
+            run_after=instant if lead > self.defer_over else None,
+        )
+
+    # The sweeper.
 
     def _remember(self, execution_id: int, start_in: float, deliveries: int) -> None:
         due = time.monotonic() + max(start_in, 0.0) + self.redeliver_after
@@ -63,13 +247,13 @@ class TasksExecutor(Executor):
         for execution_id in sorted(stuck):
             deliveries = due[execution_id]
             if deliveries > self.max_redeliveries:
-                logger.warning(
-                    "execution %d is still pending after %d enqueues on %r; leaving it pending "
-                    "(is a tasks worker running?)",
-                    execution_id,
-                    deliveries,
-                    self.backend,
+                reason = (
+                    f"not started: no worker took it after {deliveries} enqueues on tasks "
+                    f"backend {self.backend!r}, {self.redeliver_after:g}s apart"
                 )
+                logger.error("execution %d %s (is a worker running?)", execution_id, reason)
+                if store.fail_unstarted(execution_id, reason, datetime.now(UTC), self.using):
+                    runner.announce_failed([execution_id], self.using)
                 continue
             logger.warning(
                 "execution %d still pending %gs after its enqueue on %r; enqueuing it again",
@@ -77,30 +261,35 @@ class TasksExecutor(Executor):
                 self.redeliver_after,
                 self.backend,
             )
-            try:
-                self._enqueue(execution_id, 0.0)
-            except Exception:
-                logger.exception("could not enqueue execution %d again", execution_id)
-            self._remember(execution_id, 0.0, deliveries + 1)
+            self._post(
+                _Delivery(
+                    now,
+                    0,
+                    execution_id,
+                    epoch,
+                    datetime.now(UTC),
+                    delivery=deliveries + 1,
+                )
+            )
 
-    @cached_property
-    def enqueues_in_transaction(self) -> bool:
-        """True for django-tasks-db writing to our database: it enqueues inside the claim."""
-        # Imported on first use: it needs django.tasks (Django 6) or the django-tasks backport.
-        from django_schedules import tasks
+    def drain(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the outbox to empty; True when it did."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._outbox and not self._sending:
+                    return True
+            time.sleep(0.005)
+        return False
 
-        return tasks.backend_writes_to(self.backend, self.using)
-
-    def submit(
-        self, execution_id: int, epoch: int | None, timeout: float | None, start_in: float = 0.0
-    ) -> None:
-        self._enqueue(execution_id, start_in)
-        self._remember(execution_id, start_in, 1)
-
-    def _enqueue(self, execution_id: int, start_in: float) -> None:
-        from django_schedules import tasks
-
-        run_after = datetime.now(UTC) + timedelta(seconds=start_in) if start_in > 0 else None
-        tasks.enqueue(
-            execution_id, backend=self.backend, queue_name=self.queue_name, run_after=run_after
-        )
+    def close(self) -> None:
+        """Send what the outbox holds (2 s at most), then stop the publishers. A row left
+        unsent stays pending under this epoch: the next leader adopts and sends it."""
+        self.drain(2.0)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            threads = list(self._threads)
+        deadline = time.monotonic() + 5.0
+        for thread in threads:  # one stuck in a broker call is a daemon: left behind
+            thread.join(timeout=max(deadline - time.monotonic(), 0.0))

@@ -37,6 +37,7 @@ except ImportError:  # Django 5.2: the backport
         task_backends,
     )
 
+from django.core.signals import setting_changed
 from django.db import connections
 
 from django_schedules import store
@@ -212,6 +213,16 @@ def backend_writes_to(backend: str, using: str) -> bool:
 
     return router.db_for_write(DBTaskResult) == using
 
+
+def _forget(*, setting: str, **kwargs: Any) -> None:
+    """Tests change TASKS and SCHEDULES_EXECUTORS: build the tasks afresh."""
+    if setting in ("TASKS", "SCHEDULES_EXECUTORS"):
+        with _built_lock:
+            _built.clear()
+        globals().pop("run_execution", None)
+
+
+setting_changed.connect(_forget)
 
 for _name, _error in build_all():
     logger.debug("the tasks executor %r cannot build its task: %s", _name, _error)

@@ -93,3 +93,17 @@ async def scenario_where() -> str:
     import threading
 
     return threading.current_thread().name
+
+
+@job(name="workers.ledger")
+def worker_ledger(path: str, seconds: float = 0.0, *, context: JobContext) -> str:
+    """Append `execution attempt start-time pid` to the file at `path`, then take `seconds`:
+    the worker tests count the job's real runs (a duplicate would show as a second line) and
+    its real start, not only the row."""
+    import os
+    import time
+
+    with open(path, "a") as ledger:
+        ledger.write(f"{context.execution_id} {context.attempt} {time.time():.6f} {os.getpid()}\n")
+    time.sleep(seconds)
+    return "ok"

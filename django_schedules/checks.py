@@ -192,13 +192,12 @@ def check_tasks_executors(
     for name, alias, queue, priority in tasks.executor_targets():
         where = f"SCHEDULES_EXECUTORS[{name!r}]['OPTIONS']"
         try:
-            backend = tasks.task_backends[alias]
+            backend = tasks.get_backend(alias)
         except Exception as exc:
             errors.append(
                 _error(
                     "django_schedules.E013",
-                    f"{where}['backend'] is {alias!r}, which is not a usable TASKS backend: "
-                    f"{exc}",
+                    f"{where}['backend'] is {alias!r}, which is not a usable TASKS backend: {exc}",
                     "Name a key of TASKS (the default is 'default'), or fix that backend.",
                 )
             )

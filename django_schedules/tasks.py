@@ -31,7 +31,7 @@ try:  # Django 6: the framework is in core, and wins when the backport is instal
         task_backends,
     )
 except ImportError:  # Django 5.2: the backport
-    from django_tasks import (  # type: ignore[no-redef,unused-ignore]
+    from django_tasks import (  # type: ignore[no-redef,assignment,unused-ignore]
         DEFAULT_TASK_BACKEND_ALIAS,
         DEFAULT_TASK_QUEUE_NAME,
         task_backends,
@@ -88,9 +88,7 @@ def _run_execution(execution_id: int, delivery: int = 1, not_before: float | Non
     logger.debug("execution %d, delivery %d", execution_id, delivery)
     with _heartbeat(execution_id, using):
         # No scheduler watches this run: the worker stops it at its timeout itself.
-        return run_execution_now(
-            execution_id, None, using, start_at=start_at, stop_at_timeout=True
-        )
+        return run_execution_now(execution_id, None, using, start_at=start_at, stop_at_timeout=True)
 
 
 # The frameworks find a task by its function's dotted path, which must lead back to a task
@@ -103,6 +101,11 @@ TASKS_BACKEND_NAMES = ("tasks", "django_schedules.executors.TasksExecutor")
 
 _built: dict[tuple[str, str, int | None], Any] = {}
 _built_lock = threading.Lock()
+
+
+def get_backend(alias: str) -> Any:
+    """The TASKS backend `alias` (the framework's error when there is none)."""
+    return task_backends[alias]
 
 
 def queue_for(backend: str, queue_name: str | None) -> str:
@@ -201,6 +204,12 @@ def enqueue(
     instant = None if not_before is None else not_before.timestamp()
     result = configured.enqueue(execution_id, delivery, instant)
     return str(result.id)
+
+
+def backend_runs_at_once(backend: str) -> bool:
+    """True for the framework's immediate backend, which runs the task inside ``enqueue``:
+    no broker to wait for, and the run belongs to the caller's thread (tests, ``--once``)."""
+    return type(task_backends[backend]).__module__.endswith(".backends.immediate")
 
 
 def backend_writes_to(backend: str, using: str) -> bool:

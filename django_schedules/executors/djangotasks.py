@@ -92,6 +92,7 @@ class TasksExecutor(Executor):
         self._threads: list[threading.Thread] = []
         self._closed = False
         self._in_transaction: bool | None = None
+        self._at_once: bool | None = None
 
     # What the scheduler asks.
 
@@ -111,6 +112,19 @@ class TasksExecutor(Executor):
                 self._in_transaction = False
         return self._in_transaction
 
+    @property
+    def runs_at_once(self) -> bool:
+        """True for the immediate backend: ``submit`` runs the task in the caller's thread,
+        as the ``inline`` executor does (there is no broker to keep off the timer thread)."""
+        if self._at_once is None:
+            try:
+                from django_schedules import tasks
+
+                self._at_once = tasks.backend_runs_at_once(self.backend)
+            except Exception:
+                self._at_once = False
+        return self._at_once
+
     def running_ids(self) -> list[int]:
         with self._lock:
             waiting = {d.execution_id for d in self._outbox} | self._sending
@@ -120,8 +134,10 @@ class TasksExecutor(Executor):
         self, execution_id: int, epoch: int | None, timeout: float | None, start_in: float = 0.0
     ) -> None:
         instant = datetime.now(UTC) + timedelta(seconds=max(start_in, 0.0))
-        if self.enqueues_in_transaction and connections[self.using].in_atomic_block:
-            # Inside the claim: the task row commits or rolls back with the Execution.
+        in_claim = self.enqueues_in_transaction and connections[self.using].in_atomic_block
+        if in_claim or self.runs_at_once:
+            # Inside the claim the task row commits or rolls back with the Execution; the
+            # immediate backend runs the job here.
             self._enqueue(execution_id, instant, 1)
             self._remember(execution_id, start_in, 1)
             return
@@ -165,7 +181,9 @@ class TasksExecutor(Executor):
                 try:
                     self._publish(item)
                 except Exception:  # a bug of ours: never lose the thread silently
-                    logger.exception("tasks executor %r: execution %d", self.name, item.execution_id)
+                    logger.exception(
+                        "tasks executor %r: execution %d", self.name, item.execution_id
+                    )
                 finally:
                     with self._lock:
                         self._sending.discard(item.execution_id)
@@ -174,11 +192,14 @@ class TasksExecutor(Executor):
 
     def _publish(self, item: _Delivery) -> None:
         now = time.monotonic()
-        if item.tries and item.epoch is not None:
-            # A retry: only while the row still waits under our epoch (not adopted by a
-            # newer leader, not started by a late delivery).
-            if not store.still_pending([item.execution_id], item.epoch, self.using):
-                return
+        # A retry: only while the row still waits under our epoch (not adopted by a newer
+        # leader, not started by a late delivery).
+        if (
+            item.tries
+            and item.epoch is not None
+            and not store.still_pending([item.execution_id], item.epoch, self.using)
+        ):
+            return
         try:
             self._enqueue(item.execution_id, item.instant, item.delivery)
         except Exception as exc:

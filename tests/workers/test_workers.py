@@ -154,7 +154,7 @@ def test_an_execution_left_in_the_queue_runs_when_a_worker_comes(
         "workers.ledger", "interval", seconds=3600, kwargs={"path": str(ledger)},
         id=f"{engine}-late", executor=engine, enabled=False,
     )  # fmt: skip
-    execution = api.run_job_now(f"{engine}-late")
+    api.run_job_now(f"{engine}-late")
     with scheduler(queue) as loop:
         wait(lambda: in_broker(engine, queue) == 1, "the message in the broker", loop)
         assert loop.stop() == 0, loop.output()

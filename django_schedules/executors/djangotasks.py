@@ -16,7 +16,7 @@ import itertools
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,7 @@ class _Delivery:
     delivery: int = field(compare=False, default=1)  # which enqueue of the row this is
     tries: int = field(compare=False, default=0)  # failed enqueues of this delivery
     since: float = field(compare=False, default=0.0)  # monotonic: the first try
+    error: Exception | None = field(compare=False, default=None)  # the last failure
 
 
 def _number(options: dict[str, Any], key: str, default: float) -> float:
@@ -53,8 +54,10 @@ class TasksExecutor(Executor):
     OPTIONS (docs/executors.md): ``backend`` (a ``TASKS`` alias, default ``"default"``),
     ``queue_name``, ``priority``; ``publishers`` (threads sending to the broker, default 4);
     ``retry_backoff`` (first delay after a failed enqueue, default 0.5 s, doubling up to
-    ``max_backoff``, default 30 s); ``give_up_after`` (default 300 s: an execution that
-    could not be enqueued that long is finished ``failed``); ``defer_over`` (default 1 s: a
+    ``max_backoff``, default 30 s); ``enqueue_timeout`` (default 10 s: an enqueue that has
+    not returned by then is tried again from another thread); ``give_up_after`` (default
+    300 s: an execution that could not be enqueued that long is finished ``failed``);
+    ``defer_over`` (default 1 s: a
     longer lead is deferred by the backend with ``run_after``, a shorter one is enqueued at
     once and the worker waits for the instant); ``redeliver_after`` (default 60 s) and
     ``max_redeliveries`` (default 3): the sweeper.
@@ -83,10 +86,12 @@ class TasksExecutor(Executor):
         self.max_backoff = _number(options, "max_backoff", 30.0)
         self.give_up_after = _number(options, "give_up_after", 300.0)
         self.defer_over = _number(options, "defer_over", 1.0)
+        self.enqueue_timeout = _number(options, "enqueue_timeout", 10.0)
         # id -> (monotonic time to look again, deliveries so far): enqueued, not seen started
         self._enqueued: dict[int, tuple[float, int]] = {}
         self._outbox: list[_Delivery] = []
-        self._sending: set[int] = set()
+        self._busy: dict[threading.Thread, tuple[float, _Delivery]] = {}
+        self._abandoned: set[threading.Thread] = set()  # stuck in a call that never returned
         self._seq = itertools.count()
         self._cond = threading.Condition(self._lock)
         self._threads: list[threading.Thread] = []
@@ -127,7 +132,8 @@ class TasksExecutor(Executor):
 
     def running_ids(self) -> list[int]:
         with self._lock:
-            waiting = {d.execution_id for d in self._outbox} | self._sending
+            waiting = {d.execution_id for d in self._outbox}
+            waiting.update(item.execution_id for _, item in self._busy.values())
         return sorted(waiting.union(super().running_ids()))
 
     def submit(
@@ -151,31 +157,73 @@ class TasksExecutor(Executor):
                 return
             item.seq = next(self._seq)
             heapq.heappush(self._outbox, item)
-            if len(self._threads) < self.publishers:
-                thread = threading.Thread(
-                    target=self._publish_loop,
-                    name=f"schedules-tasks-{self.name}-{len(self._threads)}",
-                    daemon=True,
-                )
-                self._threads.append(thread)
-                thread.start()
+            self._abandon_stuck(time.monotonic())
+            self._staff()
             self._cond.notify()
 
+    def _staff(self) -> None:
+        """Keep `publishers` threads that are not stuck: the idle ones watch the busy ones
+        (call holding the lock)."""
+        while len(self._threads) < self.publishers and len(self._abandoned) < 4 * self.publishers:
+            thread = threading.Thread(
+                target=self._publish_loop,
+                name=f"schedules-tasks-{self.name}-{next(self._seq)}",
+                daemon=True,
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _abandon_stuck(self, now: float) -> float | None:
+        """A publisher whose enqueue has not returned after `enqueue_timeout` seconds (a broker
+        that accepts the connection and never answers) is left to it: its execution goes back
+        in the outbox for another thread, and a new thread takes its place. Return when to
+        look again (call holding the lock)."""
+        look_again: float | None = None
+        for thread, (started, item) in list(self._busy.items()):
+            if thread not in self._threads:
+                continue
+            if now - started < self.enqueue_timeout:
+                at = started + self.enqueue_timeout
+                look_again = at if look_again is None else min(look_again, at)
+                continue
+            self._threads.remove(thread)
+            self._abandoned.add(thread)
+            logger.warning(
+                "enqueue of execution %d on tasks backend %r has not returned after %gs; "
+                "sending it again from another thread",
+                item.execution_id,
+                self.backend,
+                self.enqueue_timeout,
+            )
+            retry = replace(
+                item,
+                tries=item.tries + 1,
+                since=item.since or started,
+                due=now,
+                error=TimeoutError(f"no answer from the broker in {self.enqueue_timeout:g}s"),
+            )
+            retry.seq = next(self._seq)
+            heapq.heappush(self._outbox, retry)
+            self._staff()
+        return look_again
+
     def _next(self) -> _Delivery | None:
+        me = threading.current_thread()
         with self._cond:
-            while not self._closed:
-                if self._outbox:
-                    wait = self._outbox[0].due - time.monotonic()
-                    if wait <= 0:
-                        item = heapq.heappop(self._outbox)
-                        self._sending.add(item.execution_id)
-                        return item
-                    self._cond.wait(wait)
-                else:
-                    self._cond.wait()
+            while not self._closed and me in self._threads:
+                now = time.monotonic()
+                look_again = self._abandon_stuck(now)
+                if self._outbox and self._outbox[0].due <= now:
+                    item = heapq.heappop(self._outbox)
+                    self._busy[me] = (now, item)
+                    return item
+                first = self._outbox[0].due if self._outbox else None
+                times = [at for at in (look_again, first) if at is not None]
+                self._cond.wait(min(times) - now if times else None)
             return None
 
     def _publish_loop(self) -> None:
+        me = threading.current_thread()
         try:
             while (item := self._next()) is not None:
                 try:
@@ -186,12 +234,17 @@ class TasksExecutor(Executor):
                     )
                 finally:
                     with self._lock:
-                        self._sending.discard(item.execution_id)
+                        self._busy.pop(me, None)
         finally:
+            with self._lock:
+                self._abandoned.discard(me)
             connections.close_all()
 
     def _publish(self, item: _Delivery) -> None:
         now = time.monotonic()
+        if item.tries and now - item.since >= self.give_up_after:
+            self._give_up(item, "the last try did not return" if item.error is None else item.error)
+            return
         # A retry: only while the row still waits under our epoch (not adopted by a newer
         # leader, not started by a late delivery).
         if (
@@ -205,9 +258,7 @@ class TasksExecutor(Executor):
         except Exception as exc:
             item.tries += 1
             item.since = item.since or now
-            if now - item.since >= self.give_up_after:
-                self._give_up(item, exc)
-                return
+            item.error = exc
             delay = min(self.retry_backoff * 2 ** (item.tries - 1), self.max_backoff)
             logger.warning(
                 "could not enqueue execution %d on tasks backend %r (try %d; again in %.1fs): %s",
@@ -224,7 +275,7 @@ class TasksExecutor(Executor):
         start_in = (item.instant - datetime.now(UTC)).total_seconds()
         self._remember(item.execution_id, start_in, item.delivery)
 
-    def _give_up(self, item: _Delivery, exc: Exception) -> None:
+    def _give_up(self, item: _Delivery, exc: object) -> None:
         reason = (
             f"not delivered: enqueue on tasks backend {self.backend!r} failed {item.tries} "
             f"times over {self.give_up_after:g}s: {exc}"
@@ -257,6 +308,9 @@ class TasksExecutor(Executor):
     def sweep(self, epoch: int) -> None:
         runner.time_out_overdue(self.name, self.using)
         now = time.monotonic()
+        with self._cond:  # every publisher stuck: nobody idle watches them
+            self._abandon_stuck(now)
+            self._cond.notify_all()
         with self._lock:
             due = {i: n for i, (at, n) in self._enqueued.items() if at <= now}
         if not due:
@@ -298,7 +352,7 @@ class TasksExecutor(Executor):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                if not self._outbox and not self._sending:
+                if not self._outbox and not any(t in self._threads for t in self._busy):
                     return True
             time.sleep(0.005)
         return False

@@ -298,3 +298,42 @@ def test_the_sweeper_leaves_a_started_run_alone(clock: ManualClock, rq_queue: st
             assert executor.drain(30)
         executor.close()
     assert len(waiting_in_rq(rq_queue)) == 1 and not executor._enqueued
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_that_never_answers_holds_no_thread_and_no_row(clock: ManualClock) -> None:
+    """A private listener accepts the connection and never answers (a hung broker; the
+    Redis client has no socket timeout): each stuck enqueue is left to its thread after
+    `enqueue_timeout`, tried again from another, and the row is finished failed after
+    `give_up_after`; meanwhile another execution of the same executor is not held up."""
+    hung = socket.socket()
+    hung.bind(("127.0.0.1", 0))
+    hung.listen(64)
+    port = hung.getsockname()[1]
+    try:
+        with override_settings(
+            TASKS={**TASKS, "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["hung"]}},
+            RQ_QUEUES={"hung": {"URL": f"redis://127.0.0.1:{port}/0"}},
+        ):
+            executor = TasksExecutor(
+                "default",
+                {"backend": "rq", "queue_name": "hung", "enqueue_timeout": 0.3,
+                 "retry_backoff": 0.05, "give_up_after": 1.5},
+                using="default",
+            )  # fmt: skip
+            scheduler = Scheduler(clock=clock, executors={"default": executor}, lookahead=0.0)
+            interval_schedule("hung", 60)
+            scheduler.tick()
+            row = Execution.objects.get()
+            wait_until(
+                lambda: Execution.objects.get(pk=row.pk).status == ExecutionStatus.FAILED,
+                timeout=60,
+                message="the row of the hung enqueue to be finished failed",
+            )
+            assert executor.drain(5)  # the stuck threads no longer count
+            executor.close()
+    finally:
+        hung.close()
+    row.refresh_from_db()
+    assert "no answer from the broker in 0.3s" in row.reason, row.reason

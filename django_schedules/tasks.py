@@ -17,6 +17,8 @@ at import for a backend that refuses it: the system checks report that
 from __future__ import annotations
 
 import logging
+import math
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -74,6 +76,34 @@ def _heartbeat(execution_id: int, using: str) -> Iterator[None]:
         thread.join()
 
 
+@contextmanager
+def _engine_time_limit(execution_id: int, using: str, wait: float) -> Iterator[None]:
+    """In RQ's work horse, RQ owns SIGALRM (its job timeout), so the runner cannot stop a job
+    itself there: it marks the row failed at the deadline with a watchdog. Bring RQ's alarm
+    forward to one second past the schedule's timeout, so RQ stops the job
+    (``JobTimeoutException``) rather than letting it run to the queue's ``DEFAULT_TIMEOUT``.
+    Celery's prefork children and ``db_worker`` leave SIGALRM free: the runner's own alarm
+    stops the job there."""
+    if threading.current_thread() is not threading.main_thread() or not _in_rq_job():
+        yield
+        return
+    execution = store.get_execution(execution_id, using)
+    timeout = execution.schedule.timeout if execution is not None and execution.schedule else None
+    if timeout is not None:
+        left = signal.alarm(0)  # what RQ armed for this job
+        ours = math.ceil(wait + timeout) + 1
+        signal.alarm(min(left, ours) if left else ours)
+    yield
+
+
+def _in_rq_job() -> bool:
+    try:
+        from rq import get_current_job
+    except ImportError:
+        return False
+    return get_current_job() is not None
+
+
 def _run_execution(execution_id: int, delivery: int = 1, not_before: float | None = None) -> str:
     """Run one Execution of django-schedules (a no-op when another worker has it).
 
@@ -86,7 +116,8 @@ def _run_execution(execution_id: int, delivery: int = 1, not_before: float | Non
     if not_before is not None:
         start_at = time.monotonic() + min(max(not_before - time.time(), 0.0), MOST_WAIT)
     logger.debug("execution %d, delivery %d", execution_id, delivery)
-    with _heartbeat(execution_id, using):
+    wait = 0.0 if start_at is None else max(start_at - time.monotonic(), 0.0)
+    with _heartbeat(execution_id, using), _engine_time_limit(execution_id, using, wait):
         # No scheduler watches this run: the worker stops it at its timeout itself.
         return run_execution_now(execution_id, None, using, start_at=start_at, stop_at_timeout=True)
 

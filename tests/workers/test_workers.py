@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -103,10 +104,12 @@ def in_broker(engine: str, queue: str) -> int:
         client.close()
 
 
-def ledger_lines(path: Path) -> list[list[str]]:
+def ledger_lines(path: Path, kind: str = "start") -> list[list[str]]:
+    """The ledger's start lines (`id attempt time pid`) or its end lines (`id end time pid`)."""
     if not path.exists():
         return []
-    return [line.split() for line in path.read_text().splitlines()]
+    lines = [line.split() for line in path.read_text().splitlines()]
+    return [line for line in lines if (line[1] == "end") == (kind == "end")]
 
 
 @pytest.mark.parametrize("engine", ["rq", "celery"])
@@ -167,3 +170,29 @@ def test_an_execution_left_in_the_queue_runs_when_a_worker_comes(
             engine_worker,
         )
     assert [line[0] for line in ledger_lines(ledger)] == [str(Execution.objects.get().pk)]
+
+
+@pytest.mark.parametrize("engine", ["rq", "celery"])
+def test_the_engine_stops_a_job_at_its_timeout(engine: str, queue: str, tmp_path: Path) -> None:
+    """A 1 s timeout on a 6 s job: the row is failed with the timeout's reason, and the job
+    is stopped (no end line), by RQ's own job timeout brought forward in the work horse, by
+    the runner's alarm in Celery's prefork child."""
+    ledger = tmp_path / "ledger.txt"
+    api.add_job(
+        "workers.ledger", "interval", seconds=3600, kwargs={"path": str(ledger), "seconds": 6},
+        id=f"{engine}-slow", executor=engine, enabled=False, timeout=1,
+    )  # fmt: skip
+    execution = api.run_job_now(f"{engine}-slow")
+    with worker(engine, queue) as engine_worker, scheduler(queue) as loop:
+        wait(
+            lambda: Execution.objects.get().status == ExecutionStatus.FAILED,
+            "the timeout",
+            loop,
+            engine_worker,
+        )
+        execution.refresh_from_db()
+        assert execution.reason.startswith("timeout"), execution.reason
+        time.sleep(7)  # past the job's own end, had it run on
+        output = engine_worker.output()
+    assert [line[0] for line in ledger_lines(ledger)] == [str(execution.pk)]
+    assert ledger_lines(ledger, "end") == [], output

@@ -92,6 +92,11 @@ def in_broker(engine: str, queue: str) -> int:
 def fresh_database() -> None:
     import psycopg
 
+    if "django" in sys.modules and "django.db" in sys.modules:
+        from django.db import connections
+
+        connections.close_all()  # ours, before the database goes
+
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DB}")
@@ -141,6 +146,10 @@ def burst(engine: str, size: int, worker_counts: list[int], log: Path) -> None:
         handoff = (datetime.now(UTC) - at).total_seconds()
         print(json.dumps({"engine": engine, "figure": "burst_in_broker_s", "n": size,
                           "value": round(handoff, 3)}), flush=True)  # fmt: skip
+        if not count:  # the hand-off alone
+            stop(schedulers)
+            connections.close_all()
+            continue
         began = time.monotonic()
         pool = workers(engine, queue, count, log)
         done = 0
@@ -184,7 +193,7 @@ def lateness(engine: str, rate: int, duration: float, log: Path) -> None:
     late = [
         float(line.split()[2]) - fires[int(line.split()[0])]
         for line in ledger.read_text().splitlines()
-        if int(line.split()[0]) in fires
+        if line.split()[1] != "end" and int(line.split()[0]) in fires
     ]
     statuses = dict(
         Execution.objects.filter(fire_time__gte=warm).values_list("status").annotate(n=Count("pk"))

@@ -237,6 +237,77 @@ def enqueue(
     return str(result.id)
 
 
+# One delivery for enqueue_many: (execution id, delivery number, instant, run_after or None).
+Delivery = tuple[int, int, datetime, datetime | None]
+
+
+def engine_id(execution_id: int, delivery: int) -> str:
+    """The engine's job id of a delivery, where we can set it (RQ): the engine's own tools
+    then show which execution and which delivery a message is."""
+    return f"schedules-{execution_id}-{delivery}"
+
+
+def enqueue_many(
+    deliveries: list[Delivery], *, backend: str, queue_name: str | None, priority: int | None
+) -> None:
+    """Enqueue each delivery; raise when any could not be (the caller retries them all, which
+    is harmless: a worker's CAS keeps a run single).
+
+    ``django.tasks`` has no bulk enqueue. For django-tasks-rq the messages go in one Redis
+    pipeline over one kept connection (the backend itself opens a connection per enqueue),
+    with the job id :func:`engine_id`; other backends get one ``enqueue`` each."""
+    task = task_for(backend, queue_name, priority)
+    configured = task.get_backend()
+    now = [d for d in deliveries if d[3] is None or not configured.supports_defer]
+    later = [d for d in deliveries if d not in now]
+    if now and type(configured).__module__.startswith("django_tasks_rq."):
+        _rq_enqueue_many(task, now)
+        now = []
+    for execution_id, delivery, instant, run_after in now + later:
+        enqueue(
+            execution_id,
+            backend=backend,
+            queue_name=queue_name,
+            priority=priority,
+            delivery=delivery,
+            not_before=instant,
+            run_after=run_after,
+        )
+
+
+_rq_queues: dict[str, Any] = {}
+
+
+def _rq_enqueue_many(task: Any, deliveries: list[Delivery]) -> None:
+    """What django-tasks-rq's ``enqueue`` writes (its job class, callbacks and meta, so its
+    worker runs the job as its own), for many jobs in one pipeline."""
+    import django_rq
+    from django_tasks_rq.backend import Job, failed_callback, success_callback
+    from rq import Callback
+
+    with _built_lock:
+        queue = _rq_queues.get(task.queue_name)
+    if queue is None:
+        # One client (a connection pool) per queue, kept: connecting costs more than sending.
+        queue = django_rq.get_queue(task.queue_name, job_class=Job)
+        with _built_lock:
+            queue = _rq_queues.setdefault(task.queue_name, queue)
+    datas = [
+        queue.prepare_data(
+            task.module_path,
+            args=(execution_id, delivery, instant.timestamp()),
+            kwargs={},
+            job_id=engine_id(execution_id, delivery),
+            at_front=task.priority >= 100,
+            meta={"backend_name": task.backend},
+            on_success=Callback(success_callback),
+            on_failure=Callback(failed_callback),
+        )
+        for execution_id, delivery, instant, _ in deliveries
+    ]
+    queue.enqueue_many(datas)
+
+
 def backend_runs_at_once(backend: str) -> bool:
     """True for the framework's immediate backend, which runs the task inside ``enqueue``:
     no broker to wait for, and the run belongs to the caller's thread (tests, ``--once``)."""
@@ -256,9 +327,10 @@ def backend_writes_to(backend: str, using: str) -> bool:
 
 def _forget(*, setting: str, **kwargs: Any) -> None:
     """Tests change TASKS and SCHEDULES_EXECUTORS: build the tasks afresh."""
-    if setting in ("TASKS", "SCHEDULES_EXECUTORS"):
+    if setting in ("TASKS", "SCHEDULES_EXECUTORS", "RQ_QUEUES"):
         with _built_lock:
             _built.clear()
+            _rq_queues.clear()
         globals().pop("run_execution", None)
 
 

@@ -87,10 +87,11 @@ class TasksExecutor(Executor):
         self.give_up_after = _number(options, "give_up_after", 300.0)
         self.defer_over = _number(options, "defer_over", 1.0)
         self.enqueue_timeout = _number(options, "enqueue_timeout", 10.0)
+        self.batch = max(int(options.get("batch", 100)), 1)
         # id -> (monotonic time to look again, deliveries so far): enqueued, not seen started
         self._enqueued: dict[int, tuple[float, int]] = {}
         self._outbox: list[_Delivery] = []
-        self._busy: dict[threading.Thread, tuple[float, _Delivery]] = {}
+        self._busy: dict[threading.Thread, tuple[float, list[_Delivery]]] = {}
         self._abandoned: set[threading.Thread] = set()  # stuck in a call that never returned
         self._seq = itertools.count()
         self._cond = threading.Condition(self._lock)
@@ -133,7 +134,7 @@ class TasksExecutor(Executor):
     def running_ids(self) -> list[int]:
         with self._lock:
             waiting = {d.execution_id for d in self._outbox}
-            waiting.update(item.execution_id for _, item in self._busy.values())
+            waiting.update(item.execution_id for _, batch in self._busy.values() for item in batch)
         return sorted(waiting.union(super().running_ids()))
 
     def submit(
@@ -179,7 +180,7 @@ class TasksExecutor(Executor):
         in the outbox for another thread, and a new thread takes its place. Return when to
         look again (call holding the lock)."""
         look_again: float | None = None
-        for thread, (started, item) in list(self._busy.items()):
+        for thread, (started, batch) in list(self._busy.items()):
             if thread not in self._threads:
                 continue
             if now - started < self.enqueue_timeout:
@@ -189,34 +190,38 @@ class TasksExecutor(Executor):
             self._threads.remove(thread)
             self._abandoned.add(thread)
             logger.warning(
-                "enqueue of execution %d on tasks backend %r has not returned after %gs; "
-                "sending it again from another thread",
-                item.execution_id,
+                "enqueue of %d executions on tasks backend %r has not returned after %gs; "
+                "sending them again from another thread",
+                len(batch),
                 self.backend,
                 self.enqueue_timeout,
             )
-            retry = replace(
-                item,
-                tries=item.tries + 1,
-                since=item.since or started,
-                due=now,
-                error=TimeoutError(f"no answer from the broker in {self.enqueue_timeout:g}s"),
-            )
-            retry.seq = next(self._seq)
-            heapq.heappush(self._outbox, retry)
+            error = TimeoutError(f"no answer from the broker in {self.enqueue_timeout:g}s")
+            for item in batch:
+                retry = replace(
+                    item, tries=item.tries + 1, since=item.since or started, due=now, error=error
+                )
+                retry.seq = next(self._seq)
+                heapq.heappush(self._outbox, retry)
             self._staff()
         return look_again
 
-    def _next(self) -> _Delivery | None:
+    def _next(self) -> list[_Delivery] | None:
+        """The next due deliveries, up to `batch` of them: a burst goes to the broker in a
+        few bulk calls (RQ's pipeline) rather than one by one."""
         me = threading.current_thread()
         with self._cond:
             while not self._closed and me in self._threads:
                 now = time.monotonic()
                 look_again = self._abandon_stuck(now)
                 if self._outbox and self._outbox[0].due <= now:
-                    item = heapq.heappop(self._outbox)
-                    self._busy[me] = (now, item)
-                    return item
+                    batch: list[_Delivery] = []
+                    while self._outbox and self._outbox[0].due <= now and len(batch) < self.batch:
+                        batch.append(heapq.heappop(self._outbox))
+                    self._busy[me] = (now, batch)
+                    if self._outbox and self._outbox[0].due <= now:
+                        self._cond.notify()  # more for another publisher
+                    return batch
                 first = self._outbox[0].due if self._outbox else None
                 times = [at for at in (look_again, first) if at is not None]
                 self._cond.wait(min(times) - now if times else None)
@@ -225,13 +230,11 @@ class TasksExecutor(Executor):
     def _publish_loop(self) -> None:
         me = threading.current_thread()
         try:
-            while (item := self._next()) is not None:
+            while (batch := self._next()) is not None:
                 try:
-                    self._publish(item)
+                    self._publish(batch)
                 except Exception:  # a bug of ours: never lose the thread silently
-                    logger.exception(
-                        "tasks executor %r: execution %d", self.name, item.execution_id
-                    )
+                    logger.exception("tasks executor %r: %d executions", self.name, len(batch))
                 finally:
                     with self._lock:
                         self._busy.pop(me, None)
@@ -240,40 +243,56 @@ class TasksExecutor(Executor):
                 self._abandoned.discard(me)
             connections.close_all()
 
-    def _publish(self, item: _Delivery) -> None:
+    def _publish(self, batch: list[_Delivery]) -> None:
         now = time.monotonic()
-        if item.tries and now - item.since >= self.give_up_after:
-            self._give_up(item, "the last try did not return" if item.error is None else item.error)
-            return
+        ready: list[_Delivery] = []
+        for item in batch:
+            if item.tries and now - item.since >= self.give_up_after:
+                self._give_up(item, item.error or "the last try did not return")
+            else:
+                ready.append(item)
         # A retry: only while the row still waits under our epoch (not adopted by a newer
         # leader, not started by a late delivery).
-        if (
-            item.tries
-            and item.epoch is not None
-            and not store.still_pending([item.execution_id], item.epoch, self.using)
-        ):
+        retried = [i for i in ready if i.tries and i.epoch is not None]
+        if retried:
+            waiting = {
+                pk
+                for epoch in {i.epoch for i in retried if i.epoch is not None}
+                for pk in store.still_pending(
+                    [i.execution_id for i in retried if i.epoch == epoch], epoch, self.using
+                )
+            }
+            ready = [i for i in ready if i not in retried or i.execution_id in waiting]
+        if not ready:
             return
         try:
-            self._enqueue(item.execution_id, item.instant, item.delivery)
+            self._enqueue_many(ready)
         except Exception as exc:
+            self._retry_later(ready, exc, now)
+            return
+        for item in ready:
+            start_in = (item.instant - datetime.now(UTC)).total_seconds()
+            self._remember(item.execution_id, start_in, item.delivery)
+
+    def _retry_later(self, batch: list[_Delivery], exc: Exception, now: float) -> None:
+        tries = max(item.tries for item in batch) + 1
+        delay = min(self.retry_backoff * 2 ** (tries - 1), self.max_backoff)
+        logger.warning(
+            "could not enqueue %d executions (%s) on tasks backend %r (try %d; again in %.1fs): %s",
+            len(batch),
+            ", ".join(str(item.execution_id) for item in batch[:5]),
+            self.backend,
+            tries,
+            delay,
+            exc,
+            exc_info=tries == 1,
+        )
+        for item in batch:
             item.tries += 1
             item.since = item.since or now
             item.error = exc
-            delay = min(self.retry_backoff * 2 ** (item.tries - 1), self.max_backoff)
-            logger.warning(
-                "could not enqueue execution %d on tasks backend %r (try %d; again in %.1fs): %s",
-                item.execution_id,
-                self.backend,
-                item.tries,
-                delay,
-                exc,
-                exc_info=item.tries == 1,
-            )
             item.due = now + delay
             self._post(item)
-            return
-        start_in = (item.instant - datetime.now(UTC)).total_seconds()
-        self._remember(item.execution_id, start_in, item.delivery)
 
     def _give_up(self, item: _Delivery, exc: object) -> None:
         reason = (
@@ -284,10 +303,14 @@ class TasksExecutor(Executor):
         if store.fail_unstarted(item.execution_id, reason, datetime.now(UTC), self.using):
             runner.announce_failed([item.execution_id], self.using)
 
+    def _lead(self, instant: datetime) -> datetime | None:
+        """`run_after` for a lead over `defer_over`; None to send at once."""
+        lead = (instant - datetime.now(UTC)).total_seconds()
+        return instant if lead > self.defer_over else None
+
     def _enqueue(self, execution_id: int, instant: datetime, delivery: int) -> str:
         from django_schedules import tasks
 
-        lead = (instant - datetime.now(UTC)).total_seconds()
         return tasks.enqueue(
             execution_id,
             backend=self.backend,
@@ -295,7 +318,17 @@ class TasksExecutor(Executor):
             priority=self.priority,
             delivery=delivery,
             not_before=instant,
-            run_after=instant if lead > self.defer_over else None,
+            run_after=self._lead(instant),
+        )
+
+    def _enqueue_many(self, batch: list[_Delivery]) -> None:
+        from django_schedules import tasks
+
+        tasks.enqueue_many(
+            [(i.execution_id, i.delivery, i.instant, self._lead(i.instant)) for i in batch],
+            backend=self.backend,
+            queue_name=self.queue_name,
+            priority=self.priority,
         )
 
     # The sweeper.

@@ -260,8 +260,12 @@ def enqueue_many(
     configured = task.get_backend()
     now = [d for d in deliveries if d[3] is None or not configured.supports_defer]
     later = [d for d in deliveries if d not in now]
-    if now and type(configured).__module__.startswith("django_tasks_rq."):
+    engine = type(configured).__module__.split(".")[0]
+    if now and engine == "django_tasks_rq":
         _rq_enqueue_many(task, now)
+        now = []
+    elif now and engine in ("django_tasks_celery", "django_tasks_fennel"):
+        _celery_enqueue_many(task, configured, now)
         now = []
     for execution_id, delivery, instant, run_after in now + later:
         enqueue(
@@ -306,6 +310,37 @@ def _rq_enqueue_many(task: Any, deliveries: list[Delivery]) -> None:
         for execution_id, delivery, instant, _ in deliveries
     ]
     queue.enqueue_many(datas)
+
+
+def _celery_enqueue_many(task: Any, configured: Any, deliveries: list[Delivery]) -> None:
+    """What django-tasks-celery's or django-tasks-fennel's ``enqueue`` sends (the Celery
+    task name they register, the queue, the priority), for many messages over one producer,
+    with the task id :func:`engine_id`."""
+    app: Any
+    if type(configured).__module__.startswith("django_tasks_celery."):
+        app = configured._get_celery_app()
+        name = task.module_path
+        options = configured._build_send_options(task)
+    else:
+        from celery import current_app
+        from django_tasks_fennel import backend as fennel
+
+        app = current_app
+        name = fennel._to_celery_name(task.module_path)
+        options = {
+            "queue": task.queue_name,
+            "priority": fennel._map_priority(task.priority),
+            "headers": {fennel.DJANGO_TASKS_PRIORITY_HEADER: task.priority},
+        }
+    with app.producer_or_acquire() as producer:
+        for execution_id, delivery, instant, _ in deliveries:
+            app.send_task(
+                name,
+                args=[execution_id, delivery, instant.timestamp()],
+                task_id=engine_id(execution_id, delivery),
+                producer=producer,
+                **options,
+            )
 
 
 def backend_runs_at_once(backend: str) -> bool:

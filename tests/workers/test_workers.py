@@ -127,6 +127,10 @@ def test_a_real_worker_runs_each_occurrence_once(engine: str, queue: str, tmp_pa
 
         wait(lambda: succeeded() >= 12, f"12 runs on {engine}", loop, engine_worker)
         assert loop.stop() == 0, loop.output()
+        # The engine's own id of each message names the execution and the delivery.
+        first = Execution.objects.filter(status=ExecutionStatus.SUCCEEDED).first()
+        assert first is not None
+        wait(lambda: f"schedules-{first.pk}-1" in engine_worker.output(), "the id", engine_worker)
         # What the scheduler handed over before it stopped still runs on the worker.
         wait(
             lambda: not Execution.objects.filter(status__in=["pending", "running"]).exists(),

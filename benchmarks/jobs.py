@@ -27,6 +27,13 @@ def noop() -> None:
     """An empty job body."""
 
 
+@job(name="bench.stamp")
+def stamp() -> float:
+    """Return the instant this first line ran (time.time()): stored as the Execution's result,
+    it says when the run really started, once its row is written."""
+    return time.time()
+
+
 @job(name="bench.record_start")
 def record_start(label: str, context: JobContext) -> None:
     """Record the instant the job started (time.time()) and its lateness."""

@@ -6,6 +6,7 @@ this module imports nothing from Django or the app at import time.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 
@@ -48,10 +49,11 @@ def worker_main(conn: Any) -> None:
                 return  # the scheduler went away
             if message is None:
                 return
-            execution_id, epoch, using = message
+            execution_id, epoch, using, delay = message
             error = ""
             try:
-                run_execution_now(execution_id, epoch, using)
+                # Started `delay` seconds from now, as the pool was told: never early.
+                run_execution_now(execution_id, epoch, using, time.monotonic() + delay)
             except BaseException as exc:  # report it; the next run gets a fresh try
                 error = repr(exc)
             finally:

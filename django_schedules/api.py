@@ -486,8 +486,10 @@ def _switch(job_id: str, *, enabled: bool, action: str) -> Schedule:
 
 
 def remove_job(job_id: str, jobstore: str | None = None) -> None:
-    """Delete a schedule. Its executions stay, as history, with their job id and name."""
-    schedule = store.delete_schedule(job_id)
+    """Delete a schedule. Its executions stay, as history, with their job id and name; those
+    not yet started (claimed ahead of their time, or from :func:`run_job_now`) are recorded
+    as skipped and never run."""
+    schedule = store.delete_schedule(job_id, _now())
     announce(schedule, "removed")
 
 

@@ -210,6 +210,10 @@ class Execution(models.Model):
     job_id = models.CharField(_("job id"), max_length=200)
     name = models.CharField(_("name"), max_length=200, blank=True)
     func = models.CharField(_("callable"), max_length=255, blank=True)
+    # The call as it was claimed: a run never reads its arguments from the schedule, which
+    # can be edited or deleted between the claim and the run (docs/guarantees.md).
+    args = models.JSONField(_("positional arguments"), default=list, blank=True)
+    kwargs = models.JSONField(_("keyword arguments"), default=dict, blank=True)
     fire_time = models.DateTimeField(_("fire time"), help_text=_("The nominal occurrence."))
     run_at = models.DateTimeField(
         _("run at"), null=True, blank=True, help_text=_("Fire time plus jitter.")

@@ -101,36 +101,65 @@ def run_execution_now(
     """
     using = using or conf.SCHEDULES_DATABASE
     worker = worker_identity()
-    wait = 0.0 if start_at is None else max(start_at - time.monotonic(), 0.0)
-    started_at = datetime.now(UTC) + timedelta(seconds=wait)
     write = commit.write if commit is not None else _now
+    started_at = planned_start(start_at)
     spec = write(partial(store.start_execution, execution_id, epoch, worker, started_at, using))
     if spec is None:
         logger.debug("execution %d is not ours to start", execution_id)
         return ""
+    return run_started(
+        spec, using, start_at, write=write, stop_at_timeout=stop_at_timeout, loop=loop
+    )
+
+
+def planned_start(start_at: float | None) -> datetime:
+    """The wall-clock instant a run due at the monotonic `start_at` (now when None or past)
+    starts at: what its row records as ``started_at``."""
+    wait = 0.0 if start_at is None else max(start_at - time.monotonic(), 0.0)
+    return datetime.now(UTC) + timedelta(seconds=wait)
+
+
+def run_started(
+    spec: store.RunSpec,
+    using: str,
+    start_at: float | None = None,
+    *,
+    write: Callable[[Callable[[], Any]], Any] | None = None,
+    record: Callable[[store.Finish], None] | None = None,
+    stop_at_timeout: bool = False,
+    loop: asyncio.AbstractEventLoop | None = None,
+) -> str:
+    """Run an execution whose start this worker won (its row is ``running`` under us): wait
+    for `start_at`, call the job (retried as the schedule says), and record how it ended.
+
+    ``write``: where the row's writes go (default: at once, in this thread). ``record``: a
+    finisher that writes the end later, with other runs' (the thread pool's), and sends the
+    signals then; without one the end is written here and the signals sent.
+    """
+    write = write or _now
+    execution_id = spec.execution_id
     if start_at is not None and (left := start_at - time.monotonic()) > 0:
         time.sleep(left)
     send_signals(using, execution_id, "execution_started")
     started = time.monotonic()
 
     def finish(status: str, attempt: int, **outcome: str) -> bool:
-        finished_at = datetime.now(UTC)
-        duration = timedelta(seconds=time.monotonic() - started)
-        done = write(
-            lambda: store.finish_execution(
-                execution_id,
-                attempt,
-                status,
-                finished_at=finished_at,
-                duration=duration,
-                using=using,
-                **outcome,
-            )
+        end = store.Finish(
+            execution_id,
+            attempt,
+            status,
+            finished_at=datetime.now(UTC),
+            duration=timedelta(seconds=time.monotonic() - started),
+            **outcome,
         )
-        if done:
-            failed = ("execution_failed",) if status == ExecutionStatus.FAILED else ()
-            send_signals(using, execution_id, "execution_finished", *failed)
-        return done
+        if record is not None:
+            record(end)
+            return True
+        done = write(partial(store.finish_executions, [end], using))
+        if execution_id in done:
+            finished(end, using)
+            return True
+        return False
 
     try:
         entry = get_registered(spec.func)
@@ -181,12 +210,22 @@ def run_execution_now(
                 return ExecutionStatus.FAILED
             result = "" if value is None else cap(repr(value))
             if not finish(ExecutionStatus.SUCCEEDED, attempt, result=result):
-                logger.warning(
-                    "execution %d finished after it was marked timed out or lost; result dropped",
-                    execution_id,
-                )
+                dropped(execution_id)
                 return ""
             return ExecutionStatus.SUCCEEDED
+
+
+def finished(end: store.Finish, using: str) -> None:
+    """Send the signals of a run whose end was recorded."""
+    failed = ("execution_failed",) if end.status == ExecutionStatus.FAILED else ()
+    send_signals(using, end.execution_id, "execution_finished", *failed)
+
+
+def dropped(execution_id: int) -> None:
+    logger.warning(
+        "execution %d finished after it was marked timed out or lost; result dropped",
+        execution_id,
+    )
 
 
 def _now(write: Callable[[], _T]) -> _T:
@@ -244,7 +283,7 @@ async def _await(value: Any) -> Any:
 
 class Deadlines:
     """The runs handed to one in-process executor (or its process pool) and not seen to end,
-    each overdue `timeout` seconds after it was handed over, by this process's monotonic
+    each overdue `timeout` seconds after its start time, by this process's monotonic
     clock. Thread-safe: the executor's workers add and discard, the upkeep looks."""
 
     def __init__(self) -> None:
@@ -252,8 +291,11 @@ class Deadlines:
         # id -> (monotonic deadline, timeout) when the run has a timeout
         self._runs: dict[int, tuple[float, float] | None] = {}
 
-    def add(self, execution_id: int, timeout: float | None) -> None:
-        deadline = None if timeout is None else (time.monotonic() + timeout, timeout)
+    def add(self, execution_id: int, timeout: float | None, start_in: float = 0.0) -> None:
+        """Track a run that starts `start_in` seconds from now: its timeout counts from
+        then, not from the hand-over (a run claimed ahead waits for its time first)."""
+        start = time.monotonic() + max(start_in, 0.0)
+        deadline = None if timeout is None else (start + timeout, timeout)
         with self._lock:
             self._runs[execution_id] = deadline
 

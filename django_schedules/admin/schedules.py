@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from django_schedules import api, store
-from django_schedules.exceptions import SchedulesError
+from django_schedules.exceptions import ScheduleNotFound, SchedulesError
 from django_schedules.forms import CRON_PRESETS, ScheduleForm, TriggerForm, timezone_names
 from django_schedules.models import (
     Execution,
@@ -261,6 +262,13 @@ class ScheduleAdmin(_ScheduleAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Schedule) -> None:
         api.remove_job(obj.job_id)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
+        # "Delete selected": each through remove_job, as one delete is (runs not yet started
+        # are skipped, the scheduler is told).
+        for job_id in queryset.values_list("job_id", flat=True):
+            with contextlib.suppress(ScheduleNotFound):  # removed meanwhile
+                api.remove_job(job_id)
 
     # -- change list columns -------------------------------------------------------------------
 

@@ -54,8 +54,8 @@ class Executor(ABC):
         """Executions handed to this executor that have not ended yet."""
         return self._runs.ids()
 
-    def _track(self, execution_id: int, timeout: float | None) -> None:
-        self._runs.add(execution_id, timeout)
+    def _track(self, execution_id: int, timeout: float | None, start_in: float = 0.0) -> None:
+        self._runs.add(execution_id, timeout, start_in)
 
     def _untrack(self, execution_id: int) -> None:
         self._runs.discard(execution_id)

@@ -7,6 +7,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from collections import deque
 from typing import Any
 
@@ -41,7 +42,8 @@ class ProcessPoolExecutor(Executor):
         if self.max_workers < 1:
             raise ValueError(f"max_workers must be at least 1, got {self.max_workers!r}")
         self._ctx = multiprocessing.get_context("spawn")
-        self._waiting: deque[tuple[int, int | None]] = deque()
+        # (execution id, epoch, monotonic start instant)
+        self._waiting: deque[tuple[int, int | None, float]] = deque()
         self._workers: list[_Worker] = []
         self._wake_r, self._wake_w = self._ctx.Pipe(duplex=False)
         self._manager: threading.Thread | None = None
@@ -51,12 +53,14 @@ class ProcessPoolExecutor(Executor):
     def submit(
         self, execution_id: int, epoch: int | None, timeout: float | None, start_in: float = 0.0
     ) -> None:
-        # A process does not share our monotonic clock: it starts as soon as it can.
+        # Our monotonic clock's instant; a worker is told the delay left when it is sent
+        # the run (the pipe only makes it later), and the runner waits for it after the
+        # start's compare-and-swap: a run never starts before its time.
         if self._closed:
             raise RuntimeError(f"executor {self.name!r} is shut down")
-        self._track(execution_id, timeout)
+        self._track(execution_id, timeout, start_in)
         with self._lock:
-            self._waiting.append((execution_id, epoch))
+            self._waiting.append((execution_id, epoch, time.monotonic() + max(start_in, 0.0)))
             if self._manager is None:
                 self._manager = threading.Thread(
                     target=self._manage, name=f"schedules-{self.name}-pool", daemon=True
@@ -111,11 +115,12 @@ class ProcessPoolExecutor(Executor):
                     self._spawned += 1
                     worker = _Worker(self._ctx, f"schedules-{self.name}-{self._spawned}")
                     self._workers.append(worker)
-                execution_id, epoch = self._waiting.popleft()
+                execution_id, epoch, start_at = self._waiting.popleft()
+                delay = max(start_at - time.monotonic(), 0.0)
                 try:
-                    worker.conn.send((execution_id, epoch, self.using))
+                    worker.conn.send((execution_id, epoch, self.using, delay))
                 except OSError:  # it died idle: replace it and try again
-                    self._waiting.appendleft((execution_id, epoch))
+                    self._waiting.appendleft((execution_id, epoch, start_at))
                     self._workers.remove(worker)
                     worker.process.kill()
                     continue

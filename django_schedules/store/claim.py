@@ -154,6 +154,8 @@ def _new_row(s: DueSchedule, e: NewExecution, epoch: int, now: datetime) -> NewR
         job_id=s.job_id,
         name=s.name,
         func=s.func,
+        args=s.args,
+        kwargs=s.kwargs,
         fire_time=e.fire_time,
         run_at=e.run_at or e.fire_time,
         kind=e.kind,

@@ -6,6 +6,7 @@ writes one statement per batch and falls back to it for a feature its server lac
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -28,6 +29,8 @@ class NewRow(NamedTuple):
     job_id: str
     name: str
     func: str
+    args: str  # JSON text, as the claim read it from the schedule
+    kwargs: str  # JSON text
     fire_time: datetime
     run_at: datetime
     kind: str
@@ -399,7 +402,10 @@ def _datetime_adapter(connection: Any) -> Callable[[datetime | None], Any]:
 
 def _insert_each(rows: list[NewRow], using: str) -> list[Inserted]:
     """``bulk_create``, then the ids read back when the database could not return them."""
-    objs = [Execution(**row._asdict()) for row in rows]
+    parsed = (
+        row._replace(args=json.loads(row.args), kwargs=json.loads(row.kwargs)) for row in rows
+    )
+    objs = [Execution(**row._asdict()) for row in parsed]
     try:
         # A duplicate key aborts the whole transaction on PostgreSQL: use a savepoint.
         with transaction.atomic(using=using):

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F
+from django.db import connections
+from django.db.models import Case, DateTimeField, F, Value, When
 
 from django_schedules.dbclock import DbNow
 from django_schedules.models import Execution, ExecutionStatus
@@ -73,40 +74,117 @@ class RunSpec:
     timeout: float | None = None  # seconds; the schedule's, read when the run starts
 
 
+@dataclass(frozen=True)
+class Start:
+    """One execution to start: at `epoch` only when given, recorded as started at
+    `started_at` (the instant the job will start)."""
+
+    execution_id: int
+    epoch: int | None
+    started_at: datetime
+
+
+# The columns of a RunSpec, read for the executions a start won.
+_SPEC_COLUMNS = (
+    "pk",
+    "started_at",
+    "schedule_id",
+    "func",
+    "args",
+    "kwargs",
+    "fire_time",
+    "attempt",
+    "schedule__max_retries",
+    "schedule__retry_delay",
+    "schedule__timeout",
+)
+
+
 @retrying(transient=True)
+def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[int, RunSpec]:
+    """CAS pending -> running for a batch, one UPDATE per epoch, then one read of the specs
+    of those this call won, by id. The others are left out: another worker has them, or a
+    newer lease holder adopted them, so a duplicate delivery never runs a job twice. A try
+    whose reply was lost is recognised on the next by its worker and start times."""
+    if not starts:
+        return {}
+    table = executions(using)
+    worker = worker[:255]
+    first: dict[int, Start] = {}
+    for start in starts:  # the same run handed over twice: its first start counts
+        first.setdefault(start.execution_id, start)
+    by_epoch: dict[int | None, list[Start]] = {}
+    for start in first.values():
+        by_epoch.setdefault(start.epoch, []).append(start)
+    with write_transaction(using):  # one commit for the batch
+        for epoch, group in by_epoch.items():
+            qs = table.pending().filter(pk__in=[s.execution_id for s in group])
+            if epoch is not None:
+                qs = qs.filter(epoch=epoch)
+            times = {s.started_at for s in group}
+            started_at: Any = (
+                next(iter(times))
+                if len(times) == 1
+                else Case(
+                    *[When(pk=s.execution_id, then=Value(s.started_at)) for s in group],
+                    output_field=DateTimeField(),
+                )
+            )
+            qs.update(
+                status=ExecutionStatus.RUNNING,
+                started_at=started_at,
+                heartbeat_at=DbNow(),
+                worker=worker,
+            )
+        wanted = {pk: s.started_at for pk, s in first.items()}
+        found = table.running().filter(pk__in=list(wanted), worker=worker)
+        rows = list(found.values_list(*_SPEC_COLUMNS))
+    return {
+        pk: RunSpec(
+            execution_id=pk,
+            schedule_id=schedule_id,
+            # The call as claimed, never the schedule's: it may have been edited since.
+            func=func,
+            args=list(args),
+            kwargs=dict(kwargs),
+            fire_time=fire_time,
+            attempt=attempt,
+            max_retries=max_retries or 0,
+            retry_delay=retry_delay or 0.0,
+            timeout=timeout,
+        )
+        for (
+            pk,
+            started_at,
+            schedule_id,
+            func,
+            args,
+            kwargs,
+            fire_time,
+            attempt,
+            max_retries,
+            retry_delay,
+            timeout,
+        ) in rows
+        if started_at == wanted[pk]
+    }
+
+
 def start_execution(
     execution_id: int, epoch: int | None, worker: str, started_at: datetime, using: str
 ) -> RunSpec | None:
-    """CAS pending -> running (only at `epoch` when given). None: another worker has it, or a
-    newer lease holder adopted it: a duplicate delivery never runs a job twice."""
-    table = executions(using)
-    qs = table.pending().filter(pk=execution_id)
-    if epoch is not None:
-        qs = qs.filter(epoch=epoch)
-    won = qs.update(
-        status=ExecutionStatus.RUNNING,
-        started_at=started_at,
-        heartbeat_at=DbNow(),
-        worker=worker[:255],
+    """:func:`start_executions` of one: its spec, or None when it is not ours to run."""
+    return start_executions([Start(execution_id, epoch, started_at)], worker, using).get(
+        execution_id
     )
-    # Our own start, should a try have landed unseen: `started_at` is this call's own.
-    ours = table.running().filter(pk=execution_id, worker=worker[:255], started_at=started_at)
-    if won != 1 and not ours.exists():
-        return None
-    row = table.select_related("schedule").get(pk=execution_id)
-    schedule = row.schedule
-    return RunSpec(
-        execution_id=row.pk,
-        schedule_id=schedule.pk if schedule else None,
-        func=row.func,
-        args=list(schedule.args) if schedule else [],
-        kwargs=dict(schedule.kwargs) if schedule else {},
-        fire_time=row.fire_time,
-        attempt=row.attempt,
-        max_retries=schedule.max_retries if schedule else 0,
-        retry_delay=schedule.retry_delay if schedule else 0.0,
-        timeout=schedule.timeout if schedule else None,
-    )
+
+
+def cancel_pending(schedule_id: int, reason: str, now: datetime, using: str) -> int:
+    """Finish the schedule's executions that have not started as skipped, with `reason`:
+    the start's compare-and-swap (pending -> running) then finds nothing to start, whichever
+    executor holds them. A step of the caller's write transaction. Return how many."""
+    qs = executions(using).pending().filter(schedule_id=schedule_id)
+    return qs.update(status=ExecutionStatus.SKIPPED, reason=reason[:500], finished_at=now)
 
 
 def still_pending(execution_ids: Sequence[int], epoch: int, using: str) -> list[int]:
@@ -126,7 +204,65 @@ def next_attempt(execution_id: int, attempt: int, using: str) -> bool:
     return qs.update(attempt=attempt + 1, heartbeat_at=DbNow()) == 1
 
 
+@dataclass(frozen=True)
+class Finish:
+    """How one attempt of a running execution ended."""
+
+    execution_id: int
+    attempt: int
+    status: str
+    finished_at: datetime
+    duration: timedelta
+    result: str = ""
+    reason: str = ""
+    traceback: str = ""
+
+
 @retrying(transient=True)
+def finish_executions(finishes: Sequence[Finish], using: str) -> set[int]:
+    """Finish a batch of running executions (each only at its attempt): one statement sent
+    with every row's values (``executemany``), then one read of which landed. Return the ids
+    finished by this call; the others were finished already (timed out, marked lost). A try
+    whose reply was lost is recognised on the next by each row's status and finish time."""
+    if not finishes:
+        return set()
+    connection = connections[using]
+    fields: dict[str, Any] = {f.name: f for f in Execution._meta.concrete_fields}
+    qn = connection.ops.quote_name
+    columns = ("status", "finished_at", "duration", "result", "reason", "traceback")
+    sets = ", ".join(f"{qn(fields[c].column)} = %s" for c in columns)
+    sql = (
+        f"UPDATE {qn(Execution._meta.db_table)} SET {sets} "  # noqa: S608 - names from the model
+        f"WHERE {qn('id')} = %s AND {qn('status')} = %s AND {qn('attempt')} = %s"
+    )
+    finished_at, duration = fields["finished_at"], fields["duration"]
+    params = [
+        (
+            f.status,
+            finished_at.get_db_prep_value(f.finished_at, connection),
+            duration.get_db_prep_value(f.duration, connection),
+            f.result,
+            f.reason[:500],
+            f.traceback,
+            f.execution_id,
+            ExecutionStatus.RUNNING.value,
+            f.attempt,
+        )
+        for f in finishes
+    ]
+    wanted = {f.execution_id: f for f in finishes}
+    with write_transaction(using):  # one commit for the batch
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, params)
+        found = executions(using).filter(pk__in=list(wanted))
+        rows = list(found.values_list("pk", "status", "attempt", "finished_at"))
+    return {
+        pk
+        for pk, status, attempt, at in rows
+        if (status, attempt, at) == (wanted[pk].status, wanted[pk].attempt, wanted[pk].finished_at)
+    }
+
+
 def finish_execution(
     execution_id: int,
     attempt: int,
@@ -139,26 +275,10 @@ def finish_execution(
     traceback: str = "",
     using: str,
 ) -> bool:
-    """Finish a running execution. False: it was finished already (timed out, marked lost)."""
-    table = executions(using)
-    done = (
-        table.running()
-        .filter(pk=execution_id, attempt=attempt)
-        .update(
-            status=status,
-            finished_at=finished_at,
-            duration=duration,
-            result=result,
-            reason=reason[:500],
-            traceback=traceback,
-        )
-    )
-    # Or our own finish, should a try have landed unseen.
-    return done == 1 or (
-        table.filter(
-            pk=execution_id, status=status, attempt=attempt, finished_at=finished_at
-        ).exists()
-    )
+    """:func:`finish_executions` of one. False: it was finished already (timed out, marked
+    lost)."""
+    finish = Finish(execution_id, attempt, status, finished_at, duration, result, reason, traceback)
+    return execution_id in finish_executions([finish], using)
 
 
 @retrying()

@@ -25,6 +25,7 @@ from django_schedules.models import (
     Schedule,
     ScheduleSource,
 )
+from django_schedules.store.executions import cancel_pending
 from django_schedules.store.transactions import (
     database_alias,
     notify_change,
@@ -148,12 +149,19 @@ def _exists(job_id: str) -> ScheduleExists:
     )
 
 
-def delete_schedule(job_id: str) -> Schedule:
-    """Delete a schedule; its executions stay, with ``schedule`` set to NULL."""
+# The reason recorded on a removed schedule's executions that had not started.
+REMOVED_BEFORE_START = "skipped: the schedule was removed before this run started"
+
+
+def delete_schedule(job_id: str, now: datetime) -> Schedule:
+    """Delete a schedule; its executions stay, with ``schedule`` set to NULL. Those not yet
+    started (claimed ahead, or run-now) are finished as skipped in the same transaction: a
+    removed schedule runs nothing more."""
 
     def attempt() -> Schedule:
         with write_transaction() as alias:
             schedule = locked_schedule(job_id, alias)
+            cancel_pending(schedule.pk, REMOVED_BEFORE_START, now, alias)
             Schedule.objects.using(alias).filter(pk=schedule.pk).delete()
             notify_change(alias)
         return schedule
@@ -174,6 +182,8 @@ def insert_manual_execution(job_id: str, now: datetime) -> Execution:
                     job_id=schedule.job_id,
                     name=schedule.name,
                     func=schedule.func,
+                    args=schedule.args,
+                    kwargs=schedule.kwargs,
                     fire_time=fire_time,
                     run_at=fire_time,
                     kind=ExecutionKind.MANUAL,

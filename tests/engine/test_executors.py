@@ -222,3 +222,46 @@ def test_a_process_pool_run_past_its_timeout_is_killed_and_its_worker_replaced(
     assert slow.reason.startswith("timeout:"), slow.reason
     assert slow.duration is None or slow.duration.total_seconds() < 30
     assert victim.exitcode is not None and victim.exitcode < 0  # killed by a signal
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_thread_pool_runs_an_execution_handed_over_twice_once(clock: ManualClock) -> None:
+    """The starter's batch is a compare-and-swap per row: a second delivery of the same run
+    (a re-dispatch after a failed pass) in the same batch or a later one starts nothing."""
+    from .conftest import RecordingExecutor
+
+    interval_schedule("twice", 60, kwargs={"tag": "twice"})
+    recording = RecordingExecutor()
+    make_scheduler(clock, recording).tick()
+    [(execution_id, epoch)] = recording.submitted
+    executor = ThreadPoolExecutor("default", {"max_workers": 4}, using="default")
+    for _ in range(3):
+        executor.submit(execution_id, epoch, None)
+    wait_for(lambda: not executor.running_ids())
+    executor.submit(execution_id, epoch, None)
+    wait_for(lambda: not executor.running_ids())
+    executor.close()
+    assert jobs.RUNS == [("record", "twice")]
+    assert Execution.objects.get(pk=execution_id).status == "succeeded"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_closing_the_thread_pool_runs_and_records_what_it_started_ahead(
+    clock: ManualClock,
+) -> None:
+    """Runs started ahead of their instant (their rows already ``running``) are run on their
+    instant and recorded before close() returns, not left for the lost-run check."""
+    from .conftest import RecordingExecutor
+
+    for n in range(3):
+        interval_schedule(f"ahead-{n}", 60, kwargs={"tag": f"ahead-{n}"})
+    recording = RecordingExecutor()
+    make_scheduler(clock, recording).tick()
+    executor = ThreadPoolExecutor("default", {"max_workers": 2}, using="default")
+    began = time.monotonic()
+    for execution_id, epoch in recording.submitted:
+        executor.submit(execution_id, epoch, None, start_in=0.3)
+    executor.close()
+    assert time.monotonic() - began >= 0.3  # not before their instant
+    assert sorted(jobs.RUNS) == [("record", f"ahead-{n}") for n in range(3)]
+    assert set(Execution.objects.values_list("status", flat=True)) == {"succeeded"}

@@ -2,6 +2,7 @@
 what a scenario passes through the environment (a process cannot take ``override_settings``).
 
 - ``SCENARIO_JOBS``: ``SCHEDULES_JOBS`` as JSON.
+- ``SCENARIO_EXECUTORS``: ``SCHEDULES_EXECUTORS`` as JSON.
 - ``SCENARIO_MAX_CATCH_UP``: ``SCHEDULES_MAX_CATCH_UP``.
 - ``SCENARIO_QUERY_LOG``: a file that receives one line per SQL statement, ``<time>|<sql>``.
 """
@@ -15,6 +16,9 @@ from tests.settings import *  # noqa: F403
 
 if os.environ.get("SCENARIO_JOBS"):
     SCHEDULES_JOBS = json.loads(os.environ["SCENARIO_JOBS"])
+
+if os.environ.get("SCENARIO_EXECUTORS"):
+    SCHEDULES_EXECUTORS = json.loads(os.environ["SCENARIO_EXECUTORS"])
 
 if os.environ.get("SCENARIO_MAX_CATCH_UP"):
     SCHEDULES_MAX_CATCH_UP = int(os.environ["SCENARIO_MAX_CATCH_UP"])

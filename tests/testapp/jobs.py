@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django_schedules import job
@@ -84,6 +85,12 @@ def scenario_sleep(seconds: float = 1.0) -> str:
 def scenario_echo(word: str = "") -> str:
     """Return `word`, so the execution's result shows which arguments ran."""
     return word
+
+
+@job(name="scenarios.stamp")
+def scenario_stamp() -> float:
+    """Return the wall-clock instant of this first line: when the run really started."""
+    return time.time()
 
 
 @job(name="scenarios.where")

@@ -51,16 +51,16 @@ class TasksExecutor(Executor):
     """Hand each execution to Django's tasks framework (``django.tasks`` on Django 6, the
     ``django-tasks`` backport on 5.2) as ``run_execution(execution_id, delivery, not_before)``.
 
-    OPTIONS (docs/executors.md): ``backend`` (a ``TASKS`` alias, default ``"default"``),
-    ``queue_name``, ``priority``; ``publishers`` (threads sending to the broker, default 4);
-    ``retry_backoff`` (first delay after a failed enqueue, default 0.5 s, doubling up to
-    ``max_backoff``, default 30 s); ``enqueue_timeout`` (default 10 s: an enqueue that has
-    not returned by then is tried again from another thread); ``give_up_after`` (default
-    300 s: an execution that could not be enqueued that long is finished ``failed``);
-    ``defer_over`` (default 1 s: a
-    longer lead is deferred by the backend with ``run_after``, a shorter one is enqueued at
-    once and the worker waits for the instant); ``redeliver_after`` (default 60 s) and
-    ``max_redeliveries`` (default 3): the sweeper.
+    OPTIONS (docs/executors.md has the table): ``backend`` (a ``TASKS`` alias, default
+    ``"default"``), ``queue_name``, ``priority``; ``publishers`` (threads sending to the
+    broker, 4) and ``batch`` (deliveries one of them sends at once, 100); ``retry_backoff``
+    and ``max_backoff`` (0.5 s doubling up to 5 s after a failed enqueue; all at once when
+    one goes through again); ``enqueue_timeout`` (10 s: an enqueue that has not returned is
+    tried again from another thread); ``give_up_after`` (300 s: an execution that could not
+    be enqueued that long is finished ``failed``); ``defer_over`` (1 s: a longer lead is
+    deferred by the backend with ``run_after``, a shorter one is sent at once and the worker
+    waits for the instant); ``redeliver_after`` (60 s) and ``max_redeliveries`` (3): the
+    sweeper.
 
     The sweeper: an execution still ``pending`` ``redeliver_after`` seconds after its start
     time, while this leader still holds the lease, is enqueued again, up to
@@ -83,7 +83,7 @@ class TasksExecutor(Executor):
         self.max_redeliveries = int(options.get("max_redeliveries", 3))
         self.publishers = max(int(options.get("publishers", 4)), 1)
         self.retry_backoff = _number(options, "retry_backoff", 0.5)
-        self.max_backoff = _number(options, "max_backoff", 30.0)
+        self.max_backoff = _number(options, "max_backoff", 5.0)
         self.give_up_after = _number(options, "give_up_after", 300.0)
         self.defer_over = _number(options, "defer_over", 1.0)
         self.enqueue_timeout = _number(options, "enqueue_timeout", 10.0)
@@ -273,6 +273,19 @@ class TasksExecutor(Executor):
         for item in ready:
             start_in = (item.instant - datetime.now(UTC)).total_seconds()
             self._remember(item.execution_id, start_in, item.delivery)
+        self._broker_is_back()
+
+    def _broker_is_back(self) -> None:
+        """An enqueue went through: what waits out a backoff goes now, not seconds after the
+        broker came back."""
+        with self._cond:
+            now = time.monotonic()
+            waiting = [item for item in self._outbox if item.tries and item.due > now]
+            if waiting:
+                for item in waiting:
+                    item.due = now
+                heapq.heapify(self._outbox)
+                self._cond.notify_all()
 
     def _retry_later(self, batch: list[_Delivery], exc: Exception, now: float) -> None:
         tries = max(item.tries for item in batch) + 1

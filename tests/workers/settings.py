@@ -44,10 +44,13 @@ TASKS = {
     "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": [QUEUE]},
     "celery": CELERY_BACKEND,
 }
+# A message a dying worker took is sent again after 10 s (the default, 60 s, suits a real
+# backlog; the fault tests would wait a minute for it).
+_HANDOFF = {"queue_name": QUEUE, "redeliver_after": 10}
 SCHEDULES_EXECUTORS = {
     "default": {"BACKEND": "threadpool"},
-    "rq": {"BACKEND": "tasks", "OPTIONS": {"backend": "rq", "queue_name": QUEUE}},
-    "celery": {"BACKEND": "tasks", "OPTIONS": {"backend": "celery", "queue_name": QUEUE}},
+    "rq": {"BACKEND": "tasks", "OPTIONS": {"backend": "rq", **_HANDOFF}},
+    "celery": {"BACKEND": "tasks", "OPTIONS": {"backend": "celery", **_HANDOFF}},
 }
 # The backends' own advice on result backends: our results are on the Execution row.
 SILENCED_SYSTEM_CHECKS = ["django_tasks_celery.W001", "django_tasks_celery.W002"]

@@ -81,10 +81,12 @@ def scheduler(queue: str) -> ManageCommand:
     )
 
 
-def wait(predicate: Callable[[], object], what: str, *processes: ManageCommand) -> None:
+def wait(
+    predicate: Callable[[], object], what: str, *processes: ManageCommand, timeout: float = 120
+) -> None:
     """wait_until with the processes' output in the failure."""
     try:
-        wait_until(predicate, timeout=120, message=what)
+        wait_until(predicate, timeout=timeout, message=what)
     except AssertionError as exc:
         logs = "\n".join(f"--- {' '.join(p.args[2:5])}\n{p.output()}" for p in processes)
         raise AssertionError(f"{exc}\n{logs}") from None

@@ -56,9 +56,13 @@ def start(args: list[str], queue: str, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
+RQ_WORKER_CLASS: list[str] = []  # --rq-worker-class: e.g. rq.worker.SimpleWorker (no fork)
+
+
 def workers(engine: str, queue: str, count: int, log: Path) -> list[subprocess.Popen[bytes]]:
     if engine == "rq":
         command = ["-m", "django", "rqworker", queue, "--job-class", "django_tasks_rq.Job"]
+        command += RQ_WORKER_CLASS
         return [start([*command, "--with-scheduler"], queue, log) for _ in range(count)]
     celery = ["-m", "celery", "-A", "tests.workers.celery_app", "worker", "-Q", queue]
     options = ["--concurrency", str(count), "--without-gossip", "--without-mingle", "-l", "WARNING"]
@@ -213,7 +217,10 @@ def main() -> None:
     parser.add_argument("--workers", default="4")
     parser.add_argument("--rates", default="")
     parser.add_argument("--duration", type=float, default=30.0)
+    parser.add_argument("--rq-worker-class", default="")
     options = parser.parse_args()
+    if options.rq_worker_class:
+        RQ_WORKER_CLASS[:] = ["--worker-class", options.rq_worker_class]
     log = Path(tempfile.mkdtemp()) / "processes.log"
     print(f"process output: {log}", file=sys.stderr)
     if options.burst:

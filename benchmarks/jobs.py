@@ -5,6 +5,7 @@ Jobs that measure lateness record into ``STARTS``; they run in the process that 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -55,6 +56,8 @@ def aps_lateness(label: str, start: str, period: float) -> None:
     after `start` (its jobs here run on an interval trigger starting at `start`)."""
     now = datetime.now(UTC)
     begin = datetime.fromisoformat(start)
-    steps = round((now - begin).total_seconds() / period)
+    # The latest occurrence at or before now (a millisecond's tolerance for clock reads): a
+    # run more than half a period late is not mistaken for an early run of the next one.
+    steps = math.floor((now - begin).total_seconds() / period + 0.001 / period)
     record(label, (now - (begin + timedelta(seconds=steps * period))).total_seconds())
     record(label + ":start", time.time())

@@ -36,6 +36,7 @@ CASES = {
     "freeze": "tests/kills/test_leader_frozen_past_its_lease.py",
     "worker": "tests/kills/test_worker_killed_mid_job.py",
     "clock": "tests/kills/test_clock_jumps.py",
+    "chaos": "tests/kills/test_chaos.py",
 }
 # Full length (the tests' own defaults are CI's short form).
 SIZES = {
@@ -46,6 +47,11 @@ SIZES = {
     "KILLS_WORKER_KILLS": "3",
     "KILLS_CLOCK_JUMPS": "20",
     "KILLS_CLOCK_HOST_JUMPS": "5",
+    # The issue 21 run: 4 schedulers, 300 schedules, 2.5 minutes, two long freezes and more.
+    "KILLS_CHAOS_SECONDS": "150",
+    "KILLS_CHAOS_SCHEDULES": "300",
+    "KILLS_CHAOS_SCHEDULERS": "4",
+    "KILLS_CHAOS_FAULTS": "freeze,kill,freeze_anywhere,term,freeze,kill,freeze_anywhere,term",
 }
 COLUMNS = ("test runs", "runs", "firings", "faults", "duplicates", "lost", "stuck")
 

@@ -155,6 +155,140 @@ def lateness_chart(figs: Figures) -> str:
     return "![Lateness p99](img/perf-lateness.png)" if drew else ""
 
 
+# --- end to end: benchmarks/sustained.py ---
+
+SUSTAINED_SYSTEMS = ("ours", "aps", "aps-memory")
+
+
+def sustained_rows() -> list[dict[str, Any]]:
+    """The JSON lines of benchmarks/sustained.py kept under benchmarks/results/."""
+    return [r for f in sorted(RESULTS.glob("sustained-*.jsonl")) for r in load(f)]
+
+
+def sustained_chart(rows: list[dict[str, Any]]) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sweep = [r for r in rows if r.get("metric") == "sustained_p99_ms"]
+    vendors = [v for v in VENDORS if any(r["db"] == v for r in sweep)]
+    if not vendors:
+        return ""
+    fig, axes = plt.subplots(1, len(vendors), figsize=(5 * len(vendors), 4), squeeze=False)
+    for ax, vendor in zip(axes[0], vendors, strict=True):
+        for system in SUSTAINED_SYSTEMS:
+            points = sorted(
+                (r["n"], r["p99"])
+                for r in sweep
+                if r["db"] == vendor and r["system"] == system and r.get("p99")
+            )
+            if points:
+                xs, ys = zip(*points, strict=True)
+                style = "o-" if system == "ours" else "s--"
+                width = 2.5 if system == "ours" else 1.2
+                ax.plot(xs, ys, style, label=NAMES[system], linewidth=width)
+        ax.axhline(20, color="grey", linestyle=":", linewidth=1, label="20 ms")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("runs due a second")
+        ax.set_ylabel("p99 start lateness (ms)")
+        ax.set_title(f"Sustained, end to end: {VENDORS[vendor]}")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    IMG.mkdir(parents=True, exist_ok=True)
+    fig.savefig(IMG / "perf-sustained.png", dpi=90)
+    plt.close(fig)
+    return "![Sustained p99 start lateness against the rate](img/perf-sustained.png)"
+
+
+def sustained_section(rows: list[dict[str, Any]]) -> list[str]:
+    """Runs that start on time and are recorded, end to end: the sweep and the burst."""
+    if not rows:
+        return []
+    out = [
+        "## End to end: runs started on time and recorded",
+        "",
+        "What a user feels: one real `manage.py runscheduler` with the default settings "
+        "(thread pool of 10), R interval schedules due a second spread over a 5-second "
+        "window, a job that returns the instant its first line ran; a run counts once its "
+        "row says `succeeded`. Lateness is that instant minus the fire time. django-apscheduler "
+        "(`DjangoJobStore`, a `DjangoJobExecution` row per run) and APScheduler 3 in memory "
+        "run the same load in the same run. Ceiling: the highest rate with p99 at most 20 ms "
+        "and at least 99.5% of the runs started. `benchmarks/sustained.py`; raw lines in "
+        "`benchmarks/results/sustained-*.jsonl`.",
+        "",
+    ]
+    sweep = [r for r in rows if r.get("metric") == "sustained_p99_ms"]
+    for vendor in VENDORS:
+        mine = [r for r in sweep if r["db"] == vendor]
+        if not mine:
+            continue
+        rates = sorted({r["n"] for r in mine})
+        header = ["runs/s", *(NAMES[s] for s in SUSTAINED_SYSTEMS)]
+        body = []
+        for rate in rates:
+            cells = [f"{rate:,}"]
+            for system in SUSTAINED_SYSTEMS:
+                row = next((r for r in mine if r["n"] == rate and r["system"] == system), None)
+                if row is None or row.get("p99") is None:
+                    cells.append("n/a")
+                else:
+                    cells.append(
+                        f"p99 {fmt(row['p99'])} ms, p50 {fmt(row['p50'])} ms, "
+                        f"{row['started_share']:.1%} started"
+                    )
+            body.append(cells)
+        seconds = {r.get("duration") for r in mine if r.get("duration")}
+        out += [
+            f"**{VENDORS[vendor]}**"
+            + (
+                f" ({', '.join(f'{d:g} s' for d in sorted(seconds))} of load a rate)"
+                if seconds
+                else ""
+            ),
+            "",
+        ]
+        out += table(header, body)
+        ceilings = [r for r in rows if r.get("metric") == "sustained_ceiling" and r["db"] == vendor]
+        if ceilings:
+            said = ", ".join(
+                NAMES[r["system"]]
+                + (f" {fmt(r['value'], 0)}/s" if r["value"] else " below the lowest rate")
+                for r in ceilings
+            )
+            out += ["", f"Ceilings: {said}."]
+        out.append("")
+    out.append(sustained_chart(rows))
+    bursts = [r for r in rows if r.get("metric") == "burst_end_to_end_s"]
+    if bursts:
+        out += [
+            "",
+            "**Burst, end to end**: N schedules due at one instant (`misfire_grace_time=None`, "
+            "so none is folded into a `missed` row), the default thread pool; seconds after "
+            "the instant until the last Execution row was created (the claim alone), the last "
+            "run started, and the last run's end was recorded, from the same run.",
+            "",
+        ]
+        out += table(
+            ["database", "schedules", "claim only", "last run started", "last recorded", "started"],
+            [
+                [
+                    VENDORS[r["db"]],
+                    f"{r['n']:,}",
+                    f"{r['claim_only_s']:.1f} s",
+                    f"{r['last_start_s']:.1f} s",
+                    f"{r['last_recorded_s']:.1f} s",
+                    f"{r['started']:,}",
+                ]
+                for r in bursts
+            ],
+        )
+    out.append("")
+    return out
+
+
 # --- the report ---
 
 
@@ -192,6 +326,7 @@ def write(path: Path, meta: dict[str, Any]) -> None:
             "- This is a `--quick` run: 1k and 10k schedules, SQLite and PostgreSQL, shorter "
             "lateness and failover runs (lease TTL 4 s). The full run adds 100k and MariaDB."
         )
+    out += ["", *sustained_section(sustained_rows())]
     out += ["", "## Targets", ""]
     out += targets(figs, meta)
     out += ["", "## What is not met, and what limits it", ""]

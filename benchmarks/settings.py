@@ -34,7 +34,9 @@ if "sqlite" in _db["ENGINE"]:
         {
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            # WAL as docs/guarantees.md advises; `synchronous` is what runscheduler sets for
+            # its own connections (SCHEDULES_SQLITE_SYNCHRONOUS), the peers keep SQLite's.
+            "init_command": "PRAGMA journal_mode=WAL;",
         }
     )
 if "mysql" in _db["ENGINE"]:
@@ -55,6 +57,8 @@ SILENCED_SYSTEM_CHECKS = ["models.W037"]
 
 # django-schedules: its defaults (poll 0.5 s, lease TTL 15 s, thread pool of 10).
 SCHEDULES_EXECUTORS = {"default": {"BACKEND": "threadpool", "OPTIONS": {"max_workers": 10}}}
+if env.str("BENCH_EXECUTOR", "") == "processpool":  # benchmarks/sustained.py --executor
+    SCHEDULES_EXECUTORS = {"default": {"BACKEND": "processpool"}}  # max_workers: the cores
 
 # django-q2: the ORM broker on the same database (its no-extra-service set-up).
 Q_CLUSTER = {"name": "bench", "orm": "default", "workers": 2, "timeout": 60, "retry": 120}

@@ -73,8 +73,56 @@ def spread(rate: int, window: float, lead: float) -> tuple[list[datetime], float
     return [start + timedelta(seconds=i * step) for i in range(count)], window
 
 
-def run_ours(rate: int, options: argparse.Namespace) -> dict[str, Any]:
+def run_burst(count: int, options: argparse.Namespace) -> dict[str, Any]:
+    """`count` schedules due at one instant (misfire_grace_time=None: none is folded into a
+    missed row): the time until the last run started, and until its row was written, beside
+    the claim alone (until the last Execution row was created), all from the same run."""
     clear("ours")
+    proc, log_path = start_scheduler()
+    try:
+        due = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=3 + count * 0.0005)
+        trigger = IntervalTrigger(hours=1, start_date=due, timezone="UTC").to_dict()
+        Schedule.objects.bulk_create(
+            [
+                Schedule(
+                    job_id=f"b-{i}",
+                    func="bench.stamp",
+                    trigger=trigger,
+                    trigger_kind="interval",
+                    next_run_at=due,
+                    misfire_grace_time=None,
+                )
+                for i in range(count)
+            ],
+            batch_size=5000,
+        )
+        _sleep_until(due)
+        rows = Execution.objects.filter(fire_time=due)
+        deadline = time.monotonic() + options.drain + count / 500
+        while time.monotonic() < deadline:
+            done = rows.filter(status="succeeded").count()
+            progress(f"  {done}/{count} recorded")
+            if done >= count:
+                break
+            time.sleep(2.0)
+    finally:
+        err = stop_scheduler(proc, log_path)
+    stats = list(rows.values_list("created_at", "result", "finished_at", "status"))
+    started = [float(r) for _c, r, _f, s in stats if s == "succeeded" and r]
+    return {
+        "count": count,
+        "executions": len(stats),
+        "started": len(started),
+        "claim_only_s": max((c for c, *_ in stats), default=due).timestamp() - due.timestamp(),
+        "last_start_s": max(started, default=due.timestamp()) - due.timestamp(),
+        "last_recorded_s": max((f for *_x, f, _s in stats if f), default=due).timestamp()
+        - due.timestamp(),
+        "errors": [line for line in err.splitlines() if "Traceback" in line][:5],
+    }
+
+
+def start_scheduler() -> tuple[subprocess.Popen[str], Path]:
+    """A real `runscheduler` with the benchmark's settings; returns once it leads."""
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     env = {**os.environ, "PYTHONPATH": path}
     # Its stderr goes to a file, not a pipe: a full pipe would stall the scheduler.
@@ -94,6 +142,23 @@ def run_ours(rate: int, options: argparse.Namespace) -> dict[str, Any]:
         if proc.poll() is not None or time.monotonic() > deadline:
             raise SystemExit("runscheduler did not take the lease")
         time.sleep(0.1)
+    return proc, log_path
+
+
+def stop_scheduler(proc: subprocess.Popen[str], log_path: Path) -> str:
+    """SIGTERM, wait, and return what it wrote on stderr."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    return log_path.read_text()
+
+
+def run_ours(rate: int, options: argparse.Namespace) -> dict[str, Any]:
+    clear("ours")
+    proc, log_path = start_scheduler()
     lead = 3.0 + rate * options.window * 0.001  # time to insert them, on a busy machine
     starts, period = spread(rate, options.window, lead)
     Schedule.objects.bulk_create(
@@ -116,7 +181,7 @@ def run_ours(rate: int, options: argparse.Namespace) -> dict[str, Any]:
         out.parent.mkdir(parents=True, exist_ok=True)
         spy = subprocess.Popen(
             [str(Path(sys.executable).parent / "py-spy"), "record", "--format", "raw",
-             "--rate", "200", "--threads", "--subprocesses", "--nonblocking", "--idle",
+             "--rate", "200", "--threads", "--subprocesses", "--nonblocking",
              "-o", str(out), "--pid", str(proc.pid),
              "--duration", str(int(options.duration + lead))],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -128,13 +193,7 @@ def run_ours(rate: int, options: argparse.Namespace) -> dict[str, Any]:
         while time.monotonic() < drain and due.filter(status__in=["pending", "running"]).exists():
             time.sleep(0.5)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        err = log_path.read_text()
+        err = stop_scheduler(proc, log_path)
         if spy is not None:
             spy.wait(timeout=120)
     rows = list(due.values_list("status", "fire_time", "result"))
@@ -212,7 +271,23 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=5.0, help="the interval, seconds (5)")
     parser.add_argument("--drain", type=float, default=30.0, help="seconds to let runs end")
     parser.add_argument("--profile", default="", help="a directory for py-spy's stacks")
+    parser.add_argument("--burst", type=int, default=0, help="instead: N due at one instant")
+    parser.add_argument(
+        "--executor", default="threadpool", choices=["threadpool", "processpool"], help="ours'"
+    )
     options = parser.parse_args()
+    os.environ["BENCH_EXECUTOR"] = options.executor  # read by our scheduler's settings
+    if options.burst:
+        progress(f"{connection.vendor}: burst of {options.burst} due at one instant")
+        got = run_burst(options.burst, options)
+        emit("burst_end_to_end_s", "ours", got["last_start_s"], options.burst, **got)
+        progress(
+            f"  claimed all in {got['claim_only_s']:.1f} s (claim only); last run started at "
+            f"{got['last_start_s']:.1f} s, last recorded at {got['last_recorded_s']:.1f} s; "
+            f"{got['started']}/{options.burst} started"
+        )
+        SchedulerLease.objects.all().delete()
+        return
     rates = [int(r) for r in options.rates.split(",")]
     systems = options.systems.split(",")
     results: dict[tuple[str, int], dict[str, Any]] = {}
@@ -224,6 +299,8 @@ def main() -> None:
             started = got["started"] / max(got["expected"], 1)
             row = {
                 "rate": rate,
+                "duration": options.duration,
+                "executor": options.executor if system == "ours" else None,
                 "expected": got["expected"],
                 "started": got["started"],
                 "started_share": round(started, 4),

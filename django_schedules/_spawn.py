@@ -58,6 +58,9 @@ def worker_main(conn: Any) -> None:
                 error = repr(exc)
             finally:
                 connections.close_all()
-            conn.send((execution_id, error))
+            try:
+                conn.send((execution_id, error))
+            except OSError:  # BrokenPipeError: the scheduler was killed while the job ran
+                return
     finally:
         conn.close()

@@ -122,7 +122,9 @@ def build_trigger(
         )
     # An interval trigger without a start date fires first one interval after now, as in
     # APScheduler; pinning stores that phase, so it fires on the same beat after a restart.
-    return built.pinned(now)
+    pinned = built.pinned(now)
+    options.check_jitter(pinned, now)
+    return pinned
 
 
 def trigger_json(trigger: BaseTrigger) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from django.apps import AppConfig
 from django.core.checks import CheckMessage, Error, Tags, Warning
 from django.core.checks import register as register_check
 
-from django_schedules.conf import conf
+from django_schedules.conf import SQLITE_SYNCHRONOUS, conf
 
 DOCS = "https://github.com/django-schedules/django-schedules/blob/main/docs/checks.md"
 
@@ -111,6 +111,24 @@ def check_max_catch_up(
     ]
 
 
+def check_sqlite_synchronous(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """SCHEDULES_SQLITE_SYNCHRONOUS: one of SQLite's durable ``synchronous`` levels."""
+    value: object = conf.SCHEDULES_SQLITE_SYNCHRONOUS
+    if value in SQLITE_SYNCHRONOUS:
+        return []
+    return [
+        _error(
+            "django_schedules.E012",
+            f"SCHEDULES_SQLITE_SYNCHRONOUS must be one of {', '.join(SQLITE_SYNCHRONOUS)}, "
+            f"got {value!r}.",
+            "NORMAL (the default) keeps every commit through a crash of the process; FULL also "
+            "through a power cut, at a cost in runs a second.",
+        )
+    ]
+
+
 BUILTIN_BACKENDS = frozenset({"threadpool", "processpool", "inline", "tasks"})
 
 
@@ -182,7 +200,7 @@ def check_tasks_executors(
     except ImportError as exc:
         return [
             _error(
-                "django_schedules.E012",
+                "django_schedules.E013",
                 "SCHEDULES_EXECUTORS has a 'tasks' executor, which needs Django's tasks "
                 f"framework: django.tasks (Django 6) or the django-tasks package ({exc}).",
                 "On Django 5.2, pip install 'django-schedules[tasks]' (django-tasks).",
@@ -196,7 +214,7 @@ def check_tasks_executors(
         except Exception as exc:
             errors.append(
                 _error(
-                    "django_schedules.E013",
+                    "django_schedules.E014",
                     f"{where}['backend'] is {alias!r}, which is not a usable TASKS backend: {exc}",
                     "Name a key of TASKS (the default is 'default'), or fix that backend.",
                 )
@@ -212,7 +230,7 @@ def check_tasks_executors(
             )
             errors.append(
                 _error(
-                    "django_schedules.E014",
+                    "django_schedules.E015",
                     f"{said}, but TASKS[{alias!r}] accepts only the QUEUES {accepted}: "
                     "no execution could be enqueued.",
                     f"Set {where}['queue_name'] to one of {accepted}, or add "
@@ -225,7 +243,7 @@ def check_tasks_executors(
         except Exception as exc:
             errors.append(
                 _error(
-                    "django_schedules.E015",
+                    "django_schedules.E016",
                     f"{where} (backend {alias!r}, queue_name {queue_name!r}, priority "
                     f"{priority!r}): the backend refuses the task: {exc}",
                     "Fix the option the message names, or the backend's settings in TASKS.",
@@ -326,6 +344,7 @@ def register() -> None:
     register_check(check_executors)
     register_check(check_max_catch_up)
     register_check(check_tasks_executors)
+    register_check(check_sqlite_synchronous)
     register_check(check_declared_jobs)
     register_check(check_sqlite_transaction_mode)
     register_check(check_unregistered_callables, Tags.database)

@@ -15,6 +15,9 @@ DEFAULT_EXECUTORS: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "threadpool", "OPTIONS": {"max_workers": 10}},
 }
 
+# The values SCHEDULES_SQLITE_SYNCHRONOUS may take: SQLite's durable ``synchronous`` levels.
+SQLITE_SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
+
 
 class Settings:
     @property
@@ -52,6 +55,10 @@ class Settings:
     @property
     def SCHEDULES_KEEP_EXECUTIONS(self) -> timedelta | None:
         return getattr(settings, "SCHEDULES_KEEP_EXECUTIONS", timedelta(days=30))
+
+    @property
+    def SCHEDULES_SQLITE_SYNCHRONOUS(self) -> str:
+        return getattr(settings, "SCHEDULES_SQLITE_SYNCHRONOUS", "NORMAL")
 
     @property
     def SCHEDULES_MAX_CATCH_UP(self) -> int:

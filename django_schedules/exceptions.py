@@ -11,9 +11,22 @@ class _FieldError(SchedulesError, ValueError):
     """An error about one argument: ``field`` names it as data (None when no single one is at
     fault), so a form puts the error on its field without reading the message."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        *,
+        value: object = None,
+        rule: str | None = None,
+        part: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.field = field
+        # What a form shows in its own words, when the raiser gives them: the value at fault,
+        # the rule it broke, and the part of the argument it was read from (a crontab field).
+        self.value = value
+        self.rule = rule
+        self.part = part
 
 
 class TriggerError(_FieldError):

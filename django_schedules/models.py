@@ -188,7 +188,10 @@ class Schedule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name or self.job_id
+        # Two schedules of one job share its name by default: the job id tells them apart.
+        if self.name and self.name != self.job_id:
+            return f"{self.name} ({self.job_id})"
+        return self.job_id
 
     @property
     def combines_triggers(self) -> bool:

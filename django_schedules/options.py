@@ -10,10 +10,11 @@ column it sets, and whether the admin form edits it, with its help text. ``add_j
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final
 
@@ -25,6 +26,8 @@ from django_schedules.models import MisfirePolicy, Schedule, ScheduleSource
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
+
+    from django_schedules.triggers import BaseTrigger
 
 
 class _Unset(Enum):
@@ -234,6 +237,34 @@ def next_run_time(value: Any, zone: tzinfo) -> datetime | None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(UTC)
+
+
+# A run's jitter delays its start by up to this much, and by less than the time to the next
+# fire time: a later start would overlap the next occurrence (with max_instances 1, skip it).
+MAX_JITTER = 24 * 3600
+JITTER_LOOK_AHEAD = 10  # fire times whose gaps bound the jitter
+
+
+def jitter_bound(trigger: BaseTrigger, now: datetime) -> timedelta:
+    """The jitter `trigger` must stay under: a day, and the shortest gap between its next
+    fire times after `now`."""
+    fires = [fire.astimezone(UTC) for fire in trigger.fire_times(now, JITTER_LOOK_AHEAD)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(fires)]
+    return min([timedelta(seconds=MAX_JITTER), *gaps])
+
+
+def check_jitter(trigger: BaseTrigger, now: datetime) -> None:
+    """Raise InvalidSchedule (field ``jitter``) when the trigger's jitter reaches its bound."""
+    jitter = trigger.jitter
+    if not jitter:
+        return
+    bound = jitter_bound(trigger, now)
+    if timedelta(seconds=jitter) >= bound:
+        raise InvalidSchedule(
+            f"jitter must be shorter than the time between two fire times and than a day, "
+            f"here under {bound.total_seconds():g} seconds, got {short(jitter)}",
+            "jitter",
+        )
 
 
 # --- the table ---

@@ -99,7 +99,8 @@ def check_health(
         )
     if max_lag is not None and status.lag > max_lag:
         health.problems.append(
-            f"the oldest due schedule is {status.lag:.1f} s late, more than --max-lag {max_lag:g}"
+            f"the oldest due schedule or run not yet started is {status.lag:.1f} s late, "
+            f"more than --max-lag {max_lag:g}"
         )
     return health
 

@@ -4,6 +4,7 @@ preview, and the paginator and change list that stay cheap on large tables.
 
 from __future__ import annotations
 
+import calendar
 import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -15,8 +16,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext_lazy as _
 
@@ -68,6 +69,11 @@ def describe_stored(schedule: Schedule) -> str:
         return f"Invalid trigger: {exc}"
 
 
+def dotted(name: str) -> SafeString:
+    """A dotted name that may break after each dot in a narrow column."""
+    return format_html_join(mark_safe(".<wbr>"), "{}", ((part,) for part in name.split(".")))
+
+
 def moment(value: datetime | None) -> str:
     """An instant to the second, in the viewer's current time zone."""
     if value is None:
@@ -80,11 +86,12 @@ def when(value: datetime | None, now: datetime | None = None) -> str:
     if value is None:
         return "—"
     now = now or timezone.now()
-    relative = (
-        _("in %(time)s") % {"time": timeuntil(value, now)}
-        if value >= now
-        else _("%(time)s ago") % {"time": timesince(value, now)}
-    )
+    if abs(value - now) < timedelta(minutes=1):
+        relative = str(_("now") if value >= now else _("just now"))
+    elif value >= now:
+        relative = _("in %(time)s") % {"time": timeuntil(value, now)}
+    else:
+        relative = _("%(time)s ago") % {"time": timesince(value, now)}
     return f"{timezone.localtime(value):%Y-%m-%d %H:%M %Z} ({relative})"
 
 
@@ -208,7 +215,42 @@ def preview(trigger: BaseTrigger, count: int, now: datetime | None = None) -> di
         "zone": getattr(zone, "key", str(zone)),
         "viewer_zone": getattr(viewer, "key", str(viewer)),
         "fire_times": fires,
+        "notes": calendar_notes(trigger),
     }
+
+
+def calendar_notes(trigger: BaseTrigger) -> list[str]:
+    """What a calendar interval counted from a late day of the month skips: "every month"
+    from the 31st runs in seven months of the year, and says which ones it leaves out."""
+    data = trigger.to_dict()
+    start = trigger.start_date
+    months_step = (
+        data.get("years", 0) * 12 + data.get("months", 0)
+        if data["kind"] == "calendarinterval"
+        else 0
+    )
+    if not months_step or start is None or start.day <= 28:
+        return []
+    local = start.astimezone(trigger.timezone)
+    skipped = []
+    for step in range(1, 13):
+        year, month0 = divmod(local.year * 12 + local.month - 1 + step * months_step, 12)
+        if year > 9999:
+            break
+        if local.day > calendar.monthrange(year, month0 + 1)[1] and month0 + 1 not in skipped:
+            skipped.append(month0 + 1)
+    if not skipped:
+        return []
+    names = ", ".join(calendar.month_name[month] for month in sorted(skipped))
+    return [
+        str(
+            _(
+                "It runs on day %(day)d of the month, counted from its start: months without "
+                "that day are skipped (%(months)s)."
+            )
+            % {"day": local.day, "months": names}
+        )
+    ]
 
 
 def duration_text(value: timedelta | None) -> str:

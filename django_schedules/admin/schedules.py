@@ -19,19 +19,27 @@ from django.views.decorators.http import require_POST
 
 from django_schedules import api, store
 from django_schedules.exceptions import ScheduleNotFound, SchedulesError
-from django_schedules.forms import CRON_PRESETS, ScheduleForm, TriggerForm, timezone_names
+from django_schedules.forms import (
+    CRON_PRESETS,
+    KIND_FORMS,
+    ScheduleForm,
+    TriggerForm,
+    kind_fields,
+    timezone_names,
+)
 from django_schedules.models import (
     Execution,
     ExecutionStatus,
     Schedule,
     ScheduleSource,
 )
-from django_schedules.options import OPTIONS
+from django_schedules.options import BY_NAME, OPTIONS
+from django_schedules.registry import registered_jobs
 from django_schedules.status import check_health
-from django_schedules.triggers import BaseTrigger
+from django_schedules.triggers import BaseTrigger, trigger_from_dict
 
 if TYPE_CHECKING:  # django-stubs' generics; at run time these take no parameters.
-    from django_schedules.forms.timing import StrOrPromise
+    from django_schedules.forms.kinds import StrOrPromise
 
     _ScheduleAdmin = admin.ModelAdmin[Schedule]
 else:
@@ -42,6 +50,7 @@ from django_schedules.admin.display import (
     EstimatedCountPaginator,
     SchedulesMedia,
     describe_stored,
+    dotted,
     duration_text,
     moment,
     preview,
@@ -76,6 +85,27 @@ class LastOutcomeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class JobFilter(admin.SimpleListFilter):
+    """The schedules of one registered job. The choices come from the registry, not from a
+    DISTINCT over the table: no query, however many schedules there are."""
+
+    title = _("job")
+    parameter_name = "func"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(job.name, job.name) for job in registered_jobs()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(func=value) if value else queryset
+
+    def get_facet_counts(self, pk_attname: str, filtered_qs: QuerySet[Any]) -> dict[str, Count]:
+        return {
+            f"{i}__c": Count(pk_attname, filter=Q(func=value))
+            for i, (value, _label) in enumerate(self.lookup_choices)
+        }
+
+
 class SourceFilter(admin.SimpleListFilter):
     title = _("declared in")
     parameter_name = "source"
@@ -105,11 +135,13 @@ class ScheduleAdmin(_ScheduleAdmin):
         "job",
         "description",
         "next_run",
-        "last_outcome",
+        "last_run",
         "enabled",
         "source_label",
     )
-    list_filter = ("enabled", "trigger_kind", LastOutcomeFilter, SourceFilter)
+    list_filter = ("enabled", "trigger_kind", JobFilter, LastOutcomeFilter, SourceFilter)
+    # By the column shown first; the job id tells apart schedules of one name.
+    ordering = ("name", "job_id")
     search_fields = ("name", "job_id")
     actions = ("pause_schedules", "resume_schedules", "run_schedules_now")
     list_per_page = 50
@@ -160,7 +192,10 @@ class ScheduleAdmin(_ScheduleAdmin):
             super()
             .get_queryset(request)
             .using(store.database_alias())
-            .annotate(last_status=Subquery(last.values("status")[:1]))
+            .annotate(
+                last_status=Subquery(last.values("status")[:1]),
+                last_fire_time=Subquery(last.values("fire_time")[:1]),
+            )
         )
 
     def get_fieldsets(self, request: HttpRequest, obj: Schedule | None = None) -> Any:
@@ -176,33 +211,61 @@ class ScheduleAdmin(_ScheduleAdmin):
                 ),
             },
         )
-        if obj is not None and obj.combines_triggers:
+        if self.timing_editable(request, obj):
+            timing: tuple[Any, dict[str, Any]] = (
+                _("When it runs"),
+                {"fields": list(self.timing_fields)},
+            )
+        else:
             timing = (
                 _("When it runs"),
                 {
-                    "fields": ["description", "next_run_at"],
-                    "description": _(
-                        "A combined schedule made in code: shown here, changed in code."
-                    ),
+                    "fields": ["description", "upcoming"],
+                    "description": self.timing_note(obj, self.has_change_permission(request, obj)),
                 },
             )
-        else:
-            timing = (_("When it runs"), {"fields": list(self.timing_fields)})
         status = (
             _("Status"),
-            {"fields": ["source_label", "next_run_at", "last_error", "recent_executions"]},
+            {"fields": ["source_label", "next_run", "last_error", "recent_executions"]},
         )
         return [what, timing, failures] + ([status] if obj is not None else [])
 
     def get_readonly_fields(self, request: HttpRequest, obj: Schedule | None = None) -> Any:
-        fields = ["source_label", "next_run_at", "last_error", "recent_executions", "description"]
-        return fields
+        return [
+            "source_label",
+            "next_run",
+            "last_error",
+            "recent_executions",
+            "description",
+            "upcoming",
+        ]
+
+    def timing_editable(self, request: HttpRequest, obj: Schedule | None) -> bool:
+        """Whether this page edits the timing: not for AND/OR, not for timing declared in code
+        or settings, not for a viewer without the change permission (all shown as text)."""
+        if obj is None:
+            return True
+        return ScheduleForm.edits_timing_of(obj) and self.has_change_permission(request, obj)
+
+    @staticmethod
+    def timing_note(obj: Schedule | None, can_change: bool) -> StrOrPromise:
+        if obj is not None and obj.combines_triggers:
+            return _("A combined schedule made in code: shown here, changed in code.")
+        if obj is not None and obj.source != ScheduleSource.ADMIN:
+            note = _(
+                "Declared in %(source)s: its timing is changed there (the next sync would "
+                "undo a change here)."
+            ) % {"source": obj.get_source_display().lower()}
+            if can_change:
+                note += " " + str(_("Its name and the settings below can be changed here."))
+            return note
+        return ""
 
     def get_form(
         self, request: HttpRequest, obj: Schedule | None = None, change: bool = False, **kwargs: Any
     ) -> Any:
-        if obj is not None and obj.combines_triggers:
-            # Only the fields shown: the combined trigger itself is not editable here.
+        if obj is not None and not self.timing_editable(request, obj):
+            # Only the fields shown: the timing is text on this page.
             kwargs["fields"] = ["job_id", "name", "func", "args", "kwargs", "enabled"]
             kwargs["fields"] += [f for f in self.failure_fields if isinstance(f, str)]
             kwargs["fields"] += ["max_retries", "retry_delay"]
@@ -224,6 +287,10 @@ class ScheduleAdmin(_ScheduleAdmin):
                     {"label": label, "values": values} for label, values in CRON_PRESETS
                 ],
                 "preview_url": reverse("admin:django_schedules_schedule_preview"),
+                "kind_fields": {
+                    "kinds": {kind: kind_fields(kind) for kind in KIND_FORMS},
+                    "common": ["trigger_kind", "timezone"],
+                },
                 "viewer_zone": timezone.get_current_timezone_name(),
                 "has_run_permission": self.has_run_permission(request),
             }
@@ -250,7 +317,12 @@ class ScheduleAdmin(_ScheduleAdmin):
             if option.form and option.column and option.name != "id"
         }
         if change:
-            if trigger is not None and obj.source == ScheduleSource.ADMIN:
+            # Only what the form changed: untouched timing (None) keeps the trigger, next run too.
+            changed = set(form.changed_data)
+            values = {
+                name: value for name, value in values.items() if BY_NAME[name].column in changed
+            }
+            if trigger is not None:
                 values["trigger"] = trigger
             saved = api.modify_job(obj.job_id, **values)  # one transaction, enabled included
         else:
@@ -273,16 +345,48 @@ class ScheduleAdmin(_ScheduleAdmin):
     # -- change list columns -------------------------------------------------------------------
 
     @admin.display(description=_("job"), ordering="func")
-    def job(self, obj: Schedule) -> str:
-        return obj.func
+    def job(self, obj: Schedule) -> SafeString:
+        return dotted(obj.func)
 
     @admin.display(description=_("name"), ordering="name")
-    def display_name(self, obj: Schedule) -> str:
-        return obj.name or obj.job_id
+    def display_name(self, obj: Schedule) -> SafeString | str:
+        """The name, and the job id beneath it when they differ (two schedules of one job
+        share its name by default)."""
+        if not obj.name or obj.name == obj.job_id:
+            return obj.job_id
+        return format_html('{}<span class="schedules-job-id">{}</span>', obj.name, obj.job_id)
 
     @admin.display(description=_("when"))
     def description(self, obj: Schedule) -> str:
         return describe_stored(obj)
+
+    @admin.display(description=_("next fire times"))
+    def upcoming(self, obj: Schedule) -> SafeString | str:
+        """The next fire times in the schedule's zone and the viewer's, as the preview lists."""
+        try:
+            shown = preview(trigger_from_dict(obj.trigger), PREVIEW_COUNT)
+        except (ValueError, TypeError, KeyError):
+            return "—"
+        if not shown["fire_times"]:
+            return str(_("It will not run again."))
+        return format_html(
+            '<table class="schedules-recent"><thead><tr><th scope="col">{} ({})</th>'
+            '<th scope="col">{} ({})</th><th scope="col">{}</th></tr></thead><tbody>{}</tbody>'
+            "</table>",
+            _("In the schedule's time zone"),
+            shown["zone"],
+            _("In your time zone"),
+            shown["viewer_zone"],
+            _("Note"),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (fire["schedule_zone"], fire["viewer_zone"], fire["dst_note"])
+                    for fire in shown["fire_times"]
+                ),
+            ),
+        )
 
     @admin.display(description=_("next run"), ordering="next_run_at")
     def next_run(self, obj: Schedule) -> str:
@@ -295,6 +399,18 @@ class ScheduleAdmin(_ScheduleAdmin):
     @admin.display(description=_("last outcome"))
     def last_outcome(self, obj: Schedule) -> SafeString | str:
         return status_badge(getattr(obj, "last_status", None))
+
+    @admin.display(description=_("last run"))
+    def last_run(self, obj: Schedule) -> SafeString | str:
+        """The latest execution's outcome and fire time ("—" when it never ran)."""
+        status = getattr(obj, "last_status", None)
+        if not status:
+            return "—"
+        return format_html(
+            '{}<br><span class="schedules-when">{}</span>',
+            status_badge(status),
+            when(getattr(obj, "last_fire_time", None)),
+        )
 
     @admin.display(description=_("declared in"), ordering="source")
     def source_label(self, obj: Schedule) -> str:
@@ -394,7 +510,11 @@ class ScheduleAdmin(_ScheduleAdmin):
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
         return [
-            path("preview/", view(self.preview_view), name="django_schedules_schedule_preview"),
+            path(
+                "preview/",
+                view(require_POST(self.preview_view)),
+                name="django_schedules_schedule_preview",
+            ),
             path(
                 "<path:object_id>/pause/",
                 view(require_POST(self.pause_view)),
@@ -414,16 +534,27 @@ class ScheduleAdmin(_ScheduleAdmin):
         ]
 
     def preview_view(self, request: HttpRequest) -> JsonResponse:
-        """Describe the timing the form holds and list its next fire times, without saving."""
+        """Describe the timing the form holds and list its next fire times, without saving.
+
+        A POST with the CSRF token, of the timing fields alone: nothing of the arguments goes
+        into a URL, so nothing of them lands in a web server's access log.
+        """
         if not (
             self.has_view_permission(request)
             or self.has_add_permission(request)
             or self.has_change_permission(request)
         ):
             raise PermissionDenied
-        form = TriggerForm(request.GET)
+        form = TriggerForm(request.POST)
         if not form.is_valid() or form.trigger is None:
-            errors = {field: [str(e) for e in errs] for field, errs in form.errors.items()}
+            errors = [
+                {
+                    "field": field,
+                    "label": str(form.fields[field].label) if field in form.fields else "",
+                    "messages": [str(message) for message in messages],
+                }
+                for field, messages in form.errors.items()
+            ]
             return JsonResponse({"ok": False, "errors": errors})
         return JsonResponse({"ok": True, **preview(form.trigger, PREVIEW_COUNT)})
 

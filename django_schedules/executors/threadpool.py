@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Generic, TypeVar
 
@@ -18,6 +19,7 @@ from django.db import connections
 from django_schedules import store
 from django_schedules.executors.base import Executor, _start_at
 from django_schedules.groupcommit import GroupCommit
+from django_schedules.models import ExecutionStatus
 from django_schedules.runner import dropped, finished, planned_start, run_execution_now, run_started
 
 _T = TypeVar("_T")
@@ -160,6 +162,22 @@ class ThreadPoolExecutor(Executor):
             ended.append(end)
             self._finisher.put_now(end)  # the finisher untracks it once written
 
+        late = time.monotonic() - start_at
+        grace = spec.misfire_grace_time
+        if grace is not None and late > grace and spec.attempt == 1:
+            # Every thread was busy past the schedule's grace: its misfire rule, at the start.
+            record(
+                store.Finish(
+                    spec.execution_id,
+                    spec.attempt,
+                    ExecutionStatus.MISSED,
+                    datetime.now(UTC),
+                    timedelta(0),
+                    reason=f"missed: no worker was free for {late:.1f} s, past its "
+                    f"misfire_grace_time of {grace} s",
+                )
+            )
+            return
         try:
             run_started(
                 spec, self.using, start_at, write=self._write, record=record, loop=self.loop

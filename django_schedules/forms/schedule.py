@@ -5,6 +5,7 @@ schedule."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django import forms
@@ -17,20 +18,19 @@ from django_schedules.exceptions import (
     JobNotRegistered,
     SchedulesError,
 )
-from django_schedules.forms.timing import (
-    NamedJSONField,
-    TriggerForm,
-    build_trigger,
-    initial_from_trigger,
-)
-from django_schedules.models import Schedule
+from django_schedules.forms.kinds import build_trigger, initial_from_trigger
+from django_schedules.forms.timing import NamedJSONField, TriggerForm
+from django_schedules.models import Schedule, ScheduleSource
 from django_schedules.options import (
+    BY_NAME,
     FORM_FIELDS,
     FORM_HELP_TEXTS,
     FORM_SETTINGS,
     OPTIONS,
+    jitter_bound,
 )
 from django_schedules.registry import get_registered, registered_jobs
+from django_schedules.triggers import BaseTrigger, CronTrigger, trigger_from_dict
 
 if TYPE_CHECKING:  # django-stubs' generics; at run time ModelForm takes no parameters.
     _ScheduleModelForm = forms.ModelForm[Schedule]
@@ -40,6 +40,8 @@ else:
 
 # The settings the admin hands to the API by the same name (see check_like_the_api).
 API_OPTIONS = FORM_SETTINGS
+# How many fire times the "will it ever fire" check looks at.
+LOOK_AHEAD = 10
 
 
 def _job_choices() -> list[tuple[str, str]]:
@@ -86,22 +88,41 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
                 initial="default",
                 help_text=FORM_HELP_TEXTS["executor"],
             )
-        if not self.is_bound:
-            self.initial.setdefault("timezone", conf.TIME_ZONE)
-            instance = self.instance
-            if instance.pk and instance.trigger:
-                self.initial.update(initial_from_trigger(instance.trigger))
+        # What the page showed, also when bound: changed_data compares the POST with it.
+        self.initial.setdefault("timezone", conf.TIME_ZONE)
+        if self.instance.pk and self.instance.trigger:
+            self.initial.update(initial_from_trigger(self.instance.trigger))
         if self.instance.pk and "job_id" in self.fields:
             self.fields["job_id"].disabled = True
         if not self.timing_editable:
-            # AND/OR triggers are made in code; the admin shows their description instead.
+            # Shown as text by the admin (its description and next fire times), kept as it is.
             for name in TriggerForm.base_fields:
                 self.fields.pop(name, None)
+        self.trigger: BaseTrigger | None = None
+
+    @staticmethod
+    def edits_timing_of(instance: Schedule) -> bool:
+        """False for combined (AND/OR) triggers, which this form cannot express, and for the
+        timing of a schedule declared in code or settings, which is changed there."""
+        declared = bool(instance.pk) and instance.source != ScheduleSource.ADMIN
+        return not instance.combines_triggers and not declared
 
     @property
     def timing_editable(self) -> bool:
-        """False for combined (AND/OR) triggers, which this form cannot express."""
-        return not self.instance.combines_triggers
+        return self.edits_timing_of(self.instance)
+
+    def stored_trigger(self) -> BaseTrigger | None:
+        if not self.instance.pk or not self.instance.trigger:
+            return None
+        try:
+            return trigger_from_dict(self.instance.trigger)
+        except ValueError:
+            return None
+
+    def timing_touched(self) -> bool:
+        """Whether any timing field differs from what the form showed."""
+        changed = set(self.changed_data)
+        return any(name in changed for name in TriggerForm.base_fields if name in self.fields)
 
     # -- validation ---------------------------------------------------------------------------
 
@@ -146,19 +167,64 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
                 field = "args" if "positional" in bind_error else "kwargs"
                 self.add_error(field, bind_error)
         self.check_like_the_api(cleaned)
-        if not self.timing_editable:
-            return cleaned  # a combined trigger made in code: kept as it is
-        if self.instance.pk and self.instance.source != "admin" and self.timing_changed(cleaned):
-            raise forms.ValidationError(
-                _(
-                    "This schedule is declared in %(source)s: its timing is set there and would "
-                    "be overwritten at the next sync. Change it in %(source)s instead."
-                ),
-                params={"source": self.instance.get_source_display().lower()},
-            )
-        if "timezone" not in self.errors:
-            self.trigger = build_trigger(cleaned, self.add_error, reject_past_date=True)
+        if self.timing_editable and not self.timing_field_errors(cleaned):
+            self.clean_timing(cleaned)
         return cleaned
+
+    def clean_timing(self, cleaned: dict[str, Any]) -> None:
+        """Set ``self.trigger`` to the timing to save; None keeps the stored one.
+
+        Timing fields left as shown keep the stored trigger exactly (its next run too); a
+        timing built from the fields that fires as the stored one does is kept as well.
+        """
+        stored = self.stored_trigger()
+        if stored is not None and not self.timing_touched():
+            return
+        kept: dict[str, datetime | None] = {}
+        if stored is not None and stored.kind == cleaned.get("trigger_kind"):
+            # A window field left alone keeps its stored value to the microsecond.
+            changed = set(self.changed_data)
+            kept = {
+                name: getattr(stored, name)
+                for name in ("start_date", "end_date")
+                if name not in changed
+            }
+        trigger = build_trigger(cleaned, self.add_error, reject_past_date=True, kept=kept)
+        if trigger is None or (stored is not None and trigger.same_schedule(stored)):
+            return
+        if self.check_it_fires(trigger, cleaned):
+            self.trigger = trigger
+
+    def check_it_fires(self, trigger: BaseTrigger, cleaned: dict[str, Any]) -> bool:
+        """Refuse a timing that will never fire, or whose jitter reaches the next fire time."""
+        now = datetime.now(UTC)
+        fires = trigger.fire_times(now, LOOK_AHEAD)
+        if not fires:
+            end = trigger.end_date
+            if end is not None and end < now:
+                field, why = "end_date", _("It ends before now: it would never run.")
+            elif isinstance(trigger, CronTrigger) and cleaned.get("cron_year"):
+                field, why = (
+                    "cron_year",
+                    _("No year given here is still to come: it would never run."),
+                )
+            else:
+                field, why = None, _("This timing has no fire time after now: it would never run.")
+            self.add_error(field if field in self.fields else None, why)
+            return False
+        jitter = trigger.jitter or 0
+        bound = jitter_bound(trigger, now)
+        if jitter and timedelta(seconds=jitter) >= bound:
+            self.add_error(
+                "jitter",
+                _(
+                    "%(value)s seconds is too long: jitter must be shorter than the time "
+                    "between two runs and than a day, here less than %(bound)s seconds."
+                )
+                % {"value": _number(jitter), "bound": _number(bound.total_seconds())},
+            )
+            return False
+        return True
 
     def check_like_the_api(self, cleaned: dict[str, Any]) -> None:
         """Put on its field whatever the API would refuse about the other settings.
@@ -167,9 +233,18 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
         (a zero timeout, a negative retry delay, a grace time past the column's range) would be
         a server error instead of a form error.
         """
-        if not cleaned.get("func") or self.errors.keys() & {"func", "args", "kwargs", "job_id"}:
-            return
         options = {name: cleaned[name] for name in API_OPTIONS if name in cleaned}
+        refused = False
+        for name, value in options.items():  # each on its own field, all of them at once
+            try:
+                BY_NAME[name].clean(value)
+            except SchedulesError as exc:
+                refused = True
+                self.add_error(_FORM_NAME.get(name), option_message(exc, name))
+        if refused or not cleaned.get("func"):
+            return
+        if self.errors.keys() & {"func", "args", "kwargs", "job_id"}:
+            return
         try:
             build_schedule(
                 cleaned["func"],
@@ -180,8 +255,9 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
             )
         except SchedulesError as exc:
             # The API's option names are the form's field names (``id`` is ``job_id``).
-            field = _FORM_NAME.get(getattr(exc, "field", None) or "")
-            self.add_error(field if field in self.fields else None, str(exc))
+            name = getattr(exc, "field", None) or ""
+            field = _FORM_NAME.get(name)
+            self.add_error(field if field in self.fields else None, option_message(exc, name))
 
     def validate_unique(self) -> None:
         # Django's own check reads the default database; the schedules are in SCHEDULES_DATABASE.
@@ -194,12 +270,23 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
         if taken.exists():
             self.add_error("job_id", self.instance.unique_error_message(Schedule, ("job_id",)))
 
-    def timing_changed(self, cleaned: dict[str, Any]) -> bool:
-        trigger = build_trigger(cleaned, lambda field, message: None, reject_past_date=False)
-        return trigger is not None and trigger.to_dict() != self.instance.trigger
-
 
 _FORM_NAME = {option.name: option.column for option in OPTIONS if option.form and option.column}
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:g}"
+
+
+def option_message(exc: Exception, name: str) -> str:
+    """The API's message for an option, as said under the option's own field: without the
+    option's code name in front, "None" said as "empty"."""
+    text = str(exc)
+    if name and text.startswith(f"{name} "):
+        text = text[len(name) + 1 :]
+    text = text[:1].upper() + text[1:]
+    text = text.replace(", or None", ", or empty").replace(", got ", "; got ")
+    return text if text.endswith(".") else text + "."
 
 
 def signature_error(func_name: str, args: list[Any], kwargs: dict[str, Any]) -> str | None:

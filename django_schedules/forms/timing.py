@@ -10,79 +10,29 @@ lands on the field it names.
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Callable
-from datetime import UTC, datetime, time
+from datetime import date, datetime, time
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.contrib.admin.widgets import AdminDateWidget, AdminSplitDateTime, AdminTimeWidget
 from django.forms.fields import InvalidJSONInput
-from django.utils import timezone as django_timezone
 from django.utils.translation import gettext_lazy as _
 
-from django_schedules.conf import conf
-from django_schedules.exceptions import (
-    InvalidSchedule,
-    TriggerError,
+from django_schedules.exceptions import InvalidSchedule
+from django_schedules.forms.kinds import (
+    CRON_PRESETS,
+    EDITABLE_KINDS,
+    KIND_FORMS,
+    WEEKDAYS,
+    build_trigger,
+    kind_fields,
 )
-from django_schedules.models import TriggerKind
-from django_schedules.options import (
-    json_safe,
-)
-from django_schedules.triggers import (
-    BaseTrigger,
-    CalendarIntervalTrigger,
-    CronTrigger,
-    DateTrigger,
-    IntervalTrigger,
-    trigger_from_dict,
-)
+from django_schedules.options import json_safe
+from django_schedules.triggers import BaseTrigger
 
 if TYPE_CHECKING:
-    from django.utils.functional import _StrPromise
-
-    StrOrPromise = str | _StrPromise
-    # Where build_trigger reports an error: a form's add_error(field, message).
-    ErrorSink = Callable[[str | None, Any], None]
-
-
-EDITABLE_KINDS = [
-    (TriggerKind.CRON.value, _("Cron: at set times (every weekday at 09:00, ...)")),
-    (TriggerKind.INTERVAL.value, _("Interval: every so many seconds, minutes, hours...")),
-    (TriggerKind.CALENDAR_INTERVAL.value, _("Calendar: every N months, weeks or days at a time")),
-    (TriggerKind.DATE.value, _("Once: on one date at one time")),
-]
-
-WEEKDAYS = [
-    ("mon", _("Mon")),
-    ("tue", _("Tue")),
-    ("wed", _("Wed")),
-    ("thu", _("Thu")),
-    ("fri", _("Fri")),
-    ("sat", _("Sat")),
-    ("sun", _("Sun")),
-]
-
-# Presets fill the cron fields in the browser; each is (label, field values).
-CRON_PRESETS: list[tuple[str, dict[str, Any]]] = [
-    (
-        "Every weekday at 09:00",
-        {"hour": "9", "minute": "0", "day_of_week": ["mon", "tue", "wed", "thu", "fri"]},
-    ),
-    ("Every day at midnight", {"hour": "0", "minute": "0", "day_of_week": []}),
-    ("Every hour, on the hour", {"hour": "*", "minute": "0", "day_of_week": []}),
-    ("Every 15 minutes", {"hour": "*", "minute": "*/15", "day_of_week": []}),
-    ("Every Monday at 08:00", {"hour": "8", "minute": "0", "day_of_week": ["mon"]}),
-    (
-        "First day of the month at 06:00",
-        {"day": "1", "hour": "6", "minute": "0", "day_of_week": []},
-    ),
-]
-
-# Where each trigger argument lives in the form, so a TriggerError lands on its own field.
-CRON_FIELDS = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
-INTERVAL_FIELDS = ("weeks", "days", "hours", "minutes", "seconds")
-CALENDAR_FIELDS = ("years", "months", "weeks", "days")
+    from django_schedules.forms.kinds import StrOrPromise
 
 
 @cache
@@ -163,6 +113,85 @@ def _number(label: StrOrPromise, minimum: int = 0) -> forms.IntegerField:
     )
 
 
+class PreciseTimeWidget(AdminTimeWidget):
+    """The admin's time input (with its clock), down to the second; a fraction of a second,
+    which the admin's format cuts, is shown whole rather than lost."""
+
+    supports_microseconds = True
+
+    def format_value(self, value: Any) -> str | None:
+        if isinstance(value, time | datetime) and value.microsecond:
+            return value.strftime("%H:%M:%S.%f")
+        return super().format_value(value)
+
+
+class WallClockWidget(AdminSplitDateTime):
+    """The admin's date and time inputs; a single ISO 8601 value under the field's own name
+    (a script's POST) is read too."""
+
+    supports_microseconds = True
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs)
+        self.widgets = (AdminDateWidget(), PreciseTimeWidget())
+
+    def decompress(self, value: Any) -> tuple[date | None, time | None]:
+        if isinstance(value, datetime):
+            return value.date(), value.time()
+        return None, None
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        if name in data and f"{name}_0" not in data:
+            text = str(data[name]).strip().replace("T", " ", 1)
+            day, _sep, clock = text.partition(" ")
+            return [day, clock]
+        return super().value_from_datadict(data, files, name)
+
+
+class WallClockField(forms.SplitDateTimeField):
+    """A date and time on the schedule's own wall clock: naive, never read in the viewer's
+    zone (a time in the viewer's daylight-saving gap is no error here). An empty time is
+    midnight."""
+
+    widget = WallClockWidget
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("require_all_fields", False)
+        super().__init__(**kwargs)
+        # Two inputs under one label: each says which half of the field it is.
+        day, clock = self.widget.widgets
+        day.attrs["aria-label"] = _("%(label)s: date") % {"label": self.label}
+        clock.attrs["aria-label"] = _("%(label)s: time") % {"label": self.label}
+
+    def compress(self, data_list: Any) -> datetime | None:
+        if not data_list or data_list[0] in self.empty_values:
+            if data_list and data_list[1] not in self.empty_values:
+                raise forms.ValidationError(
+                    self.error_messages["invalid_date"], code="invalid_date"
+                )
+            return None
+        return datetime.combine(data_list[0], data_list[1] or time(0))
+
+
+class AmountField(forms.FloatField):
+    """A number of time units, whole or not (an interval of 1.5 seconds), shown as typed:
+    a whole amount without its ".0"."""
+
+    def to_python(self, value: Any) -> int | float | None:  # type: ignore[override]
+        number = super().to_python(value)
+        return int(number) if number is not None and number.is_integer() else number
+
+
+def _amount(label: StrOrPromise) -> AmountField:
+    return AmountField(
+        label=label,
+        required=False,
+        min_value=0,
+        widget=forms.NumberInput(attrs={"min": 0, "step": "any", "class": "vSmallField"}),
+    )
+
+
 def _cron_text(label: StrOrPromise, help_text: StrOrPromise = "") -> forms.CharField:
     return forms.CharField(label=label, required=False, max_length=100, help_text=help_text)
 
@@ -176,23 +205,19 @@ class TriggerForm(forms.Form):
         help_text=_("The wall clock the schedule follows (an IANA name, such as Europe/Berlin)."),
     )
     # Date (once)
-    run_date = forms.DateField(
-        label=_("Date"),
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-    )
+    run_date = forms.DateField(label=_("Date"), required=False, widget=AdminDateWidget)
     run_time = forms.TimeField(
         label=_("Time"),
         required=False,
-        widget=forms.TimeInput(attrs={"type": "time", "step": 1}, format="%H:%M:%S"),
+        widget=PreciseTimeWidget,
     )
 
     # Interval
-    interval_weeks = _number(_("Weeks"))
-    interval_days = _number(_("Days"))
-    interval_hours = _number(_("Hours"))
-    interval_minutes = _number(_("Minutes"))
-    interval_seconds = _number(_("Seconds"))
+    interval_weeks = _amount(_("Weeks"))
+    interval_days = _amount(_("Days"))
+    interval_hours = _amount(_("Hours"))
+    interval_minutes = _amount(_("Minutes"))
+    interval_seconds = _amount(_("Seconds"))
 
     # Cron
     cron_mode = forms.ChoiceField(
@@ -245,25 +270,17 @@ class TriggerForm(forms.Form):
     calendar_time = forms.TimeField(
         label=_("At"),
         required=False,
-        widget=forms.TimeInput(attrs={"type": "time", "step": 1}, format="%H:%M:%S"),
+        widget=PreciseTimeWidget,
     )
 
     # Shared by interval, cron and calendar
-    start_date = forms.DateTimeField(
+    start_date = WallClockField(
         label=_("Starts"),
-        required=False,
         help_text=_("In the schedule's time zone. Empty: from now."),
-        widget=forms.DateTimeInput(
-            attrs={"type": "datetime-local", "step": 1}, format="%Y-%m-%dT%H:%M:%S"
-        ),
     )
-    end_date = forms.DateTimeField(
+    end_date = WallClockField(
         label=_("Ends"),
-        required=False,
         help_text=_("In the schedule's time zone. Empty: never."),
-        widget=forms.DateTimeInput(
-            attrs={"type": "datetime-local", "step": 1}, format="%Y-%m-%dT%H:%M:%S"
-        ),
     )
     jitter = forms.IntegerField(
         label=_("Jitter (seconds)"),
@@ -278,174 +295,13 @@ class TriggerForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if "timezone" not in self.errors:
+        if not self.timing_field_errors(cleaned):
             self.trigger = build_trigger(cleaned, self.add_error, reject_past_date=False)
         return cleaned
 
-
-def _field_for_error(kind: str, exc: TriggerError) -> str | None:
-    """Map a TriggerError to the form field of the trigger argument it names."""
-    names: dict[str, str] = {
-        "timezone": "timezone",
-        "start_date": "start_date",
-        "end_date": "end_date",
-        "jitter": "jitter",
-    }
-    if kind == "cron":
-        names.update({name: f"cron_{name}" for name in CRON_FIELDS})
-        names["crontab"] = "crontab"
-        names["expr"] = "crontab"
-    elif kind == "interval":
-        names.update({name: f"interval_{name}" for name in INTERVAL_FIELDS})
-    elif kind == "calendarinterval":
-        names.update({name: f"calendar_{name}" for name in CALENDAR_FIELDS})
-        names.update(
-            {"hour": "calendar_time", "minute": "calendar_time", "second": "calendar_time"}
-        )
-    elif kind == "date":
-        names["run_date"] = "run_date"
-    return None if exc.field is None else names.get(exc.field)
-
-
-def _aware(value: datetime | None, zone: str) -> datetime | None:
-    if value is None:
-        return None
-    if django_timezone.is_aware(value):
-        # The form's DateTimeField made it aware in the current zone; the field is meant in the
-        # schedule's own zone, so take the wall-clock reading and place it there.
-        value = django_timezone.make_naive(value)
-    return value.replace(tzinfo=zoneinfo.ZoneInfo(zone))
-
-
-def build_trigger(
-    cleaned: dict[str, Any], add_error: ErrorSink, *, reject_past_date: bool
-) -> BaseTrigger | None:
-    """Build the trigger the cleaned values describe; report each error on its own field.
-
-    `add_error(field, message)` receives the form field an error belongs to (None: the form).
-    """
-    kind = cleaned.get("trigger_kind") or "cron"
-    zone = cleaned.get("timezone") or conf.TIME_ZONE
-    start = _aware(cleaned.get("start_date"), zone)
-    end = _aware(cleaned.get("end_date"), zone)
-    jitter = cleaned.get("jitter") or None
-    try:
-        if kind == "date":
-            run_date, run_time = cleaned.get("run_date"), cleaned.get("run_time")
-            if run_date is None:
-                add_error("run_date", _("Choose the date to run on."))
-                return None
-            moment = datetime.combine(run_date, run_time or time(0))
-            trigger: BaseTrigger = DateTrigger(moment, timezone=zone)
-            if reject_past_date:
-                fire = trigger.get_next_fire_time(None, datetime.now(UTC))
-                if fire is not None and fire < datetime.now(UTC):
-                    add_error(
-                        "run_date",
-                        _("%(value)s is in the past: a one-off schedule must be in the future.")
-                        % {"value": f"{moment:%Y-%m-%d %H:%M:%S} {zone}"},
-                    )
-                    return None
-            return trigger
-        if kind == "interval":
-            values = {name: cleaned.get(f"interval_{name}") or 0 for name in INTERVAL_FIELDS}
-            if not any(values.values()):
-                add_error("interval_seconds", _("Give an interval greater than zero."))
-                return None
-            return IntervalTrigger(
-                **values, start_date=start, end_date=end, timezone=zone, jitter=jitter
-            )
-        if kind == "calendarinterval":
-            values = {name: cleaned.get(f"calendar_{name}") or 0 for name in CALENDAR_FIELDS}
-            if not any(values.values()):
-                add_error(
-                    "calendar_days",
-                    _("Give a number of years, months, weeks or days greater than zero."),
-                )
-                return None
-            at = cleaned.get("calendar_time") or time(0)
-            return CalendarIntervalTrigger(
-                **values,
-                hour=at.hour,
-                minute=at.minute,
-                second=at.second,
-                start_date=start,
-                end_date=end,
-                timezone=zone,
-            )
-        if cleaned.get("cron_mode") == "crontab":
-            expr = (cleaned.get("crontab") or "").strip()
-            if not expr:
-                add_error("crontab", _("Type a crontab line, such as 30 9 * * 1-5."))
-                return None
-            return CronTrigger.from_crontab(
-                expr, timezone=zone, start_date=start, end_date=end, jitter=jitter
-            )
-        days = cleaned.get("cron_day_of_week") or []
-        fields: dict[str, Any] = {}
-        for name in CRON_FIELDS:
-            if name == "day_of_week":
-                value: Any = ",".join(days) if days else None
-            else:
-                value = (cleaned.get(f"cron_{name}") or "").strip() or None
-            fields[name] = value
-        if fields["second"] is None:
-            fields["second"] = "0"
-        return CronTrigger(**fields, start_date=start, end_date=end, timezone=zone, jitter=jitter)
-    except TriggerError as exc:
-        add_error(_field_for_error(kind, exc), str(exc))
-        return None
-
-
-def initial_from_trigger(data: dict[str, Any]) -> dict[str, Any]:
-    """Return the form's initial values for a stored trigger (``to_dict()`` form)."""
-    try:
-        trigger = trigger_from_dict(data)
-    except ValueError:
-        return {}
-    initial: dict[str, Any] = {"trigger_kind": data.get("kind"), "timezone": trigger.timezone.key}
-    zone = trigger.timezone
-
-    def local(value: datetime | None) -> datetime | None:
-        return value.astimezone(zone).replace(tzinfo=None) if value else None
-
-    initial["start_date"] = local(getattr(trigger, "start_date", None))
-    initial["end_date"] = local(getattr(trigger, "end_date", None))
-    jitter = getattr(trigger, "jitter", None)
-    initial["jitter"] = int(jitter) if jitter else None
-    kind = data.get("kind")
-    if kind == "date":
-        moment = local(getattr(trigger, "run_date", None))
-        if moment:
-            initial.update(run_date=moment.date(), run_time=moment.time())
-    elif kind == "interval":
-        for name in INTERVAL_FIELDS:
-            initial[f"interval_{name}"] = data.get(name) or None
-    elif kind == "calendarinterval":
-        for name in CALENDAR_FIELDS:
-            initial[f"calendar_{name}"] = data.get(name) or None
-        initial["calendar_time"] = time(
-            data.get("hour", 0), data.get("minute", 0), data.get("second", 0)
-        )
-    elif kind == "cron":
-        if data.get("crontab"):
-            initial.update(cron_mode="crontab", crontab=data["crontab"])
-        else:
-            initial["cron_mode"] = "fields"
-            for name in CRON_FIELDS:
-                value = data.get(name)
-                if name == "day_of_week":
-                    initial["cron_day_of_week"] = _weekday_names(value)
-                else:
-                    initial[f"cron_{name}"] = "" if value in (None, "*") else str(value)
-    return initial
-
-
-def _weekday_names(value: Any) -> list[str]:
-    if value in (None, "*", ""):
-        return []
-    names = [day for day, _label in WEEKDAYS]
-    text = str(value).lower()
-    if all(part in names for part in text.split(",")):
-        return text.split(",")
-    return []
+    def timing_field_errors(self, cleaned: dict[str, Any]) -> bool:
+        """Whether a field of the chosen kind already has its error (a number below zero):
+        then no trigger is built, so no second error says the same about a missing value."""
+        kind = cleaned.get("trigger_kind") or "cron"
+        names = {"timezone", *(kind_fields(kind) if kind in KIND_FORMS else ())}
+        return bool(names & set(self.errors))

@@ -89,6 +89,7 @@ from django_schedules.store.transactions import (
     retry_locked,
     retry_transient,
     retrying,
+    sqlite_synchronous,
     write_transaction,
 )
 
@@ -155,6 +156,7 @@ __all__ = [
     "scheduler_groups",
     "scheduler_status",
     "schedules_table_exists",
+    "sqlite_synchronous",
     "start_execution",
     "start_executions",
     "still_pending",

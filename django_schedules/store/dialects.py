@@ -14,9 +14,11 @@ from typing import Any, NamedTuple
 
 from django.db import IntegrityError, connections, transaction
 from django.db.models import Case, DateTimeField, F, Q, TextField, Value, When
+from django.db.models.sql import Query
 from django.utils import timezone
 
-from django_schedules.models import Execution, Schedule
+from django_schedules.dbclock import DbNow
+from django_schedules.models import Execution, ExecutionStatus, Schedule
 from django_schedules.store.rows import DueSchedule, SchedulePlan
 from django_schedules.store.transactions import logger
 
@@ -106,7 +108,65 @@ class Dialect:
             return _insert_each(rows, using)
         return self._insert_values(rows, using, tail="")
 
+    def start(
+        self, rows: Sequence[tuple[int, datetime]], epoch: int | None, worker: str, using: str
+    ) -> None:
+        """Move the pending executions `rows` ((id, started_at), only at `epoch` when given)
+        to running, each with its own start time, in one statement per chunk: the vendor's
+        (``_start_sql``), else the ORM's CASE."""
+        connection = connections[using]
+        step = max(self.max_params // 2 - 8, 1)
+        with connection.cursor() as cursor:
+            for first in range(0, len(rows), step):
+                chunk = rows[first : first + step]
+                statement = self._start_sql(chunk, epoch, worker, using)
+                if statement is None:
+                    self._start_orm(chunk, epoch, worker, using)
+                else:
+                    cursor.execute(*statement)
+
+    def _start_orm(
+        self, rows: Sequence[tuple[int, datetime]], epoch: int | None, worker: str, using: str
+    ) -> None:
+        qs = Execution.objects.using(using).filter(
+            pk__in=[pk for pk, _ in rows], status=ExecutionStatus.PENDING
+        )
+        if epoch is not None:
+            qs = qs.filter(epoch=epoch)
+        qs.update(
+            status=ExecutionStatus.RUNNING,
+            started_at=Case(
+                *[When(pk=pk, then=Value(at, output_field=DateTimeField())) for pk, at in rows],
+                output_field=DateTimeField(),
+            ),
+            heartbeat_at=DbNow(),
+            worker=worker,
+        )
+
     # Shared by the vendors.
+
+    def _start_sql(
+        self, rows: Sequence[tuple[int, datetime]], epoch: int | None, worker: str, using: str
+    ) -> tuple[str, list[Any]] | None:
+        """The vendor's one statement for ``start``, or None to use the generic one."""
+        return None
+
+    def _start_parts(
+        self, epoch: int | None, worker: str, using: str
+    ) -> tuple[str, str, str, list[Any], list[Any]]:
+        """The table, the SET list and the WHERE of a vendor's start statement, with the
+        parameters of each (the source ``v`` brings ``vid`` and ``vstart``)."""
+        connection = connections[using]
+        table = connection.ops.quote_name(Execution._meta.db_table)
+        compiler = connection.ops.compiler("SQLCompiler")(Query(Execution), connection, using)
+        now, _ = compiler.compile(DbNow())
+        sets = f"status = %s, started_at = v.vstart, heartbeat_at = {now}, worker = %s"
+        where = f"{table}.id = v.vid AND {table}.status = %s"
+        where_params: list[Any] = [ExecutionStatus.PENDING.value]
+        if epoch is not None:
+            where += f" AND {table}.epoch = %s"
+            where_params.append(epoch)
+        return table, sets, where, [ExecutionStatus.RUNNING.value, worker], where_params
 
     def _update_from(
         self, source: str, params: list[Any], rows: Sequence[DueSchedule], using: str
@@ -195,6 +255,20 @@ class SQLiteDialect(Dialect):
             return _insert_each(rows, using)
         return self._insert_values(rows, using, tail=_ON_CONFLICT)
 
+    def _start_sql(
+        self, rows: Sequence[tuple[int, datetime]], epoch: int | None, worker: str, using: str
+    ) -> tuple[str, list[Any]] | None:
+        if not self.update_from:
+            return None
+        adapt = _datetime_adapter(connections[using])
+        table, sets, where, set_params, where_params = self._start_parts(epoch, worker, using)
+        source = "(SELECT column1 AS vid, column2 AS vstart FROM (VALUES {})) AS v".format(  # noqa: S608
+            ", ".join(["(%s, %s)"] * len(rows))
+        )
+        values = [value for pk, at in rows for value in (pk, adapt(at))]
+        sql = f"UPDATE {table} SET {sets} FROM {source} WHERE {where}"  # noqa: S608
+        return sql, [*set_params, *values, *where_params]
+
 
 class PostgreSQLDialect(Dialect):
     """The batch as one array per column (unnest): a handful of parameters whatever its size
@@ -235,6 +309,15 @@ class PostgreSQLDialect(Dialect):
             returned = cursor.fetchall()
         return _converted(returned, connection)
 
+    def _start_sql(
+        self, rows: Sequence[tuple[int, datetime]], epoch: int | None, worker: str, using: str
+    ) -> tuple[str, list[Any]] | None:
+        table, sets, where, set_params, where_params = self._start_parts(epoch, worker, using)
+        source = "unnest(%s::bigint[], %s::timestamptz[]) AS v (vid, vstart)"
+        values = [[pk for pk, _ in rows], [at for _, at in rows]]
+        sql = f"UPDATE {table} SET {sets} FROM {source} WHERE {where}"  # noqa: S608
+        return sql, [*set_params, *values, *where_params]
+
 
 class MySQLDialect(Dialect):
     """MariaDB/MySQL: no UPDATE ... FROM, so UPDATE ... JOIN a derived table of the batch,
@@ -268,6 +351,21 @@ class MySQLDialect(Dialect):
             cursor.execute(sql, params)
         # Our UPDATE holds the moved rows' locks until commit, so nobody moved them since.
         return _moved(rows, using)
+
+    def _start_sql(
+        self, rows: Sequence[tuple[int, datetime]], epoch: int | None, worker: str, using: str
+    ) -> tuple[str, list[Any]] | None:
+        adapt = _datetime_adapter(connections[using])
+        table, sets, where, set_params, where_params = self._start_parts(epoch, worker, using)
+        source = "({}) AS v".format(
+            " UNION ALL ".join(
+                ["SELECT %s AS vid, %s AS vstart"] + ["SELECT %s, %s"] * (len(rows) - 1)
+            )
+        )
+        values = [value for pk, at in rows for value in (pk, adapt(at))]
+        qualified = ", ".join(f"{table}.{part.strip()}" for part in sets.split(", "))
+        sql = f"UPDATE {table} JOIN {source} ON {where} SET {qualified}"  # noqa: S608
+        return sql, [*values, *where_params, *set_params]
 
 
 def dialect_for(using: str) -> Dialect:

@@ -11,10 +11,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connections
-from django.db.models import Case, DateTimeField, F, Value, When
+from django.db.models import F
 
 from django_schedules.dbclock import DbNow
 from django_schedules.models import Execution, ExecutionStatus
+from django_schedules.store.dialects import dialect_for
 from django_schedules.store.rows import Claimed
 from django_schedules.store.transactions import executions, logger, retrying, write_transaction
 
@@ -72,6 +73,7 @@ class RunSpec:
     max_retries: int
     retry_delay: float
     timeout: float | None = None  # seconds; the schedule's, read when the run starts
+    misfire_grace_time: int | None = None  # seconds; the schedule's (None: no limit)
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ _SPEC_COLUMNS = (
     "schedule__max_retries",
     "schedule__retry_delay",
     "schedule__timeout",
+    "schedule__misfire_grace_time",
 )
 
 
@@ -117,25 +120,10 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
     for start in first.values():
         by_epoch.setdefault(start.epoch, []).append(start)
     with write_transaction(using):  # one commit for the batch
+        dialect = dialect_for(using)
         for epoch, group in by_epoch.items():
-            qs = table.pending().filter(pk__in=[s.execution_id for s in group])
-            if epoch is not None:
-                qs = qs.filter(epoch=epoch)
-            times = {s.started_at for s in group}
-            started_at: Any = (
-                next(iter(times))
-                if len(times) == 1
-                else Case(
-                    *[When(pk=s.execution_id, then=Value(s.started_at)) for s in group],
-                    output_field=DateTimeField(),
-                )
-            )
-            qs.update(
-                status=ExecutionStatus.RUNNING,
-                started_at=started_at,
-                heartbeat_at=DbNow(),
-                worker=worker,
-            )
+            pairs = [(s.execution_id, s.started_at) for s in group]
+            dialect.start(pairs, epoch, worker, using)
         wanted = {pk: s.started_at for pk, s in first.items()}
         found = table.running().filter(pk__in=list(wanted), worker=worker)
         rows = list(found.values_list(*_SPEC_COLUMNS))
@@ -152,6 +140,7 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
             max_retries=max_retries or 0,
             retry_delay=retry_delay or 0.0,
             timeout=timeout,
+            misfire_grace_time=grace,
         )
         for (
             pk,
@@ -165,6 +154,7 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
             max_retries,
             retry_delay,
             timeout,
+            grace,
         ) in rows
         if started_at == wanted[pk]
     }

@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, connections, transaction
-from django.db.models import Min
+from django.db.models import Min, Q
+from django.db.models.functions import Coalesce
 from django.db.models.sql import Query
 
 from django_schedules.dbclock import DbNow
 from django_schedules.models import (
+    Execution,
     Schedule,
     SchedulerLease,
     SchedulerProcess,
@@ -137,13 +139,18 @@ class GroupStatus:
     lease_expires_at: datetime | None
     overdue: int
     oldest_due: datetime | None
+    # The earliest start time of a claimed run not yet started, when it has passed: past the
+    # ceiling the schedules are claimed on time and the runs wait for a worker.
+    oldest_unstarted: datetime | None = None
 
     @property
     def lag(self) -> float:
-        """Seconds between now and the oldest enabled schedule that is due (0 when none)."""
-        if self.oldest_due is None:
+        """Seconds between now and the oldest of what is due and not yet started: an enabled
+        schedule due and unclaimed, or a claimed run whose start time passed (0 when none)."""
+        waiting = [t for t in (self.oldest_due, self.oldest_unstarted) if t is not None]
+        if not waiting:
             return 0.0
-        return max(0.0, (self.now - self.oldest_due).total_seconds())
+        return max(0.0, (self.now - min(waiting)).total_seconds())
 
     @property
     def last_seen(self) -> datetime | None:
@@ -164,8 +171,9 @@ def scheduler_status(
 ) -> GroupStatus:
     """Processes of `group`, its leader, and how far behind the due schedules are.
 
-    Four small queries, none of which grows with the number of schedules: the database's
-    clock, the lease, the process rows, and one aggregate over the due index.
+    Five small queries, none of which grows with the number of schedules: the database's
+    clock, the lease, the process rows, one aggregate over the due index and one over the
+    pending executions.
     """
     alias = database_alias(using)
     now = database_now(alias)
@@ -186,6 +194,13 @@ def scheduler_status(
     stats = due.aggregate(oldest=Min("next_run_at"))
     oldest = stats["oldest"]
     overdue = due.filter(next_run_at__lt=now - overdue_after).count() if oldest else 0
+    unstarted = (
+        Execution.objects.using(alias)
+        .pending()  # index schedules_exec_pending_idx: the pending rows are few
+        .filter(Q(run_at__lt=now) | Q(run_at__isnull=True, fire_time__lt=now))
+        .order_by()
+        .aggregate(oldest=Min(Coalesce("run_at", "fire_time")))["oldest"]
+    )
     return GroupStatus(
         group=group,
         now=now,
@@ -195,6 +210,7 @@ def scheduler_status(
         lease_expires_at=expires_at if owner else None,
         overdue=overdue,
         oldest_due=oldest,
+        oldest_unstarted=unstarted,
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import IntegrityError, connections, transaction
 from django.db.models import OuterRef, Q, Subquery
 
-from django_schedules.exceptions import ScheduleExists, ScheduleNotFound
+from django_schedules.exceptions import ScheduleExists, ScheduleNotFound, TriggerError
 from django_schedules.models import (
     Execution,
     ExecutionKind,
@@ -32,6 +32,7 @@ from django_schedules.store.transactions import (
     retry,
     write_transaction,
 )
+from django_schedules.triggers import trigger_from_dict
 
 
 def find_schedule(job_id: str, using: str | None = None) -> Schedule | None:
@@ -62,12 +63,75 @@ def save_schedule(schedule: Schedule, changes: dict[str, Any], using: str | None
     if not changed:
         return False
     alias = database_alias(using)
+    before = (schedule.trigger, schedule.next_run_at)
     for name, value in changed.items():
         setattr(schedule, name, value)
+    if "next_run_at" in changed:
+        past_recorded(schedule, *before, alias)
     schedule.version += 1
     schedule.save(using=alias, update_fields=[*changed, "version", "updated_at"])
     notify_change(alias)
     return True
+
+
+def past_recorded(
+    schedule: Schedule, trigger_before: Any, next_before: datetime | None, using: str
+) -> None:
+    """Move the ``next_run_at`` an edit computed (from now, or as given) past the occurrences
+    the schedule has recorded, along its trigger; `trigger_before` and `next_before` are the
+    row's before the edit.
+
+    A claim takes an occurrence up to its look-ahead before its instant, and an edit that waited
+    for a lock computed "now" earlier still: the next run after that "now" may be an occurrence
+    recorded already. Planned again, its insert is dropped by the unique (schedule, fire_time)
+    constraint, and when the leader is late so is the ``missed`` row of the run of occurrences
+    starting there, which then have no record at all (issue 21). The edit takes effect after
+    the last recorded occurrence: for a missed row (a run of occurrences, or one missed at its
+    start), the old trigger's last occurrence before the next run the claims left
+    (`next_before`), which is at or past the last one the row stands for.
+    """
+    if schedule.next_run_at is None:
+        return
+    latest = (
+        Execution.objects.using(using)
+        .filter(schedule_id=schedule.pk)
+        .exclude(kind=ExecutionKind.MANUAL)
+        .order_by("-fire_time")
+        .values_list("fire_time", "status")
+        .first()
+    )
+    if latest is None:
+        return
+    last, status = latest
+    if status == ExecutionStatus.MISSED:
+        last = _last_before(trigger_before, last, next_before)
+    trigger = trigger_from_dict(schedule.trigger)
+    fire: datetime | None = schedule.next_run_at
+    for _ in range(_MAX_WALK):
+        if fire is None or fire > last:
+            break
+        fire = trigger.get_next_fire_time(fire, fire)
+    schedule.next_run_at = None if fire is None else fire.astimezone(UTC)
+
+
+def _last_before(trigger: Any, first: datetime, end: datetime | None) -> datetime:
+    """The last occurrence of `trigger` (a stored dict) from `first` on before `end` (to its
+    end when None); `first` when the trigger cannot be read."""
+    try:
+        walked = trigger_from_dict(trigger)
+    except (TriggerError, KeyError, TypeError, ValueError):
+        return first  # a broken trigger, parked: this edit may be its repair
+    last: datetime = first
+    fire: datetime | None = first
+    for _ in range(_MAX_WALK):
+        if fire is None or (end is not None and fire >= end):
+            break
+        last, fire = fire, walked.get_next_fire_time(fire, fire)
+    return last
+
+
+# How far past_recorded walks a trigger (the planner's MAX_WALK).
+_MAX_WALK = 100_000
 
 
 def list_schedules(using: str | None = None) -> list[Schedule]:
@@ -134,6 +198,7 @@ def insert_schedule(
                     return existing, False
                 schedule.pk = existing.pk
                 schedule.created_at = existing.created_at
+                past_recorded(schedule, existing.trigger, existing.next_run_at, alias)
                 schedule.version = existing.version + 1
                 schedule.save(using=alias, force_update=True)
             notify_change(alias)
@@ -261,6 +326,14 @@ def apply_sync_plan(plan: SyncPlan, using: str | None = None) -> None:
     for schedule in plan.create:
         schedule.save(using=alias, force_insert=True)
     for schedule, fields in plan.update:
+        if "next_run_at" in fields:
+            trigger, next_run_at = (
+                Schedule.objects.using(alias)
+                .filter(pk=schedule.pk)
+                .values_list("trigger", "next_run_at")
+                .get()
+            )
+            past_recorded(schedule, trigger, next_run_at, alias)
         schedule.version += 1
         schedule.save(using=alias, update_fields=[*fields, "version", "updated_at"])
     for schedule in plan.disable:

@@ -29,7 +29,10 @@ def fail(
     no single one), else `field`. Forms place the error by it, never by the message.
     """
     raise TriggerError(
-        f"Bad {field} {_show(value)} in {owner}: {rule}", field if argument == "" else argument
+        f"Bad {field} {_show(value)} in {owner}: {rule}",
+        field if argument == "" else argument,
+        value=value,
+        rule=rule,
     )
 
 

@@ -198,6 +198,28 @@ class BaseTrigger(ABC):
             object.__setattr__(self, "_canonical_cache", cached)
         return cached
 
+    def same_schedule(self, other: BaseTrigger) -> bool:
+        """Whether `other` fires at the same instants, in the same zone and window, with the
+        same jitter bound, however its arguments are spelled (`day_of_week="mon-fri"` and
+        `"0-4"`, the crontab `30 9 * * 1-5` and its keyword fields, `weeks=1` and `days=7`).
+
+        `==` compares the arguments themselves, as the jitter's hash does.
+        """
+        return type(other) is type(self) and self._meaning() == other._meaning()
+
+    def _meaning(self) -> object:
+        """What `same_schedule` compares; by default the arguments as written."""
+        return self._canonical
+
+    def _window_meaning(self) -> tuple[object, ...]:
+        start, end = self.start_date, self.end_date
+        return (
+            self.timezone.key,
+            None if start is None else start.astimezone(UTC),
+            None if end is None else end.astimezone(UTC),
+            self.jitter,
+        )
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BaseTrigger) or type(other) is not type(self):
             return NotImplemented

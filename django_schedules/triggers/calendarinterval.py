@@ -224,6 +224,9 @@ class CalendarIntervalTrigger(BaseTrigger):
         text = f"{every(parts)} at {clock(hms['hour'], hms['minute'], hms['second'])}"
         return text + zone_and_window(self)
 
+    def _meaning(self) -> object:
+        return self._window_meaning(), self._month_step, self._day_step, self._time
+
     def dst_gap_wall(self, fire_utc: datetime, start: datetime, end: datetime) -> str:
         wall = datetime.combine(start.date(), self._time)
         return f"{wall:%H:%M}" if start <= wall < end else ""

@@ -39,6 +39,7 @@ from django_schedules.triggers.cron_fields import (
     parse_day,
     parse_static,
     value_table,
+    year_kinds,
     year_table,
 )
 from django_schedules.triggers.describe import cron_day_phrase, time_phrase, zone_and_window
@@ -302,26 +303,11 @@ class CronTrigger(BaseTrigger):
         )
 
     def _never_fires(self) -> bool:
-        """Return True when no date in any allowed year matches the day fields.
-
-        Which days match in a year depends only on whether it and the year before are leap
-        years and on the weekday of its 1 January, so one year of each kind is checked.
-        """
-        seen: set[tuple[bool, int, bool]] = set()
-        years: Iterable[int] = self._years
-        if len(self._years) == 8030:
-            years = range(2001, 2061)  # holds every kind of year; '*' allows all of them
-        for year in years:
-            key = (calendar.isleap(year), date(year, 1, 1).weekday(), calendar.isleap(year - 1))
-            if key in seen:
-                continue
-            seen.add(key)
-            for month in self._months:
-                if self._compute_month_days(year, month):
-                    return False
-            if len(seen) == 21:  # every kind there is
-                break
-        return True
+        """Return True when no date in any allowed year matches the day fields."""
+        months = self._months
+        return not any(
+            self._compute_month_days(y, m) for y in year_kinds(self._years) for m in months
+        )
 
     # -- the day rule ---------------------------------------------------------------------
 
@@ -570,6 +556,12 @@ class CronTrigger(BaseTrigger):
             years=sets["year"],
         )
         return text + (f" {days}" if days else "") + zone_and_window(self)
+
+    def _meaning(self) -> object:
+        # The day rule, whichever way it was spelled: the days it picks in each month of each
+        # kind of year (crontab's 1-5 and the keyword fields' mon-fri give the same table).
+        days = tuple(self._compute_month_days(y, m) for y in year_kinds() for m in range(1, 13))
+        return self._window_meaning(), tuple(self.value_sets().values()), days
 
     @property
     def phase_known(self) -> bool:

@@ -4,7 +4,9 @@ parsed into sorted tuples of allowed values (and day-of-month items, which depen
 
 from __future__ import annotations
 
+import calendar
 import re
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
@@ -84,10 +86,32 @@ CRONTAB_NAMES = {
 CRONTAB_OWNER = "CronTrigger.from_crontab"
 
 
+def year_kinds(years: tuple[int, ...] | None = None) -> list[int]:
+    """One year of each kind the day rule tells apart, from `years` (None or all 8,030: any).
+
+    Which days match in a year depends only on whether it and the year before are leap years
+    and on the weekday of its 1 January: 21 kinds, all of them between 2001 and 2060.
+    """
+    pool = range(2001, 2061) if years is None or len(years) == 8030 else years
+    found: dict[tuple[bool, int, bool], int] = {}
+    for year in pool:
+        key = (calendar.isleap(year), date(year, 1, 1).weekday(), calendar.isleap(year - 1))
+        found.setdefault(key, year)
+        if len(found) == 21:
+            break
+    return list(found.values())
+
+
 def _bad(field: str, expr: str, rule: str, owner: str = OWNER) -> TriggerError:
     # The argument at fault: the cron field's own keyword, or the crontab line it was read from.
     argument = "crontab" if owner == CRONTAB_OWNER else field
-    return TriggerError(f"Bad {field} field {expr!r} in {owner}: {rule}", argument)
+    return TriggerError(
+        f"Bad {field} field {expr!r} in {owner}: {rule}",
+        argument,
+        value=expr,
+        rule=rule,
+        part=field,
+    )
 
 
 def _parse_items(name: str, expr: str) -> list[str]:

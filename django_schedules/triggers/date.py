@@ -72,6 +72,9 @@ class DateTrigger(BaseTrigger):
     def describe(self) -> str:
         return f"Once, at {when(self.run_date)} ({self.timezone.key})"
 
+    def _meaning(self) -> object:
+        return self.timezone.key, self._utc_run
+
     @property
     def only_fire_time(self) -> datetime:
         return self.run_date

@@ -159,6 +159,9 @@ class IntervalTrigger(BaseTrigger):
             text += f" until {when(self.end_date)} {self.timezone.key}"
         return text
 
+    def _meaning(self) -> object:
+        return self._window_meaning(), self._step_us
+
     @property
     def elapsed_phase(self) -> tuple[datetime, int] | None:
         return None if self._start_utc is None else (self._start_utc, self._step_us)

@@ -95,9 +95,9 @@ def scheduler() -> Iterator[ManageCommand]:
         sys.stderr.write(process.output())  # shown when a test fails
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, *, full_page: bool = True) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
 def wait_until(predicate: Any, timeout: float, what: str) -> None:
@@ -135,7 +135,11 @@ def test_staff_create_pause_resume_and_run_a_schedule(
         "09:30", timeout=10_000
     )
     sync_api.expect(preview.locator("tbody tr")).to_have_count(5)
-    shot(page, "admin-form-preview")
+    # As staff see it while typing: the cron fields, and the preview pinned below them.
+    page.locator("#id_cron_minute").scroll_into_view_if_needed()
+    page.focus("#id_cron_minute")
+    assert preview.bounding_box()["y"] < 900  # in the window, not below the fold
+    shot(page, "admin-form-preview", full_page=False)
     page.click("input[name=_save]")
     page.wait_for_url(re.compile(r".*/schedule/$"))
     schedule = Schedule.objects.get(job_id="weekday-sum")
@@ -315,3 +319,121 @@ def wait_for_panel(page: Any, panel: Any, text: str, timeout: float) -> None:
         time.sleep(0.5)
         page.reload()
     raise AssertionError(f"the status panel never showed {text!r}: {panel.inner_text()!r}")
+
+
+def test_a_weekday_schedule_opened_and_renamed_keeps_its_days(page: Any, live_server: Any) -> None:
+    # The case: mon-fri, which no single box holds. The page ticks Monday to Friday,
+    # the preview starts on a weekday, and a new name is the only change a save makes.
+    from django_schedules import api
+
+    schedule = api.add_job(
+        "tests.testapp.jobs.add", "cron", hour=9, minute=30, day_of_week="mon-fri",
+        kwargs={"a": 1, "b": 2}, id="weekday-admin", timezone="Europe/Berlin", source="admin",
+    )  # fmt: skip
+    before = (schedule.trigger, schedule.next_run_at, schedule.version)
+    base = live_server.url
+    log_in(page, base)
+    page.goto(f"{base}/admin/django_schedules/schedule/{schedule.pk}/change/")
+    ticked = page.eval_on_selector_all(
+        "input[name=cron_day_of_week]:checked", "boxes => boxes.map(box => box.value)"
+    )
+    assert ticked == ["mon", "tue", "wed", "thu", "fri"]
+    preview = page.locator("#schedules-preview")
+    sync_api.expect(preview.locator("tbody tr")).to_have_count(5, timeout=10_000)
+    days = [text[:3] for text in preview.locator("tbody tr td:first-child").all_inner_texts()]
+    assert days and set(days) <= {"Mon", "Tue", "Wed", "Thu", "Fri"}, days
+    page.fill("#id_name", "Weekday report")
+    page.click("input[name=_save]")
+    page.wait_for_url(re.compile(r".*/schedule/$"))
+    schedule.refresh_from_db()
+    assert schedule.name == "Weekday report"
+    assert (schedule.trigger, schedule.next_run_at) == before[:2]
+    assert schedule.version == before[2] + 1
+    sync_api.expect(page.locator("#result_list")).to_contain_text("Mon")
+
+
+def test_a_crontab_error_sits_under_the_crontab_line(page: Any, live_server: Any) -> None:
+    base = live_server.url
+    log_in(page, base)
+    page.goto(f"{base}/admin/django_schedules/schedule/add/")
+    page.fill("#id_job_id", "bad-crontab")
+    page.select_option("#id_func", "tests.testapp.jobs.add")
+    page.fill("#id_kwargs", '{"a": 2, "b": 3}')
+    page.check("input[name=cron_mode][value=crontab]")
+    page.fill("#id_crontab", "0 9 * * 8")
+    page.click("input[name=_save]")
+    row = page.locator(".form-row.field-crontab")
+    sync_api.expect(row).to_be_visible()
+    sync_api.expect(row.locator(".errorlist")).to_contain_text("'8'")
+    text = row.locator(".errorlist").inner_text()
+    assert "Trigger" not in text and "_" not in text, text
+    assert not Schedule.objects.filter(job_id="bad-crontab").exists()
+
+
+def test_a_viewer_reads_the_timing_as_text_with_its_fire_times(page: Any, live_server: Any) -> None:
+    from django.contrib.auth.models import Permission
+
+    from django_schedules import api
+
+    schedule = api.add_job(
+        "tests.testapp.jobs.add", "cron", hour=9, minute=30, day_of_week="mon-fri",
+        kwargs={"a": 1, "b": 2}, id="weekday-view", timezone="Europe/Berlin",
+    )  # fmt: skip
+    viewer = User.objects.create_user("viewer", password="a-strong-password", is_staff=True)
+    viewer.user_permissions.set(Permission.objects.filter(codename="view_schedule"))
+    base = live_server.url
+    page.goto(f"{base}/admin/login/?next=/admin/")
+    page.fill("#id_username", "viewer")
+    page.fill("#id_password", "a-strong-password")
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base}/admin/")
+    page.goto(f"{base}/admin/django_schedules/schedule/{schedule.pk}/change/")
+    content = page.locator("#content").inner_text()
+    assert not re.search(r"^None$", content, re.MULTILINE), content  # no field reads "None"
+    assert "Cron mode" not in content and "Interval seconds" not in content
+    sync_api.expect(page.locator(".field-description")).to_contain_text("09:30")
+    sync_api.expect(page.locator(".field-upcoming tbody tr")).to_have_count(5)
+    shot(page, "admin-view-only")
+
+
+def test_both_lists_fit_a_1400_pixel_window(browser: Any, live_server: Any) -> None:
+    # The lists as a laptop shows them: every column in view, nothing under the status panel.
+    from datetime import UTC, datetime
+
+    from django_schedules import api
+
+    add_neighbours()
+    long = api.add_job(
+        "tests.testapp.jobs.add", "cron", id="quarterly-finance-report-for-the-board",
+        name="Quarterly finance report for the board of directors", day="last fri",
+        month="3,6,9,12", hour=17, kwargs={"a": 1, "b": 2}, timezone="America/Los_Angeles",
+    )  # fmt: skip
+    Execution.objects.create(
+        schedule=long, job_id=long.job_id, name=long.name, func=long.func,
+        fire_time=datetime(2026, 9, 25, 0, 0, tzinfo=UTC), status=ExecutionStatus.SUCCEEDED,
+        worker="worker-host-with-a-long-name.example.internal:12345", result="'42 rows sent'",
+    )  # fmt: skip
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="en-US")
+    page = context.new_page()
+    try:
+        log_in(page, live_server.url)
+        for path, name in [
+            ("schedule", "admin-changelist-1400"),
+            ("execution", "admin-executions-1400"),
+        ]:
+            page.goto(f"{live_server.url}/admin/django_schedules/{path}/")
+            # Nothing scrolls sideways: not the page, not the table's own scroll box.
+            widths = page.evaluate(
+                "() => { const box = document.querySelector('#changelist .results');"
+                " return [document.documentElement.scrollWidth, window.innerWidth,"
+                " box.scrollWidth, box.clientWidth]; }"
+            )
+            shot(page, name)
+            assert widths[0] <= widths[1] and widths[2] <= widths[3], (path, widths)
+        page.goto(f"{live_server.url}/admin/django_schedules/schedule/")
+        button = page.locator(".object-tools").bounding_box()
+        panel = page.locator(".schedules-health").first.bounding_box()
+        assert button is not None and panel is not None
+        assert button["y"] + button["height"] <= panel["y"], (button, panel)
+    finally:
+        context.close()

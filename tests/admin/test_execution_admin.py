@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -108,3 +109,15 @@ def test_the_schedule_page_shows_its_last_ten_executions(superuser: User, client
     assert html.count("execution/") >= 10
     assert "2026-01-01 00:11:00" in html and "2026-01-01 00:01:00" not in html
     assert f"?schedule={schedule.pk}" in html
+
+
+def test_an_executions_title_is_in_the_viewers_zone(superuser: User, client_for) -> None:
+    from django.test import override_settings
+
+    schedule = make_schedule()
+    execution = make_execution(schedule)
+    url = reverse("admin:django_schedules_execution_change", args=[execution.pk])
+    with override_settings(TIME_ZONE="Asia/Tokyo"):
+        html = client_for(superuser).get(url).content.decode()
+    title = re.search(r"<h2>(.*?)</h2>", html)
+    assert title is not None and title.group(1).endswith("JST"), title

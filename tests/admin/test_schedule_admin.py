@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zoneinfo
 from datetime import UTC, datetime
 
@@ -155,23 +156,32 @@ def test_the_change_page_shows_the_stored_timing(superuser: User, client_for) ->
     assert form.initial["cron_day_of_week"] == ["tue", "thu"]
 
 
-def test_editing_the_timing_of_a_schedule_declared_in_code_is_refused(
+def test_the_timing_of_a_schedule_declared_in_code_is_text_and_stays_as_declared(
     superuser: User, client_for
 ) -> None:
     schedule = add_report()
-    before = schedule.trigger
+    before = (schedule.trigger, schedule.next_run_at, schedule.version)
+    client = client_for(superuser)
+    page = client.get(change_url(schedule))
+    html = page.content.decode()
+    form = page.context["adminform"].form
+    assert "cron_hour" not in form.fields and "trigger_kind" not in form.fields
+    assert "Declared in code" in html and "At 09:00" in html
+    assert "Next fire times" in html and html.count("CET") + html.count("CEST") >= 5
+    # Timing typed into the request anyway changes nothing; the new name is saved.
     data = cron_form(
         job_id=schedule.job_id,
+        name="Renamed",
         cron_hour="11",
         cron_minute="0",
         cron_day_of_week=None,
         kwargs='{"recipient": "a@example.com"}',
     )
-    response = client_for(superuser).post(change_url(schedule), data)
-    errors = form_errors(response)
-    assert any("declared in code" in message for message in errors["__all__"]), errors
+    response = client.post(change_url(schedule), data)
+    assert response.status_code == 302, form_errors(response)
     schedule.refresh_from_db()
-    assert schedule.trigger == before
+    assert schedule.name == "Renamed"
+    assert (schedule.trigger, schedule.next_run_at) == before[:2]
 
 
 def test_an_admin_made_schedule_can_be_retimed(superuser: User, client_for) -> None:
@@ -197,7 +207,7 @@ def preview_query(**overrides: object) -> dict[str, object]:
 
 
 def test_the_preview_describes_and_lists_five_fire_times(viewer: User, client_for) -> None:
-    response = client_for(viewer).get(PREVIEW_URL, preview_query())
+    response = client_for(viewer).post(PREVIEW_URL, preview_query())
     assert response.status_code == 200
     data = response.json()
     assert data["ok"] is True
@@ -216,16 +226,38 @@ def test_the_preview_warns_of_a_repeated_hour(superuser: User, client_for) -> No
         cron_day_of_week=None,
         start_date="2099-10-24T00:00:00",
     )
-    data = client_for(superuser).get(PREVIEW_URL, query).json()
+    data = client_for(superuser).post(PREVIEW_URL, query).json()
     assert data["ok"] is True, data
     assert data["fire_times"][0]["iso"].startswith("2099-10-25T02:30:00+02:00")
     assert data["fire_times"][0]["dst_note"]
 
 
 def test_the_preview_names_a_bad_field(superuser: User, client_for) -> None:
-    data = client_for(superuser).get(PREVIEW_URL, preview_query(cron_hour="99")).json()
+    data = client_for(superuser).post(PREVIEW_URL, preview_query(cron_hour="99")).json()
     assert data["ok"] is False
-    assert any("99" in message for message in data["errors"]["cron_hour"])
+    (error,) = data["errors"]
+    assert (error["field"], error["label"]) == ("cron_hour", "Hour")
+    assert any("'99'" in message for message in error["messages"])
+
+
+def test_the_preview_is_a_post_with_the_csrf_token_and_sends_no_arguments(
+    superuser: User,
+) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(superuser)
+    assert client.get(PREVIEW_URL, preview_query()).status_code == 405
+    assert client.post(PREVIEW_URL, preview_query()).status_code == 403
+    page = client.get(ADD_URL).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token is not None
+    response = client.post(PREVIEW_URL, preview_query(), headers={"X-CSRFToken": token.group(1)})
+    assert response.status_code == 200 and response.json()["ok"] is True
+    # The page's script posts the timing fields alone: its list of them holds no argument.
+    fields = json.loads(
+        re.search(r'id="schedules-kind-fields"[^>]*>(.*?)</script>', page, re.S).group(1)
+    )
+    sent = {name for names in fields["kinds"].values() for name in names} | set(fields["common"])
+    assert sent and not sent & {"args", "kwargs", "name", "func", "job_id"}
 
 
 @pytest.mark.parametrize("user_fixture", [None, "outsider"])
@@ -233,14 +265,14 @@ def test_the_preview_rejects_anonymous_and_non_staff_users(
     request: pytest.FixtureRequest, client_for, user_fixture: str | None
 ) -> None:
     client = Client() if user_fixture is None else client_for(request.getfixturevalue(user_fixture))
-    response = client.get(PREVIEW_URL, preview_query())
+    response = client.post(PREVIEW_URL, preview_query())
     assert response.status_code == 302
     assert "/login/" in response["Location"]
 
 
 def test_the_preview_rejects_staff_without_any_schedule_permission(client_for) -> None:
     user = User.objects.create_user("nobody", password="pw", is_staff=True)
-    assert client_for(user).get(PREVIEW_URL, preview_query()).status_code == 403
+    assert client_for(user).post(PREVIEW_URL, preview_query()).status_code == 403
 
 
 # --- the change list -----------------------------------------------------------------------
@@ -451,3 +483,205 @@ def test_a_combined_schedule_made_in_code_is_shown_read_only(superuser: User, cl
     schedule.refresh_from_db()
     assert schedule.name == "First weekdays"
     assert schedule.trigger == trigger.to_dict()
+
+
+# --- errors in the form's words, on the field typed in ----------------------------------------
+
+CODE_WORDS = ("Trigger", "_", "None", "from_crontab")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "value"),
+    [
+        ({"cron_mode": "crontab", "crontab": "0 9 * * 8"}, "crontab", "'8'"),
+        ({"cron_mode": "crontab", "crontab": "61 * * * *"}, "crontab", "'61'"),
+        ({"cron_mode": "crontab", "crontab": "0 25 * * *"}, "crontab", "'25'"),
+        ({"cron_mode": "crontab", "crontab": "0 0 * 13 *"}, "crontab", "'13'"),
+        ({"cron_mode": "crontab", "crontab": "0 9 * *"}, "crontab", "'0 9 * *'"),
+        ({"cron_hour": "25"}, "cron_hour", "'25'"),
+        ({"cron_day": "32"}, "cron_day", "'32'"),
+        ({"cron_month": "jan-foo"}, "cron_month", "'jan-foo'"),
+        (
+            {"start_date": "2030-01-02T00:00:00", "end_date": "2030-01-01T00:00:00"},
+            "end_date",
+            "2030-01-01 00:00:00",
+        ),
+        ({"timeout": "0"}, "timeout", "0"),
+        ({"retry_delay": "-1"}, "retry_delay", "-1"),
+        ({"trigger_kind": "interval", "interval_seconds": "-5"}, "interval_seconds", "0"),
+    ],
+)
+def test_an_error_sits_on_the_field_typed_in_and_says_it_in_the_forms_words(
+    superuser: User, client_for, overrides: dict[str, str], field: str, value: str
+) -> None:
+    errors = form_errors(client_for(superuser).post(ADD_URL, cron_form(**overrides)))
+    assert list(errors) == [field], errors
+    (message,) = errors[field]
+    assert value in message, message
+    assert not [word for word in CODE_WORDS if word in message], message
+    assert not Schedule.objects.exists()
+
+
+def test_every_bad_setting_gets_its_own_error_at_once(superuser: User, client_for) -> None:
+    errors = form_errors(
+        client_for(superuser).post(ADD_URL, cron_form(timeout="0", max_instances="0"))
+    )
+    assert set(errors) == {"timeout", "max_instances"}, errors
+
+
+def test_the_preview_says_a_crontab_error_in_the_forms_words(superuser: User, client_for) -> None:
+    data = preview_query(cron_mode="crontab", crontab="0 9 * * 8")
+    body = client_for(superuser).post(PREVIEW_URL, data).json()
+    assert body["ok"] is False
+    (error,) = body["errors"]
+    assert error["label"] == "Crontab line"
+    (message,) = error["messages"]
+    assert "'8'" in message and "Trigger" not in message and "_" not in message
+
+
+# --- a timing that would never fire, jitter, switching kinds ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"cron_year": "2001"}, "cron_year"),
+        (
+            {
+                "trigger_kind": "interval",
+                "interval_hours": "1",
+                "start_date": "2001-01-01T00:00:00",
+                "end_date": "2001-02-01T00:00:00",
+            },
+            "end_date",
+        ),
+        ({"trigger_kind": "interval", "interval_hours": "1", "jitter": "999999999"}, "jitter"),
+        ({"trigger_kind": "interval", "interval_hours": "1", "jitter": "3600"}, "jitter"),
+        ({"cron_hour": "*", "cron_minute": "*/5", "jitter": "300"}, "jitter"),
+        ({"cron_mode": "crontab", "crontab": "@yearly", "jitter": "86400"}, "jitter"),
+    ],
+)
+def test_a_timing_that_never_fires_or_whose_jitter_reaches_the_next_run_is_refused(
+    superuser: User, client_for, overrides: dict[str, str], field: str
+) -> None:
+    errors = form_errors(client_for(superuser).post(ADD_URL, cron_form(**overrides)))
+    assert list(errors) == [field], errors
+    assert not Schedule.objects.exists()
+
+
+def test_jitter_just_under_the_interval_is_kept(superuser: User, client_for) -> None:
+    data = cron_form(trigger_kind="interval", interval_hours="1", jitter="3599")
+    assert client_for(superuser).post(ADD_URL, data).status_code == 302
+    assert Schedule.objects.get().trigger["jitter"] == 3599
+
+
+def test_a_one_off_switched_to_an_interval_starts_with_an_empty_window(
+    superuser: User, client_for
+) -> None:
+    client = client_for(superuser)
+    data = cron_form(trigger_kind="date", run_date="2099-05-01", run_time="12:00:00")
+    assert client.post(ADD_URL, data).status_code == 302
+    schedule = Schedule.objects.get()
+    form = client.get(change_url(schedule)).context["adminform"].form
+    assert form.initial.get("start_date") is None and form.initial.get("end_date") is None
+    # Saved as an interval with the fields as shown: it runs.
+    data = cron_form(trigger_kind="interval", interval_minutes="5", job_id=schedule.job_id)
+    response = client.post(change_url(schedule), data)
+    assert response.status_code == 302, form_errors(response)
+    schedule.refresh_from_db()
+    assert schedule.trigger_kind == "interval" and schedule.next_run_at is not None
+
+
+# --- the timing as text: viewers, code-declared timing, AND/OR ---------------------------------
+
+
+def test_a_viewer_reads_the_timing_as_text_not_as_empty_fields(viewer: User, client_for) -> None:
+    client = client_for(viewer)
+    schedule = api.add_job(
+        REPORT, "interval", hours=2, id="every-2h", kwargs={"recipient": "x"}, source="admin"
+    )
+    page = client.get(change_url(schedule))
+    html = page.content.decode()
+    assert "Every 2 hours" in html
+    assert html.count("<tr><td>") >= 5  # the next five fire times
+    for internal in ("Interval seconds", "Cron mode", "Run date", "Calendar years"):
+        assert internal not in html, internal
+    assert not re.search(r'<div class="readonly">None</div>', html)
+
+
+def test_a_combined_schedule_lists_its_next_fire_times(superuser: User, client_for) -> None:
+    from django_schedules.triggers import CronTrigger, OrTrigger
+
+    trigger = OrTrigger([CronTrigger(hour=9, timezone="UTC"), CronTrigger(hour=18, timezone="UTC")])
+    schedule = api.add_job(TIDY, trigger, id="twice-a-day")
+    html = client_for(superuser).get(change_url(schedule)).content.decode()
+    times = re.findall(r"<tr><td>\w{3} \d{4}-\d\d-\d\d (\d\d:\d\d):00 UTC</td>", html)
+    assert len(times) == 5 and set(times) == {"09:00", "18:00"}, times
+
+
+def test_a_calendar_interval_says_which_months_it_skips(superuser: User, client_for) -> None:
+    data = preview_query(
+        trigger_kind="calendarinterval",
+        calendar_months="1",
+        calendar_time="08:00:00",
+        start_date="2099-01-31T00:00:00",
+    )
+    body = client_for(superuser).post(PREVIEW_URL, data).json()
+    assert body["ok"] is True, body
+    assert any("31" in note and "February" in note for note in body["notes"]), body
+
+
+def test_dates_use_the_admins_own_widgets_not_the_browsers(superuser: User, client_for) -> None:
+    html = client_for(superuser).get(ADD_URL).content.decode()
+    inputs = {
+        re.search(r'name="([^"]+)"', tag).group(1): tag
+        for tag in re.findall(r"<input[^>]*>", html)
+        if 'name="' in tag
+    }
+    for name in ("run_date", "start_date_0", "end_date_0"):
+        assert 'class="vDateField"' in inputs[name], inputs[name]
+    for name in ("run_time", "calendar_time", "start_date_1", "end_date_1"):
+        assert 'class="vTimeField"' in inputs[name], inputs[name]
+    assert 'type="date"' not in html and 'type="datetime-local"' not in html
+
+
+def test_a_start_typed_in_the_two_inputs_is_read_in_the_schedules_zone(
+    superuser: User, client_for
+) -> None:
+    data = cron_form(
+        trigger_kind="interval", interval_hours="2", start_date_0="2099-01-01",
+        start_date_1="06:00:00", timezone="Asia/Tokyo",
+    )  # fmt: skip
+    assert client_for(superuser).post(ADD_URL, data).status_code == 302
+    assert Schedule.objects.get().next_run_at == datetime(2098, 12, 31, 21, 0, tzinfo=UTC)
+
+
+# --- the list: order, last run, job filter, names that tell schedules apart --------------------
+
+
+def test_the_list_sorts_by_name_and_filters_by_job(superuser: User, client_for) -> None:
+    api.add_job(REPORT, "interval", id="b-id", name="Alpha", hours=1, kwargs={"recipient": "x"})
+    api.add_job(TIDY, "interval", id="a-id", name="Beta", hours=1)
+    client = client_for(superuser)
+    rows = client.get(LIST_URL).context["cl"].result_list
+    assert [s.name for s in rows] == ["Alpha", "Beta"]
+    rows = client.get(LIST_URL, {"func": TIDY}).context["cl"].result_list
+    assert [s.job_id for s in rows] == ["a-id"]
+
+
+def test_the_list_shows_when_each_schedule_last_ran(superuser: User, client_for) -> None:
+    schedule = add_report()
+    Execution.objects.create(
+        schedule=schedule, job_id=schedule.job_id, fire_time=datetime(2026, 1, 1, tzinfo=UTC),
+        status=ExecutionStatus.SUCCEEDED,
+    )  # fmt: skip
+    html = client_for(superuser).get(LIST_URL).content.decode()
+    cell = re.search(r'<td class="field-last_run">(.*?)</td>', html, re.S)
+    assert cell is not None and "Succeeded" in cell.group(1) and "2026-01-01" in cell.group(1)
+
+
+def test_two_schedules_of_one_job_print_apart() -> None:
+    first = api.add_job(TIDY, "interval", id="tidy-hourly", hours=1)
+    second = api.add_job(TIDY, "interval", id="tidy-daily", days=1)
+    assert str(first) != str(second)
+    assert str(first) == f"{first.name} (tidy-hourly)"

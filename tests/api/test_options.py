@@ -15,7 +15,7 @@ from django_schedules import api, options
 from django_schedules.changes import REMOVED_FROM_SETTINGS
 from django_schedules.exceptions import InvalidSchedule, TriggerError
 from django_schedules.forms import ScheduleForm
-from django_schedules.forms.timing import _field_for_error
+from django_schedules.forms.kinds import _field_for_error
 from django_schedules.models import Schedule
 from django_schedules.options import BY_NAME, MODIFIABLE, OPTIONS, UNSET
 from django_schedules.signals import schedule_changed
@@ -199,7 +199,8 @@ def test_the_form_puts_an_api_error_on_the_field_it_names(
         }
     )
     assert not form.is_valid()
-    assert form.errors[name] == ["a message that names no field at all"]
+    # Said under the field in the form's words: a sentence, ending with its full stop.
+    assert form.errors[name] == ["A message that names no field at all."]
 
 
 @pytest.mark.parametrize(
@@ -207,7 +208,7 @@ def test_the_form_puts_an_api_error_on_the_field_it_names(
     [
         ("interval", "hours", "interval_hours"),
         ("cron", "day_of_week", "cron_day_of_week"),
-        ("cron", "expr", "crontab"),
+        ("cron", "crontab", "crontab"),
         ("calendarinterval", "minute", "calendar_time"),
         ("date", "run_date", "run_date"),
         ("cron", "end_date", "end_date"),

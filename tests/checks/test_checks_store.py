@@ -10,6 +10,7 @@ from django_schedules.checks import (
     check_declared_jobs,
     check_executors,
     check_max_catch_up,
+    check_sqlite_synchronous,
     check_sqlite_transaction_mode,
     check_unregistered_callables,
 )
@@ -112,6 +113,19 @@ def test_it_rejects_a_max_catch_up_that_is_not_a_whole_number_above_zero(value) 
     assert error.id == "django_schedules.E011" and f"got {value!r}" in error.msg
 
 
+@pytest.mark.parametrize("value", ["OFF", "normal", "", None, 1])
+def test_it_rejects_a_sqlite_synchronous_that_is_not_a_durable_level(value) -> None:
+    with override_settings(SCHEDULES_SQLITE_SYNCHRONOUS=value):
+        (error,) = check_sqlite_synchronous(None)
+    assert error.id == "django_schedules.E012" and f"got {value!r}" in error.msg
+
+
+@pytest.mark.parametrize("value", ["NORMAL", "FULL", "EXTRA"])
+def test_it_accepts_each_durable_sqlite_synchronous(value) -> None:
+    with override_settings(SCHEDULES_SQLITE_SYNCHRONOUS=value):
+        assert check_sqlite_synchronous(None) == []
+
+
 def test_each_new_check_is_registered() -> None:
     from django.core.checks.registry import registry
 
@@ -119,6 +133,7 @@ def test_each_new_check_is_registered() -> None:
     for check in (
         check_executors,
         check_max_catch_up,
+        check_sqlite_synchronous,
         check_declared_jobs,
         check_sqlite_transaction_mode,
         check_unregistered_callables,

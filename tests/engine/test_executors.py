@@ -265,3 +265,36 @@ def test_closing_the_thread_pool_runs_and_records_what_it_started_ahead(
     assert time.monotonic() - began >= 0.3  # not before their instant
     assert sorted(jobs.RUNS) == [("record", f"ahead-{n}") for n in range(3)]
     assert set(Execution.objects.values_list("status", flat=True)) == {"succeeded"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_no_worker_could_take_within_its_grace_is_recorded_missed(
+    clock: ManualClock,
+) -> None:
+    """Past the pool's ceiling the misfire rule still applies: a run waiting for a free
+    thread longer than its schedule's misfire_grace_time is recorded missed, not started
+    however late; one without a grace runs late (issue 16)."""
+    from .conftest import RecordingExecutor
+
+    interval_schedule("hog", 60, func="engine.block", kwargs={"seconds": 30})
+    interval_schedule("graced", 60, kwargs={"tag": "graced"}, misfire_grace_time=1)
+    interval_schedule("patient", 60, kwargs={"tag": "patient"}, misfire_grace_time=None)
+    recording = RecordingExecutor()
+    make_scheduler(clock, recording).tick()
+    ids = dict(Execution.objects.values_list("job_id", "pk"))
+    epoch = recording.submitted[0][1]
+    executor = ThreadPoolExecutor("default", {"max_workers": 1}, using="default")
+    executor.submit(ids["hog"], epoch, None)
+    wait_for(lambda: Execution.objects.get(pk=ids["hog"]).status == "running")
+    executor.submit(ids["graced"], epoch, None)
+    executor.submit(ids["patient"], epoch, None)
+    time.sleep(2.0)  # both wait for the one thread, past the 1 s grace
+    jobs.RELEASE.set()
+    wait_for(lambda: not executor.running_ids())
+    executor.close()
+    rows = {e.job_id: e for e in Execution.objects.all()}
+    assert rows["graced"].status == "missed"
+    assert rows["graced"].reason.startswith("missed: no worker was free for ")
+    assert rows["graced"].reason.endswith("past its misfire_grace_time of 1 s")
+    assert (rows["patient"].status, rows["hog"].status) == ("succeeded", "succeeded")
+    assert jobs.RUNS == [("record", "patient")]

@@ -55,7 +55,7 @@ def test_a_backend_without_the_default_queue_gets_the_task_on_its_own_queue() ->
 def test_a_queue_the_backend_refuses_is_a_check_error_naming_setting_and_value() -> None:
     with override_settings(SCHEDULES_EXECUTORS=executors(backend="queued", queue_name="other")):
         (error,) = check_tasks_executors(None)
-    assert error.id == "django_schedules.E014"
+    assert error.id == "django_schedules.E015"
     assert "SCHEDULES_EXECUTORS['q']['OPTIONS']['queue_name'] is 'other'" in error.msg
     assert "TASKS['queued'] accepts only the QUEUES ['schedules']" in error.msg
 
@@ -64,21 +64,21 @@ def test_a_queue_the_backend_refuses_is_a_check_error_naming_setting_and_value()
 def test_no_queue_name_on_a_backend_without_default_is_a_check_error() -> None:
     with override_settings(SCHEDULES_EXECUTORS=executors(backend="queued")):
         (error,) = check_tasks_executors(None)
-    assert error.id == "django_schedules.E014"
+    assert error.id == "django_schedules.E015"
     assert "sets no 'queue_name', so its tasks go to 'default'" in error.msg
 
 
 def test_a_missing_backend_is_a_check_error_naming_the_alias() -> None:
     with override_settings(SCHEDULES_EXECUTORS=executors(backend="nowhere")):
         (error,) = check_tasks_executors(None)
-    assert error.id == "django_schedules.E013"
+    assert error.id == "django_schedules.E014"
     assert "SCHEDULES_EXECUTORS['q']['OPTIONS']['backend'] is 'nowhere'" in error.msg
 
 
 def test_a_priority_the_backend_refuses_is_a_check_error() -> None:
     with override_settings(SCHEDULES_EXECUTORS=executors(priority=1000)):
         (error,) = check_tasks_executors(None)
-    assert error.id == "django_schedules.E015" and "priority 1000" in error.msg
+    assert error.id == "django_schedules.E016" and "priority 1000" in error.msg
 
 
 def test_no_tasks_executor_no_check() -> None:

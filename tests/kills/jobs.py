@@ -16,3 +16,9 @@ def hang_first(seconds: float, context: JobContext) -> str:
     if context.attempt == 1:
         time.sleep(seconds)
     return f"attempt {context.attempt}"
+
+
+@job(name="kills.chaos")
+def chaos(n: int = 0) -> int:
+    """The chaos case's job (tests/kills/chaos.py): returns at once."""
+    return n

@@ -137,3 +137,29 @@ def test_the_admin_warns_when_no_scheduler_runs(client) -> None:
     html = client.get(reverse("admin:django_schedules_schedule_changelist")).content.decode()
     assert "schedules-health-ok" in html and "alpha (pid 11)" in html
     assert "3 runs started in the last minute" in html
+
+
+def test_a_claimed_run_waiting_past_its_time_is_lag_too() -> None:
+    """Past the ceiling the schedules are claimed on time and their runs wait for a worker:
+    the lag is the oldest start time passed of a run not yet started (issue 16)."""
+    from django_schedules.models import Execution
+
+    report("alpha:11:aa")
+    hold_lease("alpha:11:aa")
+    schedule = api.add_job("tests.testapp.jobs.noop", "interval", id="busy", minutes=5)
+    now = store.database_now()
+    Execution.objects.create(
+        schedule=schedule,
+        job_id="busy",
+        func=schedule.func,
+        fire_time=now - timedelta(seconds=95),
+        run_at=now - timedelta(seconds=90),
+        epoch=1,
+    )
+    Execution.objects.create(  # not yet due: no lag
+        schedule=schedule, job_id="busy", func=schedule.func, fire_time=now + timedelta(hours=1)
+    )
+    code, out = status("--max-lag", "60")
+    assert code == 2, out
+    lag = check_health("default", ttl=15).status.lag
+    assert 90 <= lag < 150

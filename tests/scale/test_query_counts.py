@@ -100,21 +100,22 @@ def newest_execution() -> Execution:
 
 # Every page: the session and the user. The schedule list: the status panel (the groups, from
 # the leases and the process rows; then the database's clock, the lease, the processes, the
-# oldest due and, the test's schedules being due, the overdue count), the capped count and the
+# oldest due and, the test's schedules being due, the overdue count, then the oldest claimed run
+# waiting past its start time), the capped count and the
 # rows. The change form: the schedule and its last ten executions. The execution list: the
 # capped count and the rows (one schedule: and that schedule's name for the filter).
 PAGES: list[tuple[str, Callable[[], str], int]] = [
-    ("schedule list", lambda: SCHEDULES, 11),
-    ("schedule list, page 2", lambda: SCHEDULES + "?p=2", 11),
-    ("schedule list, paused", lambda: SCHEDULES + "?enabled__exact=0", 11),
-    ("schedule list, by kind", lambda: SCHEDULES + "?trigger_kind__exact=interval", 11),
-    ("schedule list, last outcome", lambda: SCHEDULES + "?last_outcome=failed", 11),
-    ("schedule list, never ran", lambda: SCHEDULES + "?last_outcome=never", 11),
-    ("schedule list, by source", lambda: SCHEDULES + "?source=admin", 11),
-    ("schedule list, search", lambda: SCHEDULES + "?q=job-000", 11),
-    ("schedule list, sorted by next run", lambda: SCHEDULES + "?o=-4", 11),
-    # One aggregate each for enabled, kind and source; none for the last outcome.
-    ("schedule list, filter counts", lambda: SCHEDULES + "?_facets=True", 14),
+    ("schedule list", lambda: SCHEDULES, 12),
+    ("schedule list, page 2", lambda: SCHEDULES + "?p=2", 12),
+    ("schedule list, paused", lambda: SCHEDULES + "?enabled__exact=0", 12),
+    ("schedule list, by kind", lambda: SCHEDULES + "?trigger_kind__exact=interval", 12),
+    ("schedule list, last outcome", lambda: SCHEDULES + "?last_outcome=failed", 12),
+    ("schedule list, never ran", lambda: SCHEDULES + "?last_outcome=never", 12),
+    ("schedule list, by source", lambda: SCHEDULES + "?source=admin", 12),
+    ("schedule list, search", lambda: SCHEDULES + "?q=job-000", 12),
+    ("schedule list, sorted by next run", lambda: SCHEDULES + "?o=-4", 12),
+    # One aggregate per filter with counts (enabled, kind, job, declared in).
+    ("schedule list, filter counts", lambda: SCHEDULES + "?_facets=True", 16),
     ("schedule change form", lambda: f"{SCHEDULES}{busy_schedule().pk}/change/", 4),
     ("schedule add form", lambda: SCHEDULES + "add/", 2),
     ("execution list", lambda: EXECUTIONS, 4),
@@ -179,8 +180,8 @@ def test_the_status_panel_runs_as_many_queries_with_many_processes_and_overdue()
     overdue(200)
     many = panel_queries()
     # Groups from the lease and the process rows; the clock, the lease, the processes, the
-    # oldest due and the overdue count.
-    assert (few, many) == (7, 7)
+    # oldest due, the overdue count and the oldest claimed run waiting past its start time.
+    assert (few, many) == (8, 8)
 
 
 @pytest.fixture
@@ -218,6 +219,10 @@ def test_at_or_under_the_cap_the_count_is_exact(client: Client, small_cap: int) 
     assert "Estimated: above 100 rows" not in page
 
 
+# The worker column's place in the execution list, which ?o= names by position.
+WORKER = schedules_admin.ExecutionAdmin.list_display.index("worker")
+
+
 def listing_order(queries: CaptureQueriesContext) -> str:
     """The ORDER BY of the query that reads the page's executions."""
     listing = next(q["sql"] for q in queries if "ORDER BY" in q["sql"] and "execution" in q["sql"])
@@ -227,14 +232,14 @@ def listing_order(queries: CaptureQueriesContext) -> str:
 def test_a_hand_written_sort_by_an_unindexed_column_is_ignored(client: Client) -> None:
     add_schedules(0, 5)
     with CaptureQueriesContext(connection) as queries:
-        assert client.get(EXECUTIONS + "?o=7").status_code == 200  # the worker column
+        assert client.get(f"{EXECUTIONS}?o={WORKER}").status_code == 200
     assert "worker" not in listing_order(queries)
     assert "fire_time" in listing_order(queries)
 
 
 def test_within_one_schedule_every_column_sorts(client: Client) -> None:
     add_schedules(0, 5)
-    url = f"{EXECUTIONS}?schedule={busy_schedule().pk}&o=7"
+    url = f"{EXECUTIONS}?schedule={busy_schedule().pk}&o={WORKER}"
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200
     assert "worker" in listing_order(queries)

@@ -32,17 +32,19 @@ def test_editing_a_schedule_in_the_admin_while_it_runs_causes_no_extra_run() -> 
     occurrence, none at the moment of the edit, and the later ones use the new arguments.
     """
     client = admin_client()
-    start = utcnow().replace(microsecond=0) + timedelta(seconds=2)
-    timing = {
-        "trigger_kind": "interval",
-        "interval_seconds": str(INTERVAL),
-        "start_date": start,
-    }
-    form = schedule_form("report", "scenarios.sleep", {"seconds": 1.5}, **timing)
-    response = client.post(admin_url("schedule_add"), form)
-    assert response.status_code == 302, response.content.decode()[:3000]
     with scheduler_process() as proc:
+        # The schedule starts 2 s after the scheduler leads: its start-up (1.6 to 2.9 s on a
+        # loaded machine) must not make the first run late enough to overlap the second.
         wait_until_leading(proc)
+        start = utcnow().replace(microsecond=0) + timedelta(seconds=2)
+        timing = {
+            "trigger_kind": "interval",
+            "interval_seconds": str(INTERVAL),
+            "start_date": start,
+        }
+        form = schedule_form("report", "scenarios.sleep", {"seconds": 1.5}, **timing)
+        response = client.post(admin_url("schedule_add"), form)
+        assert response.status_code == 302, response.content.decode()[:3000]
         wait_for(lambda: Execution.objects.filter(status="running").exists(), 60, "a running run")
         schedule = Schedule.objects.get(job_id="report")
         edited = {**form, "name": "Weekly report", "kwargs": '{"seconds": 1.2}'}

@@ -127,10 +127,11 @@ def test_messages_about_a_hostile_schedule_are_escaped(runner: User, client_for)
 def test_the_preview_is_json_that_the_page_shows_as_text(superuser: User, client_for) -> None:
     url = reverse("admin:django_schedules_schedule_preview")
     query = {"trigger_kind": "cron", "timezone": "UTC", "cron_hour": HOSTILE}
-    response = client_for(superuser).get(url, query)
+    response = client_for(superuser).post(url, query)
     assert response["Content-Type"] == "application/json"
     assert response.json()["ok"] is False
-    assert HOSTILE in response.json()["errors"]["cron_hour"][0]
+    (error,) = response.json()["errors"]
+    assert error["field"] == "cron_hour" and HOSTILE in error["messages"][0]
     # The page's script puts preview text into the DOM with textContent only.
     script = Path(store.__file__).parent.parent / "static" / "django_schedules" / "schedule_form.js"
     code = script.read_text()
@@ -158,7 +159,7 @@ def our_pages(schedule: Schedule, execution: Execution) -> list[tuple[str, str, 
         ("get", reverse(f"{schedule_url}change", args=[schedule.pk]), {}),
         ("get", reverse(f"{schedule_url}delete", args=[schedule.pk]), {}),
         ("get", reverse(f"{schedule_url}history", args=[schedule.pk]), {}),
-        ("get", reverse(f"{schedule_url}preview"), {"trigger_kind": "cron", "cron_hour": "9"}),
+        ("post", reverse(f"{schedule_url}preview"), {"trigger_kind": "cron", "cron_hour": "9"}),
         ("post", reverse(f"{schedule_url}pause", args=[schedule.pk]), {}),
         ("post", reverse(f"{schedule_url}resume", args=[schedule.pk]), {}),
         ("post", reverse(f"{schedule_url}run", args=[schedule.pk]), {}),
@@ -266,7 +267,7 @@ def operations(schedule: Schedule, execution: Execution) -> dict[str, Callable[[
         "change page": lambda c: c.get(url("schedule_change", schedule.pk)),
         "change": lambda c: c.post(url("schedule_change", schedule.pk), change_data),
         "delete": lambda c: c.post(url("schedule_delete", schedule.pk), {"post": "yes"}),
-        "preview": lambda c: c.get(url("schedule_preview"), {"cron_hour": "9"}),
+        "preview": lambda c: c.post(url("schedule_preview"), {"cron_hour": "9"}),
         "pause": lambda c: c.post(url("schedule_pause", schedule.pk)),
         "resume": lambda c: c.post(url("schedule_resume", schedule.pk)),
         "run": lambda c: c.post(url("schedule_run", schedule.pk)),

@@ -7,6 +7,7 @@ process and ``run_job_now`` both refuse them; each refusal is recorded with its 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -80,11 +81,12 @@ def test_runscheduler_refuses_every_unregistered_callable(tmp_path: Path) -> Non
     table = connection.ops.quote_name(Execution._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (schedule_id, job_id, name, func, fire_time, run_at, kind, "  # noqa: S608 - the table name is ours
-            "status, reason, attempt, executor, created_at, worker, result, traceback) "
-            "VALUES (%s, %s, '', %s, %s, %s, %s, %s, '', 1, 'default', %s, '', '', '')",
-            [manual.pk, "manual", "os.system", NOW, NOW, ExecutionKind.MANUAL,
-             ExecutionStatus.PENDING, NOW],
+            f"INSERT INTO {table} (schedule_id, job_id, name, func, args, kwargs, fire_time, "  # noqa: S608 - the table name is ours
+            "run_at, kind, status, reason, attempt, executor, created_at, worker, result, "
+            "traceback) "
+            "VALUES (%s, %s, '', %s, %s, '{}', %s, %s, %s, %s, '', 1, 'default', %s, '', '', '')",
+            [manual.pk, "manual", "os.system", json.dumps([f"touch {mark}"]), NOW, NOW,
+             ExecutionKind.MANUAL, ExecutionStatus.PENDING, NOW],
         )  # fmt: skip
 
     with ManageCommand("runscheduler", "--once", SCHEDULES_IMPORT_PROBE=str(probe)) as command:

@@ -50,6 +50,18 @@ def at(seconds: float) -> datetime:
     return NOW + timedelta(seconds=seconds)
 
 
+@pytest.fixture(params=["vendor", "generic"])
+def dialect(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test of a start runs with the database's own statement and with the generic one
+    (the ORM's; old SQLite and other vendors use it)."""
+    if request.param == "generic":
+        from django_schedules.store import dialects, executions
+
+        monkeypatch.setattr(executions, "dialect_for", lambda using: dialects.Dialect())
+    return str(request.param)
+
+
+@pytest.mark.usefixtures("dialect")
 def test_a_batch_starts_only_what_is_pending_at_its_epoch() -> None:
     parent = schedule(max_retries=2, retry_delay=0.5, timeout=9)
     mine = execution(parent, 0)
@@ -84,6 +96,7 @@ def test_a_batch_starts_only_what_is_pending_at_its_epoch() -> None:
     assert rows[finished.pk].status == "succeeded"
 
 
+@pytest.mark.usefixtures("dialect")
 def test_a_repeated_start_recognises_its_own_and_takes_no_one_elses() -> None:
     parent = schedule()
     a, b = execution(parent, 0), execution(parent, 1)
@@ -96,6 +109,7 @@ def test_a_repeated_start_recognises_its_own_and_takes_no_one_elses() -> None:
     assert set(first) == set(again) == {a.pk}
 
 
+@pytest.mark.usefixtures("dialect")
 def test_racing_batches_start_each_execution_once() -> None:
     parent = schedule()
     ids = [execution(parent, minute).pk for minute in range(40)]
@@ -104,9 +118,7 @@ def test_racing_batches_start_each_execution_once() -> None:
 
     def start(worker: str) -> None:
         try:
-            got = store.start_executions(
-                [Start(pk, 7, at(1)) for pk in ids], worker, "default"
-            )
+            got = store.start_executions([Start(pk, 7, at(1)) for pk in ids], worker, "default")
             with lock:
                 won.append(set(got))
         finally:

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_schedules import store
 from django_schedules.conf import conf
 from django_schedules.scheduler import AsyncIOScheduler, Scheduler
 
@@ -87,6 +88,16 @@ class Command(BaseCommand):
         from django_schedules.registry import autodiscover
 
         autodiscover()
+        # This process is all the scheduler's: its SQLite connections commit as
+        # SCHEDULES_SQLITE_SYNCHRONOUS says (under WAL; docs/guarantees.md). Undone on return
+        # (call_command in someone else's process).
+        tuned = store.sqlite_synchronous(conf.SCHEDULES_DATABASE, conf.SCHEDULES_SQLITE_SYNCHRONOUS)
+        try:
+            self._run(options)
+        finally:
+            tuned()
+
+    def _run(self, options: dict[str, Any]) -> None:
         self._sync_declared_schedules()
         kwargs: dict[str, Any] = {
             "group": options["group"],

@@ -4,36 +4,30 @@
 "use strict";
 
 (function () {
-  const KIND_FIELDS = {
-    date: ["run_date", "run_time"],
-    interval: [
-      "interval_weeks", "interval_days", "interval_hours", "interval_minutes",
-      "interval_seconds", "start_date", "end_date", "jitter",
-    ],
-    cron: [
-      "cron_mode", "cron_preset", "crontab", "cron_day_of_week", "cron_hour", "cron_minute",
-      "cron_second", "cron_day", "cron_month", "cron_year", "cron_week", "start_date",
-      "end_date", "jitter",
-    ],
-    calendarinterval: [
-      "calendar_years", "calendar_months", "calendar_weeks", "calendar_days", "calendar_time",
-      "start_date", "end_date",
-    ],
-  };
+  // Which fields each kind of trigger shows, from the server (forms/kinds.py KIND_FORMS).
+  const FIELDS_NODE = document.getElementById("schedules-kind-fields");
+  const FIELDS = FIELDS_NODE ? JSON.parse(FIELDS_NODE.textContent) : { kinds: {}, common: [] };
+  const KIND_FIELDS = FIELDS.kinds;
   const CRON_FIELD_ROWS = [
     "cron_preset", "cron_day_of_week", "cron_hour", "cron_minute", "cron_second", "cron_day",
     "cron_month", "cron_year", "cron_week",
   ];
   const ALL_TIMING = new Set(Object.values(KIND_FIELDS).flat());
+  const PREVIEWED = new Set([...ALL_TIMING, ...FIELDS.common]);
+
+  // A field by its form name; the admin's date-and-time fields are two inputs, name_0 and name_1.
+  function inputOf(form, name) {
+    return form.querySelector(`[name="${name}"], [name="${name}_0"]`);
+  }
 
   function rowOf(form, name) {
-    const input = form.querySelector(`[name="${name}"]`);
+    const input = inputOf(form, name);
     if (!input) return null;
     return input.closest(".form-row");
   }
 
   function fieldBoxOf(form, name) {
-    const input = form.querySelector(`[name="${name}"]`);
+    const input = inputOf(form, name);
     if (!input) return null;
     return input.closest(".fieldBox") || input.closest(".form-row");
   }
@@ -71,7 +65,7 @@
       if (row) rows.add(row);
     }
     for (const row of rows) {
-      const names = [...row.querySelectorAll("[name]")].map((el) => el.name);
+      const names = [...row.querySelectorAll("[name]")].map((el) => el.name.replace(/_[01]$/, ""));
       row.hidden = !names.some((name) => shown.has(name));
     }
   }
@@ -100,10 +94,10 @@
     errors.replaceChildren();
     if (!data.ok) {
       description.textContent = "This timing cannot be saved yet:";
-      for (const [field, messages] of Object.entries(data.errors || {})) {
-        for (const message of messages) {
+      for (const error of data.errors || []) {
+        for (const message of error.messages) {
           const item = document.createElement("li");
-          item.textContent = field === "__all__" ? message : `${field.replace(/_/g, " ")}: ${message}`;
+          item.textContent = error.label ? `${error.label}: ${message}` : message;
           errors.append(item);
         }
       }
@@ -113,6 +107,15 @@
     }
     errors.hidden = true;
     description.textContent = data.description;
+    const notes = panel.querySelector(".schedules-preview-notes");
+    notes.replaceChildren();
+    for (const note of data.notes || []) {
+      const item = document.createElement("li");
+      item.className = "schedules-dst";
+      item.textContent = `⚠ ${note}`;
+      notes.append(item);
+    }
+    notes.hidden = notes.childElementCount === 0;
     panel.querySelector(".schedules-preview-zone").textContent = data.zone;
     if (data.fire_times.length === 0) {
       const row = body.insertRow();
@@ -148,14 +151,19 @@
 
     async function refresh() {
       const mine = ++sequence;
-      const params = new URLSearchParams();
+      // A POST of the timing fields alone, with the CSRF token: the arguments never travel.
+      const body = new URLSearchParams();
       for (const [name, value] of new FormData(form)) {
-        if (name !== "csrfmiddlewaretoken" && typeof value === "string") params.append(name, value);
+        const field = name.replace(/_[01]$/, "");
+        if (PREVIEWED.has(field) && typeof value === "string") body.append(name, value);
       }
+      const token = form.querySelector('[name="csrfmiddlewaretoken"]');
       try {
-        const response = await fetch(`${panel.dataset.url}?${params}`, {
+        const response = await fetch(panel.dataset.url, {
+          method: "POST",
+          body,
           credentials: "same-origin",
-          headers: { Accept: "application/json" },
+          headers: { Accept: "application/json", "X-CSRFToken": token ? token.value : "" },
         });
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
         const data = await response.json();

@@ -181,6 +181,77 @@ def check_executors(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> l
     return errors
 
 
+def check_tasks_executors(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Each ``tasks`` executor: the framework is installed, its ``TASKS`` alias exists, the
+    backend accepts its queue and priority (the task is built as the scheduler will build
+    it; a Celery backend registers it with Celery on the way, in a worker too)."""
+    from django_schedules.executors.base import BACKENDS
+
+    executors: object = conf.SCHEDULES_EXECUTORS
+    if not isinstance(executors, dict) or not any(
+        isinstance(e, dict) and e.get("BACKEND") in ("tasks", BACKENDS["tasks"])
+        for e in executors.values()
+    ):
+        return []
+    try:
+        from django_schedules import tasks
+    except ImportError as exc:
+        return [
+            _error(
+                "django_schedules.E013",
+                "SCHEDULES_EXECUTORS has a 'tasks' executor, which needs Django's tasks "
+                f"framework: django.tasks (Django 6) or the django-tasks package ({exc}).",
+                "On Django 5.2, pip install 'django-schedules[tasks]' (django-tasks).",
+            )
+        ]
+    errors: list[CheckMessage] = []
+    for name, alias, queue, priority in tasks.executor_targets():
+        where = f"SCHEDULES_EXECUTORS[{name!r}]['OPTIONS']"
+        try:
+            backend = tasks.get_backend(alias)
+        except Exception as exc:
+            errors.append(
+                _error(
+                    "django_schedules.E014",
+                    f"{where}['backend'] is {alias!r}, which is not a usable TASKS backend: {exc}",
+                    "Name a key of TASKS (the default is 'default'), or fix that backend.",
+                )
+            )
+            continue
+        queue_name = tasks.queue_for(alias, queue)
+        accepted = sorted(backend.queues or ())
+        if accepted and queue_name not in accepted:
+            said = (
+                f"{where}['queue_name'] is {queue!r}"
+                if queue
+                else f"{where} sets no 'queue_name', so its tasks go to {queue_name!r}"
+            )
+            errors.append(
+                _error(
+                    "django_schedules.E015",
+                    f"{said}, but TASKS[{alias!r}] accepts only the QUEUES {accepted}: "
+                    "no execution could be enqueued.",
+                    f"Set {where}['queue_name'] to one of {accepted}, or add "
+                    f"{queue_name!r} to TASKS[{alias!r}]['QUEUES'].",
+                )
+            )
+            continue
+        try:
+            tasks.task_for(alias, queue, priority)
+        except Exception as exc:
+            errors.append(
+                _error(
+                    "django_schedules.E016",
+                    f"{where} (backend {alias!r}, queue_name {queue_name!r}, priority "
+                    f"{priority!r}): the backend refuses the task: {exc}",
+                    "Fix the option the message names, or the backend's settings in TASKS.",
+                )
+            )
+    return errors
+
+
 def check_declared_jobs(
     app_configs: Sequence[AppConfig] | None, **kwargs: Any
 ) -> list[CheckMessage]:
@@ -272,6 +343,7 @@ def register() -> None:
     register_check(check_settings)
     register_check(check_executors)
     register_check(check_max_catch_up)
+    register_check(check_tasks_executors)
     register_check(check_sqlite_synchronous)
     register_check(check_declared_jobs)
     register_check(check_sqlite_transaction_mode)

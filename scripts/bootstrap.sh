@@ -17,5 +17,6 @@ bootstrap() {
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check uv
     fi
     echo "==> Installing django-schedules (editable) with: $*"
-    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" -e "$REPO_ROOT" "$@"
+    "$venv/bin/uv" pip install --quiet --python "$venv/bin/python" \
+        --override "$REPO_ROOT/scripts/overrides.txt" -e "$REPO_ROOT" "$@"
 }

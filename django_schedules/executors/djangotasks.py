@@ -1,14 +1,26 @@
 """The tasks executor: each execution enqueued on Django's tasks framework as
-``django_schedules.tasks.run_execution(execution_id)``."""
+``django_schedules.tasks.run_execution(execution_id, delivery, not_before)``.
+
+The enqueue is a network call to a broker that may be slow or down, so it never runs on the
+scheduler's threads: ``submit`` puts the execution in this executor's outbox, and a few
+publisher threads of its own send it (concurrently, so a burst is not sent one by one). A
+failed enqueue goes back in the outbox with a growing delay; one that still fails
+``give_up_after`` seconds later is finished ``failed``, so its schedule's next occurrences are
+not held back by ``max_instances``.
+"""
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import logging
+import threading
 import time
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.utils.functional import cached_property
+from django.db import connections
 
 from django_schedules import runner, store
 from django_schedules.executors.base import Executor
@@ -16,18 +28,44 @@ from django_schedules.executors.base import Executor
 logger = logging.getLogger("django_schedules.executors")
 
 
+@dataclass(order=True)
+class _Delivery:
+    """One execution waiting in the outbox."""
+
+    due: float  # monotonic: when to (re)try the enqueue
+    seq: int
+    execution_id: int = field(compare=False)
+    epoch: int | None = field(compare=False)
+    instant: datetime = field(compare=False)  # the occurrence's start (wall clock, UTC)
+    delivery: int = field(compare=False, default=1)  # which enqueue of the row this is
+    tries: int = field(compare=False, default=0)  # failed enqueues of this delivery
+    since: float = field(compare=False, default=0.0)  # monotonic: the first try
+    error: Exception | None = field(compare=False, default=None)  # the last failure
+
+
+def _number(options: dict[str, Any], key: str, default: float) -> float:
+    return float(options.get(key, default))
+
+
 class TasksExecutor(Executor):
     """Hand each execution to Django's tasks framework (``django.tasks`` on Django 6, the
-    ``django-tasks`` backport on 5.2) as ``run_execution(execution_id)``.
+    ``django-tasks`` backport on 5.2) as ``run_execution(execution_id, delivery, not_before)``.
 
-    OPTIONS: ``backend`` (a ``TASKS`` alias, default ``"default"``) and ``queue_name``. The
-    enqueue happens after the claim commits; an execution left pending by a scheduler that
-    died is enqueued again by the next leader (at-least-once delivery), and the worker's CAS
-    keeps the run single. Runs are tracked by their own heartbeat, not by this process.
+    OPTIONS (docs/executors.md has the table): ``backend`` (a ``TASKS`` alias, default
+    ``"default"``), ``queue_name``, ``priority``; ``publishers`` (threads sending to the
+    broker, 4) and ``batch`` (deliveries one of them sends at once, 100); ``retry_backoff``
+    and ``max_backoff`` (0.5 s doubling up to 5 s after a failed enqueue; all at once when
+    one goes through again); ``enqueue_timeout`` (10 s: an enqueue that has not returned is
+    tried again from another thread); ``give_up_after`` (300 s: an execution that could not
+    be enqueued that long is finished ``failed``); ``defer_over`` (1 s: a longer lead is
+    deferred by the backend with ``run_after``, a shorter one is sent at once and the worker
+    waits for the instant); ``redeliver_after`` (60 s) and ``max_redeliveries`` (3): the
+    sweeper.
 
-    The sweeper: an execution still ``pending`` ``redeliver_after`` seconds (default 60)
-    after its start time, while this leader still holds the lease, is enqueued again, up to
-    ``max_redeliveries`` times (default 3); then it is left pending with a warning.
+    The sweeper: an execution still ``pending`` ``redeliver_after`` seconds after its start
+    time, while this leader still holds the lease, is enqueued again, up to
+    ``max_redeliveries`` times; then it is finished ``failed`` (no worker took it), and a late
+    worker's CAS finds nothing to run.
 
     Timeouts: the worker enforces the schedule's ``timeout`` itself (``run_execution`` runs
     with ``stop_at_timeout``). As a backstop for a worker that cannot (frozen, or gone before
@@ -38,11 +76,275 @@ class TasksExecutor(Executor):
     def __init__(self, name: str, options: dict[str, Any], *, using: str) -> None:
         super().__init__(name, options, using=using)
         self.backend = str(options.get("backend", "default"))
-        self.queue_name = options.get("queue_name")
-        self.redeliver_after = float(options.get("redeliver_after", 60.0))
+        self.queue_name: str | None = options.get("queue_name")
+        priority = options.get("priority")
+        self.priority: int | None = None if priority is None else int(priority)
+        self.redeliver_after = _number(options, "redeliver_after", 60.0)
         self.max_redeliveries = int(options.get("max_redeliveries", 3))
-        # id -> (monotonic time to look again, deliveries so far)
+        self.publishers = max(int(options.get("publishers", 4)), 1)
+        self.retry_backoff = _number(options, "retry_backoff", 0.5)
+        self.max_backoff = _number(options, "max_backoff", 5.0)
+        self.give_up_after = _number(options, "give_up_after", 300.0)
+        self.defer_over = _number(options, "defer_over", 1.0)
+        self.enqueue_timeout = _number(options, "enqueue_timeout", 10.0)
+        self.batch = max(int(options.get("batch", 100)), 1)
+        # id -> (monotonic time to look again, deliveries so far): enqueued, not seen started
         self._enqueued: dict[int, tuple[float, int]] = {}
+        self._outbox: list[_Delivery] = []
+        self._busy: dict[threading.Thread, tuple[float, list[_Delivery]]] = {}
+        self._abandoned: set[threading.Thread] = set()  # stuck in a call that never returned
+        self._seq = itertools.count()
+        self._cond = threading.Condition(self._lock)
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+        self._in_transaction: bool | None = None
+        self._at_once: bool | None = None
+
+    # What the scheduler asks.
+
+    @property
+    def enqueues_in_transaction(self) -> bool:
+        """True for django-tasks-db writing to our database: it enqueues inside the claim.
+        A backend that cannot even be built answers False (its enqueues then fail in the
+        outbox and are retried): it never breaks the claim of other executors' rows."""
+        if self._in_transaction is None:
+            try:
+                # Imported on first use: it needs django.tasks (Django 6) or the backport.
+                from django_schedules import tasks
+
+                self._in_transaction = tasks.backend_writes_to(self.backend, self.using)
+            except Exception:
+                logger.exception("tasks executor %r: the backend %r", self.name, self.backend)
+                self._in_transaction = False
+        return self._in_transaction
+
+    @property
+    def runs_at_once(self) -> bool:
+        """True for the immediate backend: ``submit`` runs the task in the caller's thread,
+        as the ``inline`` executor does (there is no broker to keep off the timer thread)."""
+        if self._at_once is None:
+            try:
+                from django_schedules import tasks
+
+                self._at_once = tasks.backend_runs_at_once(self.backend)
+            except Exception:
+                self._at_once = False
+        return self._at_once
+
+    def running_ids(self) -> list[int]:
+        with self._lock:
+            waiting = {d.execution_id for d in self._outbox}
+            waiting.update(item.execution_id for _, batch in self._busy.values() for item in batch)
+        return sorted(waiting.union(super().running_ids()))
+
+    def submit(
+        self, execution_id: int, epoch: int | None, timeout: float | None, start_in: float = 0.0
+    ) -> None:
+        instant = datetime.now(UTC) + timedelta(seconds=max(start_in, 0.0))
+        in_claim = self.enqueues_in_transaction and connections[self.using].in_atomic_block
+        if in_claim or self.runs_at_once:
+            # Inside the claim the task row commits or rolls back with the Execution; the
+            # immediate backend runs the job here.
+            self._enqueue(execution_id, instant, 1)
+            self._remember(execution_id, start_in, 1)
+            return
+        self._post(_Delivery(time.monotonic(), next(self._seq), execution_id, epoch, instant))
+
+    # The outbox and its publishers.
+
+    def _post(self, item: _Delivery) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            item.seq = next(self._seq)
+            heapq.heappush(self._outbox, item)
+            self._abandon_stuck(time.monotonic())
+            self._staff()
+            self._cond.notify()
+
+    def _staff(self) -> None:
+        """Keep `publishers` threads that are not stuck: the idle ones watch the busy ones
+        (call holding the lock)."""
+        while len(self._threads) < self.publishers and len(self._abandoned) < 4 * self.publishers:
+            thread = threading.Thread(
+                target=self._publish_loop,
+                name=f"schedules-tasks-{self.name}-{next(self._seq)}",
+                daemon=True,
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _abandon_stuck(self, now: float) -> float | None:
+        """A publisher whose enqueue has not returned after `enqueue_timeout` seconds (a broker
+        that accepts the connection and never answers) is left to it: its execution goes back
+        in the outbox for another thread, and a new thread takes its place. Return when to
+        look again (call holding the lock)."""
+        look_again: float | None = None
+        for thread, (started, batch) in list(self._busy.items()):
+            if thread not in self._threads:
+                continue
+            if now - started < self.enqueue_timeout:
+                at = started + self.enqueue_timeout
+                look_again = at if look_again is None else min(look_again, at)
+                continue
+            self._threads.remove(thread)
+            self._abandoned.add(thread)
+            logger.warning(
+                "enqueue of %d executions on tasks backend %r has not returned after %gs; "
+                "sending them again from another thread",
+                len(batch),
+                self.backend,
+                self.enqueue_timeout,
+            )
+            error = TimeoutError(f"no answer from the broker in {self.enqueue_timeout:g}s")
+            for item in batch:
+                retry = replace(
+                    item, tries=item.tries + 1, since=item.since or started, due=now, error=error
+                )
+                retry.seq = next(self._seq)
+                heapq.heappush(self._outbox, retry)
+            self._staff()
+        return look_again
+
+    def _next(self) -> list[_Delivery] | None:
+        """The next due deliveries, up to `batch` of them: a burst goes to the broker in a
+        few bulk calls (RQ's pipeline) rather than one by one."""
+        me = threading.current_thread()
+        with self._cond:
+            while not self._closed and me in self._threads:
+                now = time.monotonic()
+                look_again = self._abandon_stuck(now)
+                if self._outbox and self._outbox[0].due <= now:
+                    batch: list[_Delivery] = []
+                    while self._outbox and self._outbox[0].due <= now and len(batch) < self.batch:
+                        batch.append(heapq.heappop(self._outbox))
+                    self._busy[me] = (now, batch)
+                    if self._outbox and self._outbox[0].due <= now:
+                        self._cond.notify()  # more for another publisher
+                    return batch
+                first = self._outbox[0].due if self._outbox else None
+                times = [at for at in (look_again, first) if at is not None]
+                self._cond.wait(min(times) - now if times else None)
+            return None
+
+    def _publish_loop(self) -> None:
+        me = threading.current_thread()
+        try:
+            while (batch := self._next()) is not None:
+                try:
+                    self._publish(batch)
+                except Exception:  # a bug of ours: never lose the thread silently
+                    logger.exception("tasks executor %r: %d executions", self.name, len(batch))
+                finally:
+                    with self._lock:
+                        self._busy.pop(me, None)
+        finally:
+            with self._lock:
+                self._abandoned.discard(me)
+            connections.close_all()
+
+    def _publish(self, batch: list[_Delivery]) -> None:
+        now = time.monotonic()
+        ready: list[_Delivery] = []
+        for item in batch:
+            if item.tries and now - item.since >= self.give_up_after:
+                self._give_up(item, item.error or "the last try did not return")
+            else:
+                ready.append(item)
+        # A retry: only while the row still waits under our epoch (not adopted by a newer
+        # leader, not started by a late delivery).
+        retried = [i for i in ready if i.tries and i.epoch is not None]
+        if retried:
+            waiting = {
+                pk
+                for epoch in {i.epoch for i in retried if i.epoch is not None}
+                for pk in store.still_pending(
+                    [i.execution_id for i in retried if i.epoch == epoch], epoch, self.using
+                )
+            }
+            ready = [i for i in ready if i not in retried or i.execution_id in waiting]
+        if not ready:
+            return
+        try:
+            self._enqueue_many(ready)
+        except Exception as exc:
+            self._retry_later(ready, exc, now)
+            return
+        for item in ready:
+            start_in = (item.instant - datetime.now(UTC)).total_seconds()
+            self._remember(item.execution_id, start_in, item.delivery)
+        self._broker_is_back()
+
+    def _broker_is_back(self) -> None:
+        """An enqueue went through: what waits out a backoff goes now, not seconds after the
+        broker came back."""
+        with self._cond:
+            now = time.monotonic()
+            waiting = [item for item in self._outbox if item.tries and item.due > now]
+            if waiting:
+                for item in waiting:
+                    item.due = now
+                heapq.heapify(self._outbox)
+                self._cond.notify_all()
+
+    def _retry_later(self, batch: list[_Delivery], exc: Exception, now: float) -> None:
+        tries = max(item.tries for item in batch) + 1
+        delay = min(self.retry_backoff * 2 ** (tries - 1), self.max_backoff)
+        logger.warning(
+            "could not enqueue %d executions (%s) on tasks backend %r (try %d; again in %.1fs): %s",
+            len(batch),
+            ", ".join(str(item.execution_id) for item in batch[:5]),
+            self.backend,
+            tries,
+            delay,
+            exc,
+            exc_info=tries == 1,
+        )
+        for item in batch:
+            item.tries += 1
+            item.since = item.since or now
+            item.error = exc
+            item.due = now + delay
+            self._post(item)
+
+    def _give_up(self, item: _Delivery, exc: object) -> None:
+        reason = (
+            f"not delivered: enqueue on tasks backend {self.backend!r} failed {item.tries} "
+            f"times over {self.give_up_after:g}s: {exc}"
+        )
+        logger.error("execution %d %s", item.execution_id, reason)
+        if store.fail_unstarted(item.execution_id, reason, datetime.now(UTC), self.using):
+            runner.announce_failed([item.execution_id], self.using)
+
+    def _lead(self, instant: datetime) -> datetime | None:
+        """`run_after` for a lead over `defer_over`; None to send at once."""
+        lead = (instant - datetime.now(UTC)).total_seconds()
+        return instant if lead > self.defer_over else None
+
+    def _enqueue(self, execution_id: int, instant: datetime, delivery: int) -> str:
+        from django_schedules import tasks
+
+        return tasks.enqueue(
+            execution_id,
+            backend=self.backend,
+            queue_name=self.queue_name,
+            priority=self.priority,
+            delivery=delivery,
+            not_before=instant,
+            run_after=self._lead(instant),
+        )
+
+    def _enqueue_many(self, batch: list[_Delivery]) -> None:
+        from django_schedules import tasks
+
+        tasks.enqueue_many(
+            [(i.execution_id, i.delivery, i.instant, self._lead(i.instant)) for i in batch],
+            backend=self.backend,
+            queue_name=self.queue_name,
+            priority=self.priority,
+        )
+
+    # The sweeper.
 
     def _remember(self, execution_id: int, start_in: float, deliveries: int) -> None:
         due = time.monotonic() + max(start_in, 0.0) + self.redeliver_after
@@ -52,6 +354,9 @@ class TasksExecutor(Executor):
     def sweep(self, epoch: int) -> None:
         runner.time_out_overdue(self.name, self.using)
         now = time.monotonic()
+        with self._cond:  # every publisher stuck: nobody idle watches them
+            self._abandon_stuck(now)
+            self._cond.notify_all()
         with self._lock:
             due = {i: n for i, (at, n) in self._enqueued.items() if at <= now}
         if not due:
@@ -63,13 +368,13 @@ class TasksExecutor(Executor):
         for execution_id in sorted(stuck):
             deliveries = due[execution_id]
             if deliveries > self.max_redeliveries:
-                logger.warning(
-                    "execution %d is still pending after %d enqueues on %r; leaving it pending "
-                    "(is a tasks worker running?)",
-                    execution_id,
-                    deliveries,
-                    self.backend,
+                reason = (
+                    f"not started: no worker took it after {deliveries} enqueues on tasks "
+                    f"backend {self.backend!r}, {self.redeliver_after:g}s apart"
                 )
+                logger.error("execution %d %s (is a worker running?)", execution_id, reason)
+                if store.fail_unstarted(execution_id, reason, datetime.now(UTC), self.using):
+                    runner.announce_failed([execution_id], self.using)
                 continue
             logger.warning(
                 "execution %d still pending %gs after its enqueue on %r; enqueuing it again",
@@ -77,30 +382,35 @@ class TasksExecutor(Executor):
                 self.redeliver_after,
                 self.backend,
             )
-            try:
-                self._enqueue(execution_id, 0.0)
-            except Exception:
-                logger.exception("could not enqueue execution %d again", execution_id)
-            self._remember(execution_id, 0.0, deliveries + 1)
+            self._post(
+                _Delivery(
+                    now,
+                    0,
+                    execution_id,
+                    epoch,
+                    datetime.now(UTC),
+                    delivery=deliveries + 1,
+                )
+            )
 
-    @cached_property
-    def enqueues_in_transaction(self) -> bool:
-        """True for django-tasks-db writing to our database: it enqueues inside the claim."""
-        # Imported on first use: it needs django.tasks (Django 6) or the django-tasks backport.
-        from django_schedules import tasks
+    def drain(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the outbox to empty; True when it did."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._outbox and not any(t in self._threads for t in self._busy):
+                    return True
+            time.sleep(0.005)
+        return False
 
-        return tasks.backend_writes_to(self.backend, self.using)
-
-    def submit(
-        self, execution_id: int, epoch: int | None, timeout: float | None, start_in: float = 0.0
-    ) -> None:
-        self._enqueue(execution_id, start_in)
-        self._remember(execution_id, start_in, 1)
-
-    def _enqueue(self, execution_id: int, start_in: float) -> None:
-        from django_schedules import tasks
-
-        run_after = datetime.now(UTC) + timedelta(seconds=start_in) if start_in > 0 else None
-        tasks.enqueue(
-            execution_id, backend=self.backend, queue_name=self.queue_name, run_after=run_after
-        )
+    def close(self) -> None:
+        """Send what the outbox holds (2 s at most), then stop the publishers. A row left
+        unsent stays pending under this epoch: the next leader adopts and sends it."""
+        self.drain(2.0)
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+            threads = list(self._threads)
+        deadline = time.monotonic() + 5.0
+        for thread in threads:  # one stuck in a broker call is a daemon: left behind
+            thread.join(timeout=max(deadline - time.monotonic(), 0.0))

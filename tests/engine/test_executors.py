@@ -308,8 +308,9 @@ def test_a_warmed_process_pool_spawns_its_workers_before_any_run() -> None:
     try:
         executor.warm()
         wait_for(
-            lambda: len(executor._workers) == 2
-            and all(w.process.is_alive() for w in executor._workers)
+            lambda: (
+                len(executor._workers) == 2 and all(w.process.is_alive() for w in executor._workers)
+            )
         )
         assert executor.running_ids() == []
     finally:

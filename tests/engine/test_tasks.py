@@ -125,43 +125,4 @@ def test_a_db_worker_process_runs_the_execution(clock: ManualClock, tmp_path: Pa
     assert f":{os.getpid()}:" not in execution.worker
 
 
-@pytest.mark.django_db
-def test_the_sweeper_enqueues_a_run_left_pending_again_a_bounded_number_of_times(
-    clock: ManualClock, monkeypatch, caplog
-) -> None:
-    from django_schedules import tasks
-
-    sent: list[int] = []
-    monkeypatch.setattr(tasks, "enqueue", lambda execution_id, **kw: sent.append(execution_id))
-    interval_schedule("swept", 3600)
-    executor = TasksExecutor(
-        "default", {"redeliver_after": 0, "max_redeliveries": 2}, using="default"
-    )
-    scheduler = make_scheduler(clock, executor, lease_ttl=3)
-    scheduler.tick()  # claims and enqueues; no worker ever picks it up
-    (execution,) = Execution.objects.filter(job_id="swept")
-    assert sent == [execution.pk]
-    for _ in range(4):
-        clock.advance(1)  # a third of the TTL: the leader's upkeep sweeps
-        scheduler.tick()
-    assert sent == [execution.pk] * 3  # the first enqueue and two more
-    assert "leaving it pending" in caplog.text
-    execution.refresh_from_db()
-    assert execution.status == ExecutionStatus.PENDING
-
-
-@pytest.mark.django_db
-def test_the_sweeper_leaves_a_started_run_alone(clock: ManualClock, monkeypatch) -> None:
-    from django_schedules import tasks
-
-    sent: list[int] = []
-    monkeypatch.setattr(tasks, "enqueue", lambda execution_id, **kw: sent.append(execution_id))
-    interval_schedule("started", 3600)
-    executor = TasksExecutor("default", {"redeliver_after": 0}, using="default")
-    scheduler = make_scheduler(clock, executor, lease_ttl=3)
-    scheduler.tick()
-    Execution.objects.filter(job_id="started").update(status=ExecutionStatus.RUNNING)
-    for _ in range(3):
-        clock.advance(1)
-        scheduler.tick()
-    assert len(sent) == 1 and not executor._enqueued
+# The sweeper's tests are in test_tasks_config.py, on a real RQ queue.

@@ -100,3 +100,19 @@ async def scenario_where() -> str:
     import threading
 
     return threading.current_thread().name
+
+
+@job(name="workers.ledger")
+def worker_ledger(path: str, seconds: float = 0.0, *, context: JobContext) -> str:
+    """Append `execution attempt start-time pid` to the file at `path`, take `seconds`, then
+    append `execution end end-time pid`: the worker tests count the job's real runs (a
+    duplicate would show as a second line), its real start, and whether it was stopped."""
+    import os
+    import time
+
+    with open(path, "a") as ledger:
+        ledger.write(f"{context.execution_id} {context.attempt} {time.time():.6f} {os.getpid()}\n")
+    time.sleep(seconds)
+    with open(path, "a") as ledger:
+        ledger.write(f"{context.execution_id} end {time.time():.6f} {os.getpid()}\n")
+    return "ok"

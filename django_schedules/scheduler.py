@@ -110,6 +110,7 @@ class Scheduler:
             group, ttl=self.lease_ttl, clock=self.clock, using=self.using, owner=owner
         )
         self._executors = executors
+        self._own_executors = executors is None  # built here: rebuilt after a shutdown
         self._stop = threading.Event()
         self._timers = Timers()
         self.upkeep = Upkeep(
@@ -497,6 +498,8 @@ class Scheduler:
                 still = self._wait_for_runs(self.shutdown_grace)
                 for executor in self._executors.values():
                     executor.close()
+                if self._own_executors:
+                    self._executors = None  # a later run() builds them afresh
                 if still:
                     lost = store.mark_lost(
                         execution_ids=still,

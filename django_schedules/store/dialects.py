@@ -98,8 +98,9 @@ class Dialect:
                 default=F("last_error_at"),
                 output_field=DateTimeField(),
             )
+        won = _lock_unchanged(rows, using)
         Schedule.objects.using(using).filter(match).update(**changes)
-        return _moved(rows, using)
+        return won
 
     def insert(self, rows: list[NewRow], using: str) -> list[Inserted]:
         """Insert the rows, returning them; an occurrence another claim already recorded is
@@ -181,11 +182,12 @@ class Dialect:
         sql = f"UPDATE {table} SET {assignments} FROM {source} WHERE {match}"  # noqa: S608
         if self.update_returning:
             sql += " RETURNING id"
+        won = set() if self.update_returning else _lock_unchanged(rows, using)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             if self.update_returning:
                 return {pk for (pk,) in cursor.fetchall()}
-        return _moved(rows, using)
+        return won
 
     def _insert_values(self, rows: list[NewRow], using: str, *, tail: str) -> list[Inserted]:
         """``INSERT ... VALUES (...), (...) <tail> RETURNING``: one statement unless a
@@ -347,10 +349,10 @@ class MySQLDialect(Dialect):
         assignments = ", ".join(f"{table}.{column} = {value}" for column, value in _sets(table))
         sql = f"UPDATE {table} JOIN {source} ON {_match(table)} SET {assignments}"  # noqa: S608
         params = [*(value for row in batch for value in row), adapt(now)]  # JOIN's, then SET's
+        won = _lock_unchanged(rows, using)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-        # Our UPDATE holds the moved rows' locks until commit, so nobody moved them since.
-        return _moved(rows, using)
+        return won
 
     def _start_sql(
         self, rows: Sequence[tuple[int, datetime]], epoch: int | None, worker: str, using: str
@@ -416,13 +418,22 @@ def _match(table: str) -> str:
     return f"{table}.id = v.vid AND {table}.version = v.vversion"
 
 
-def _moved(rows: Sequence[DueSchedule], using: str) -> set[int]:
+def _lock_unchanged(rows: Sequence[DueSchedule], using: str) -> set[int]:
+    """Lock the batch's rows (in pk order) and return the pks of those still at the version
+    the claim read: the rows its UPDATE will move, which nobody else can move now. Without
+    UPDATE ... RETURNING this is how a claim knows what it moved; reading the versions after
+    the UPDATE cannot tell, under READ COMMITTED (Django's default on MariaDB and MySQL), an
+    edit committed since the claim's read (one version on) from the claim's own move
+    (tests/store/test_claim_races_an_edit.py). On SQLite the claim's write lock already
+    keeps every other writer out, and FOR UPDATE is left out."""
     versions = dict(
         Schedule.objects.using(using)
+        .select_for_update()
         .filter(pk__in=[r.pk for r in rows])
+        .order_by("pk")
         .values_list("pk", "version")
     )
-    return {r.pk for r in rows if versions.get(r.pk) == r.version + 1}
+    return {r.pk for r in rows if versions.get(r.pk) == r.version}
 
 
 def _execution_fields() -> tuple[list[Any], list[Any]]:

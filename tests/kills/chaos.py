@@ -543,11 +543,14 @@ def check(editor: Editor) -> Verdict:
     return verdict
 
 
-def lost_context(editor: Editor, lost: list[tuple[str, datetime]]) -> list[str]:
-    """The edits and Executions around each lost occurrence, for the failure message."""
+def lost_context(editor: Editor, verdict: Verdict) -> list[str]:
+    """The edits and Executions around each lost or extra occurrence, for the failure
+    message."""
+    wrong = [("lost", job, fire) for job, fire in verdict.lost[:5]]
+    wrong += [(f"extra ({why})", job, fire) for job, fire, why in verdict.extra[:5]]
     lines = []
-    for job, fire in lost[:5]:
-        lines.append(f"lost {job} {fire.isoformat()}:")
+    for what, job, fire in wrong:
+        lines.append(f"{what} {job} {fire.isoformat()}:")
         for edit in editor.edits:
             if edit.job_id == job:
                 before = edit.before and edit.before.next_run_at

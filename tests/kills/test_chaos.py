@@ -120,7 +120,7 @@ def test_chaos_loses_no_occurrence_and_records_none_twice(monkeypatch: pytest.Mo
     )
     figures.record()
     problems = verdict.problems()
-    assert not problems, "\n".join([str(problems), *lost_context(editor, verdict.lost)])
+    assert not problems, "\n".join([str(problems), *lost_context(editor, verdict)])
     figures.assert_clean()
     assert errors == [], "\n\n".join(errors)
     progress(f"chaos: {verdict.expected} occurrences checked against {len(editor.edits)} edits")
@@ -174,5 +174,5 @@ def test_an_edit_racing_a_claim_ahead_of_a_frozen_leader_loses_nothing(
     figures.record()
     assert verdict.in_missed > 0  # the takeover came past the grace: misfires recorded
     assert not verdict.problems(), "\n".join(
-        [str(verdict.problems()), *lost_context(editor, verdict.lost)]
+        [str(verdict.problems()), *lost_context(editor, verdict)]
     )

@@ -152,9 +152,11 @@ def count_occurrences(
     return Counter(status for _, _, status, _ in rows)
 
 
-def poll_until(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+def poll_until(
+    predicate: Callable[[], Any], timeout: float, what: str, *, interval: float = 0.05
+) -> Any:
     """Poll until `predicate()` returns something true; return it."""
-    return wait_until(predicate, timeout=timeout, message=what)
+    return wait_until(predicate, timeout=timeout, interval=interval, message=what)
 
 
 __all__ = [

@@ -152,7 +152,9 @@ def test_an_edit_racing_a_claim_ahead_of_a_frozen_leader_loses_nothing(
         for _ in range(60):  # the window is the claim's look-ahead: 0.1 s
             leader = group.leader()
             old_epoch = lease().epoch  # type: ignore[union-attr]
-            claimed = poll_until(claimed_ahead, 10, "an occurrence claimed ahead")
+            # A claim ahead stands for at most half the look-ahead (50 ms) before its instant:
+            # poll often enough to see one on a loaded machine.
+            claimed = poll_until(claimed_ahead, 30, "an occurrence claimed ahead", interval=0.005)
             freeze(leader)  # on SQLite, outside a write: our edits would wait for it
             editor.edit(job_id, "pause_job", lambda: api.pause_job(job_id))
             editor.edit(job_id, "resume_job", lambda: api.resume_job(job_id))

@@ -48,8 +48,10 @@ class ThreadPoolExecutor(Executor):
 
     - the **starter** thread takes every execution handed over since its last pass and starts
       them together (one compare-and-swap statement, ``store.start_executions``), ahead of
-      their instant (the scheduler hands them over its look-ahead early); then it hands each
-      won run to a pool thread on its instant;
+      their instant (the scheduler hands them over its look-ahead early);
+    - the **releaser** thread hands each won run to a pool thread on its instant. It never
+      waits for the database: a start batch's commit (an fsync on PostgreSQL) would otherwise
+      make every run falling due meanwhile that much late;
     - a **pool thread** calls the job (retries included) and passes its end on;
     - the **finisher** thread records the ends waiting together (``store.finish_executions``)
       and sends the signals.
@@ -75,9 +77,10 @@ class ThreadPoolExecutor(Executor):
             if connections[using].vendor == "sqlite"
             else None
         )
-        self._starter = _Stage(f"schedules-{name}-starter", self._start_some, self._release)
+        self._starter = _Stage(f"schedules-{name}-starter", self._start_some)
+        self._releaser = _Stage(f"schedules-{name}-releaser", self._wait_for, self._release)
         self._finisher = _Stage(f"schedules-{name}-finisher", self._finish_some)
-        # Started runs waiting for their instant: (monotonic start, id, spec).
+        # Started runs waiting for their instant: (monotonic start, id, spec); the releaser's.
         self._due: list[tuple[float, int, store.RunSpec]] = []
         self._started: set[int] = set()  # won by the starter, their end not yet recorded
         self.worker = f"{socket.gethostname()}:{os.getpid()}:schedules-{name}"
@@ -108,13 +111,19 @@ class ThreadPoolExecutor(Executor):
             if spec is not None:
                 with self._lock:
                     self._started.add(start.execution_id)
-                heapq.heappush(self._due, (start_at, start.execution_id, spec))
+                self._releaser.put(spec, start_at)
                 continue
             with self._lock:
                 ours = start.execution_id in self._started
             if not ours:  # else handed over twice: its first delivery runs it
                 logger.debug("execution %d is not ours to start", start.execution_id)
                 self._untrack(start.execution_id)
+
+    # The releaser.
+
+    def _wait_for(self, batch: list[tuple[store.RunSpec, float]]) -> None:
+        for spec, start_at in batch:
+            heapq.heappush(self._due, (start_at, spec.execution_id, spec))
 
     def _release(self) -> float | None:
         """Hand the runs whose instant came to the pool; return the next instant."""
@@ -212,6 +221,7 @@ class ThreadPoolExecutor(Executor):
     def close(self) -> None:
         self._closed = True
         self._starter.close()
+        self._releaser.close()  # after the starter: what it won is handed over first
         for _ in self._threads:
             self._queue.put(None)
         for thread in self._threads:

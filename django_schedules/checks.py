@@ -52,6 +52,7 @@ def check_settings(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> li
     for setting, check_id in (
         ("SCHEDULES_POLL_INTERVAL", "django_schedules.E002"),
         ("SCHEDULES_LEASE_TTL", "django_schedules.E003"),
+        ("SCHEDULES_HEALTH_MAX_LAG", "django_schedules.E017"),
     ):
         value = getattr(conf, setting)
         if not _positive_number(value):

@@ -61,6 +61,10 @@ class Settings:
         return getattr(settings, "SCHEDULES_SQLITE_SYNCHRONOUS", "NORMAL")
 
     @property
+    def SCHEDULES_HEALTH_MAX_LAG(self) -> float:
+        return getattr(settings, "SCHEDULES_HEALTH_MAX_LAG", 60.0)
+
+    @property
     def SCHEDULES_MAX_CATCH_UP(self) -> int:
         return getattr(settings, "SCHEDULES_MAX_CATCH_UP", 100)
 

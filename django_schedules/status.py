@@ -80,8 +80,10 @@ def check_health(
     max_lag: float | None = None,
     ttl: float | None = None,
     using: str | None = None,
+    max_lag_name: str = "--max-lag",
 ) -> Health:
-    """Judge `group`: a live leader, and (with `max_lag`) a lag no larger than that.
+    """Judge `group`: a live leader, and (with `max_lag`) a lag no larger than that
+    (`max_lag_name` is where the reader set it: the option, or the setting).
 
     ``overdue`` counts enabled schedules due longer ago than one lease TTL: more than a
     scheduler's normal delay, so a staff member sees why a job did not run.
@@ -100,7 +102,7 @@ def check_health(
     if max_lag is not None and status.lag > max_lag:
         health.problems.append(
             f"the oldest due schedule or run not yet started is {status.lag:.1f} s late, "
-            f"more than --max-lag {max_lag:g}"
+            f"more than {max_lag_name} {max_lag:g}"
         )
     return health
 

@@ -5,7 +5,10 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 cd "$REPO_ROOT"
 
-bootstrap --group example
+groups=(--group example)
+# mysqlclient builds against libmariadb-dev (or libmysqlclient-dev) and pkg-config.
+[[ "${DATABASE_URL:-}" == mysql* ]] && groups+=(--group mysql)
+bootstrap "${groups[@]}"
 PY="$REPO_ROOT/.venv/bin/python"
 MANAGE=("$PY" "$REPO_ROOT/example_project/manage.py")
 ADDR="${DEMO_ADDR:-127.0.0.1:8000}"

@@ -237,6 +237,23 @@ def aps_scheduler(store: str = "django") -> Any:
     return sched
 
 
+def aps_jobs(sched: Any, label: str, starts: list[datetime], period: float) -> None:
+    """Add to an APScheduler `sched` one interval job per start (the period `period`), each
+    recording its lateness under `label` (``jobs.aps_lateness``)."""
+    for i, s in enumerate(starts):
+        sched.add_job(
+            jobs.aps_lateness,
+            "interval",
+            seconds=period,
+            start_date=s,
+            args=[label, s.isoformat(), period],
+            id=f"{label}-{i}",
+            misfire_grace_time=3600,
+            max_instances=1,
+            replace_existing=True,
+        )
+
+
 def our_scheduler(executor: str = "null", **kwargs: Any) -> Any:
     from django_schedules.scheduler import Scheduler
 
@@ -493,20 +510,6 @@ def cmd_lateness(options: argparse.Namespace) -> None:
             for i, s in enumerate(starts)
         ]
         Schedule.objects.bulk_create(rows, batch_size=2000)
-
-    def aps_jobs(sched: Any, label: str, starts: list[datetime], period: float) -> None:
-        for i, s in enumerate(starts):
-            sched.add_job(
-                jobs.aps_lateness,
-                "interval",
-                seconds=period,
-                start_date=s,
-                args=[label, s.isoformat(), period],
-                id=f"{label}-{i}",
-                misfire_grace_time=3600,
-                max_instances=1,
-                replace_existing=True,
-            )
 
     from django_schedules.scheduler import Scheduler
 

@@ -46,7 +46,7 @@ django.setup()
 from django.db import connection  # noqa: E402
 
 from benchmarks import jobs  # noqa: E402
-from benchmarks.measure import aps_scheduler, clear, emit, percentiles, progress  # noqa: E402
+from benchmarks.measure import aps_jobs, aps_scheduler, clear, emit, percentiles, progress  # noqa: E402
 from django_schedules.models import Execution, Schedule, SchedulerLease  # noqa: E402
 from django_schedules.triggers import IntervalTrigger  # noqa: E402
 
@@ -221,18 +221,7 @@ def run_aps(system: str, rate: int, options: argparse.Namespace) -> dict[str, An
     jobs.STARTS.pop(label, None)
     sched = aps_scheduler(store)
     sched.start(paused=True)
-    for i, s in enumerate(starts):
-        sched.add_job(
-            jobs.aps_lateness,
-            "interval",
-            seconds=period,
-            start_date=s,
-            args=[label, s.isoformat(), period],
-            id=f"{label}-{i}",
-            misfire_grace_time=3600,
-            max_instances=1,
-            replace_existing=True,
-        )
+    aps_jobs(sched, label, starts, period)
     sched.resume()
     end = starts[0] + timedelta(seconds=options.duration)
     _sleep_until(end + timedelta(seconds=min(options.drain, 2.0)))

@@ -37,11 +37,14 @@ PACKAGES = [
     "py-spy",
     "pyinstrument",
     "psycopg[binary]>=3.2",
-    "mysqlclient",
     "django-environ",
     "cronsim",
     "croniter",
 ]
+# MariaDB's driver builds from source against libmariadb-dev and pkg-config: when it cannot,
+# the MariaDB runs are skipped, saying why, and the rest goes on.
+MYSQL_DRIVER = "mysqlclient"
+MYSQL_NEEDS = "apt-get install libmariadb-dev pkg-config"
 DATABASES = {
     "sqlite": f"sqlite:///{RESULTS / 'bench.sqlite3'}",
     "postgresql": "postgres://postgres@127.0.0.1:5432/bench_schedules",
@@ -68,7 +71,7 @@ def build_venv() -> None:
         else:
             subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     marker = VENV / ".bench-installed"
-    wanted = "\n".join([*PACKAGES, str(ROOT)])
+    wanted = "\n".join([*PACKAGES, MYSQL_DRIVER, str(ROOT)])
     if marker.exists() and marker.read_text() == wanted:
         return
     say("installing the peers and django-schedules (editable) into benchmarks/.venv")
@@ -78,6 +81,9 @@ def build_venv() -> None:
         subprocess.run([str(PY), "-m", "ensurepip", "-q"], check=False)
         command = [str(PY), "-m", "pip", "install", "-q"]
     subprocess.run([*command, "-e", str(ROOT), *PACKAGES], check=True)
+    if subprocess.run([*command, MYSQL_DRIVER], check=False).returncode:
+        say(f"{MYSQL_DRIVER} did not build ({MYSQL_NEEDS}); MariaDB runs will be skipped")
+        return  # no marker: tried again next time
     marker.write_text(wanted)
 
 
@@ -109,7 +115,11 @@ def create_database(vendor: str) -> bool:
     }[vendor]
     done = subprocess.run([str(PY), "-c", code], capture_output=True, text=True)
     if done.returncode:
-        say(f"{vendor}: not reachable, skipped ({done.stderr.strip().splitlines()[-1]})")
+        why = done.stderr.strip().splitlines()[-1]
+        if "No module named 'MySQLdb'" in why:
+            say(f"{vendor}: skipped, its driver {MYSQL_DRIVER} is not installed ({MYSQL_NEEDS})")
+        else:
+            say(f"{vendor}: not reachable, skipped ({why})")
         return False
     return True
 

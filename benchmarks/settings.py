@@ -16,6 +16,7 @@ from pathlib import Path
 import environ
 
 RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS.mkdir(exist_ok=True)  # gitignored: absent from a fresh clone
 env = environ.Env()
 
 SECRET_KEY = "benchmarks-only-not-secret"  # noqa: S105 - never deployed

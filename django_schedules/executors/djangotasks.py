@@ -27,6 +27,10 @@ from django_schedules.executors.base import Executor
 
 logger = logging.getLogger("django_schedules.executors")
 
+# The longest a worker waits for a message's instant (django_schedules.tasks.MOST_WAIT, not
+# imported here: that module needs the tasks framework).
+MOST_WAIT = 5.0
+
 
 @dataclass(order=True)
 class _Delivery:
@@ -57,10 +61,11 @@ class TasksExecutor(Executor):
     and ``max_backoff`` (0.5 s doubling up to 5 s after a failed enqueue; all at once when
     one goes through again); ``enqueue_timeout`` (10 s: an enqueue that has not returned is
     tried again from another thread); ``give_up_after`` (300 s: an execution that could not
-    be enqueued that long is finished ``failed``); ``defer_over`` (1 s: a longer lead is
-    deferred by the backend with ``run_after``, a shorter one is sent at once and the worker
-    waits for the instant); ``redeliver_after`` (60 s) and ``max_redeliveries`` (3): the
-    sweeper.
+    be enqueued that long is finished ``failed``); ``defer_over`` (1 s, at most 5 s: a
+    longer lead waits in the outbox until ``defer_over`` before the instant, then is sent and
+    the worker waits for the instant; the broker's own deferral, such as RQ's scheduler and
+    its lock, is never relied on); ``redeliver_after`` (60 s) and ``max_redeliveries`` (3):
+    the sweeper.
 
     The sweeper: an execution still ``pending`` ``redeliver_after`` seconds after its start
     time, while this leader still holds the lease, is enqueued again, up to
@@ -85,7 +90,9 @@ class TasksExecutor(Executor):
         self.retry_backoff = _number(options, "retry_backoff", 0.5)
         self.max_backoff = _number(options, "max_backoff", 5.0)
         self.give_up_after = _number(options, "give_up_after", 300.0)
-        self.defer_over = _number(options, "defer_over", 1.0)
+        # The worker waits for the instant at most tasks.MOST_WAIT: a message sent earlier
+        # would start early.
+        self.defer_over = min(_number(options, "defer_over", 1.0), MOST_WAIT)
         self.enqueue_timeout = _number(options, "enqueue_timeout", 10.0)
         self.batch = max(int(options.get("batch", 100)), 1)
         # id -> (monotonic time to look again, deliveries so far): enqueued, not seen started
@@ -148,7 +155,12 @@ class TasksExecutor(Executor):
             self._enqueue(execution_id, instant, 1)
             self._remember(execution_id, start_in, 1)
             return
-        self._post(_Delivery(time.monotonic(), next(self._seq), execution_id, epoch, instant))
+        # A long lead waits here, not in the broker: RQ's deferred jobs wait for the worker
+        # holding RQ's scheduler lock, which outlives a killed worker by a minute (issue 17).
+        send_in = max(start_in - self.defer_over, 0.0)
+        self._post(
+            _Delivery(time.monotonic() + send_in, next(self._seq), execution_id, epoch, instant)
+        )
 
     # The outbox and its publishers.
 
@@ -317,7 +329,8 @@ class TasksExecutor(Executor):
             runner.announce_failed([item.execution_id], self.using)
 
     def _lead(self, instant: datetime) -> datetime | None:
-        """`run_after` for a lead over `defer_over`; None to send at once."""
+        """`run_after` for a lead over `defer_over` enqueued inside the claim (django-tasks-db,
+        whose workers poll our database for it); None to send at once."""
         lead = (instant - datetime.now(UTC)).total_seconds()
         return instant if lead > self.defer_over else None
 
@@ -338,7 +351,8 @@ class TasksExecutor(Executor):
         from django_schedules import tasks
 
         tasks.enqueue_many(
-            [(i.execution_id, i.delivery, i.instant, self._lead(i.instant)) for i in batch],
+            # The outbox held a long lead until `defer_over` before its instant: sent now.
+            [(i.execution_id, i.delivery, i.instant, None) for i in batch],
             backend=self.backend,
             queue_name=self.queue_name,
             priority=self.priority,

@@ -2,6 +2,7 @@
 
     python benchmarks/handoff.py --engine rq --burst 2000 --workers 1,2,4
     python benchmarks/handoff.py --engine celery --rates 20,40,80 --duration 40
+    python benchmarks/handoff.py --faults 60      # the worker fault tests, each run 60 s longer
 
 Runs against PostgreSQL (its own database, bench_handoff) and the machine's Redis, with the
 settings of tests/workers/settings.py (a queue of its own). Two measurements:
@@ -12,6 +13,12 @@ settings of tests/workers/settings.py (a queue of its own). Two measurements:
 - lateness: schedules on a 10 s interval spread evenly (rate x 10 of them for `rate` runs a
   second), a 50 ms job that writes its real start time, four workers, two schedulers; fire
   time to job start, p50 / p99 / max, over `duration` seconds after a warm-up.
+
+- faults: tests/workers/test_faults.py and test_kills.py (the job's process killed, a whole
+  worker killed, the leading scheduler killed, a private broker stopped 10 s, an enqueue that
+  raises), each run on `--faults` seconds after its fault; the table of docs/guarantees.md
+  (occurrences, runs, duplicates, occurrences without a row, rows stuck). Runs on the
+  database of DATABASE_URL (SQLite when unset), as the tests do.
 
 Prints one JSON line per figure. Uses the interpreter it runs under (the project's .venv with
 the `workers` group installed).
@@ -60,13 +67,14 @@ RQ_WORKER_CLASS: list[str] = []  # --rq-worker-class: e.g. rq.worker.SimpleWorke
 
 
 def workers(engine: str, queue: str, count: int, log: Path) -> list[subprocess.Popen[bytes]]:
+    """`count` RQ workers, or one Celery worker of `count` children: the tests' command lines."""
+    from tests.workers.engines import worker_args
+
     if engine == "rq":
-        command = ["-m", "django", "rqworker", queue, "--job-class", "django_tasks_rq.Job"]
-        command += RQ_WORKER_CLASS
-        return [start([*command, "--with-scheduler"], queue, log) for _ in range(count)]
-    celery = ["-m", "celery", "-A", "tests.workers.celery_app", "worker", "-Q", queue]
-    options = ["--concurrency", str(count), "--without-gossip", "--without-mingle", "-l", "WARNING"]
-    return [start([*celery, *options], queue, log)]
+        worker_class = RQ_WORKER_CLASS[0] if RQ_WORKER_CLASS else None
+        command = worker_args("rq", queue, rq_worker_class=worker_class)
+        return [start(command, queue, log) for _ in range(count)]
+    return [start(worker_args("celery", queue, concurrency=count, loglevel="WARNING"), queue, log)]
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:
@@ -210,17 +218,39 @@ def lateness(engine: str, rate: int, duration: float, log: Path) -> None:
     }), flush=True)  # fmt: skip
 
 
+def faults(run_on: float) -> int:
+    figures = Path(tempfile.mkdtemp()) / "figures.jsonl"
+    figures.touch()
+    env = {
+        **os.environ,
+        "SCHEDULES_WORKERS_RUN_ON": str(run_on),
+        "SCHEDULES_WORKERS_FIGURES": str(figures),
+        "SCHEDULES_TEST_DB_SUFFIX": os.environ.get("SCHEDULES_TEST_DB_SUFFIX", "_handoff_faults"),
+    }
+    tests = ["tests/workers/test_faults.py", "tests/workers/test_kills.py"]
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "--timeout=1800", *tests]
+    code = subprocess.run(command, env=env, cwd=ROOT, check=False).returncode
+    for line in figures.read_text().splitlines():
+        print(line, flush=True)
+    return code
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--engine", choices=["rq", "celery"], required=True)
+    parser.add_argument("--engine", choices=["rq", "celery"])
+    parser.add_argument("--faults", type=float, default=None, metavar="SECONDS")
     parser.add_argument("--burst", type=int, default=0)
     parser.add_argument("--workers", default="4")
     parser.add_argument("--rates", default="")
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--rq-worker-class", default="")
     options = parser.parse_args()
+    if options.faults is not None:
+        raise SystemExit(faults(options.faults))
+    if options.engine is None:
+        parser.error("--engine is required (or --faults)")
     if options.rq_worker_class:
-        RQ_WORKER_CLASS[:] = ["--worker-class", options.rq_worker_class]
+        RQ_WORKER_CLASS[:] = [options.rq_worker_class]
     log = Path(tempfile.mkdtemp()) / "processes.log"
     print(f"process output: {log}", file=sys.stderr)
     if options.burst:

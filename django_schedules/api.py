@@ -185,6 +185,8 @@ def build_schedule(
     max_retries: Any = 0,
     retry_delay: Any = 0,
     rerun_lost: Any = False,
+    queue: Any = "",
+    priority: Any = None,
     enabled: Any = True,
     source: ScheduleSource = ScheduleSource.CODE,
     now: datetime | None = None,
@@ -224,6 +226,7 @@ def build_schedule(
         schedule.enabled = run_at is not None  # APScheduler: next_run_time=None adds it paused
     if not options.BY_NAME["enabled"].clean(enabled):
         schedule.enabled = False
+    options.check_routing(schedule.executor, schedule.queue, schedule.priority)
     return schedule
 
 
@@ -250,6 +253,8 @@ def add_job(
     max_retries: int = 0,
     retry_delay: float = 0,
     rerun_lost: bool = False,
+    queue: str = "",
+    priority: int | None = None,
     enabled: bool = True,
     source: ScheduleSource | str = ScheduleSource.CODE,
     **trigger_args: Any,
@@ -278,6 +283,8 @@ def add_job(
         max_retries=max_retries,
         retry_delay=retry_delay,
         rerun_lost=rerun_lost,
+        queue=queue,
+        priority=priority,
         enabled=enabled,
         source=options.source(source),
         **trigger_args,
@@ -389,6 +396,12 @@ def changed_values(schedule: Schedule, changes: Mapping[str, Any], now: datetime
     for option in options.PLAIN:
         if option.name in changes and option.name not in ("misfire_policy", "enabled"):
             fields[option.column or option.name] = option.clean(changes[option.name])
+    if {"executor", "queue", "priority"} & set(changes):
+        options.check_routing(
+            fields.get("executor", schedule.executor),
+            fields.get("queue", schedule.queue),
+            fields.get("priority", schedule.priority),
+        )
     policy = options.chosen_policy(
         changes.get("coalesce", UNSET), changes.get("misfire_policy", UNSET)
     )

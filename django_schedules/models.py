@@ -157,6 +157,10 @@ class Schedule(models.Model):
         default=False,
         help_text=_("Run again an execution whose worker died."),
     )
+    # Where a `tasks` executor sends this schedule's runs (options.check_routing): empty and
+    # None mean the executor's own queue_name and priority.
+    queue = models.CharField(_("queue"), max_length=100, blank=True, default="")
+    priority = models.SmallIntegerField(_("priority"), null=True, blank=True)
     enabled = models.BooleanField(_("enabled"), default=True)
     last_error = models.TextField(_("last error"), blank=True)
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)

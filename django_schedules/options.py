@@ -183,6 +183,82 @@ def executor(value: Any) -> str:
     return value
 
 
+MAX_QUEUE = Schedule._meta.get_field("queue").max_length or 100
+# django.tasks' priority range (TASK_MIN_PRIORITY, TASK_MAX_PRIORITY), not imported: the
+# tasks framework is optional. The backend's own check runs too (check_routing).
+MIN_PRIORITY, MAX_PRIORITY = -100, 100
+
+
+def queue(value: Any) -> str:
+    """A queue name, or None or "" for the executor's own ``queue_name``."""
+    return "" if value is None else text("queue", value, MAX_QUEUE, allow_empty=True).strip()
+
+
+def priority(value: Any) -> int | None:
+    """A priority from -100 to 100, or None for the executor's own ``priority``."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidSchedule(
+            f"priority must be a whole number from {MIN_PRIORITY} to {MAX_PRIORITY}, or None, "
+            f"got {short(value)}",
+            "priority",
+        )
+    if not MIN_PRIORITY <= value <= MAX_PRIORITY:
+        raise InvalidSchedule(
+            f"priority must be from {MIN_PRIORITY} to {MAX_PRIORITY}, got {value}", "priority"
+        )
+    return value
+
+
+def check_routing(executor_name: str, queue_name: str, priority_value: int | None) -> None:
+    """Raise InvalidSchedule (field ``queue`` or ``priority``, with the value) unless the
+    executor `executor_name` can send runs to `queue_name` at `priority_value`: only a
+    ``tasks`` executor routes, and its backend must accept both (its ``QUEUES``, its
+    priority range). Empty and None (the executor's own) always pass."""
+    if not queue_name and priority_value is None:
+        return
+    field, value = ("queue", queue_name) if queue_name else ("priority", priority_value)
+    executors: object = conf.SCHEDULES_EXECUTORS
+    entry = executors.get(executor_name) if isinstance(executors, dict) else None
+    backend_name = entry.get("BACKEND") if isinstance(entry, dict) else None
+    from django_schedules.executors.base import BACKENDS
+
+    if (
+        not isinstance(backend_name, str)
+        or BACKENDS.get(backend_name, backend_name) != BACKENDS["tasks"]
+    ):
+        raise InvalidSchedule(
+            f"{field} {value!r} needs a tasks executor; executor {executor_name!r} is "
+            f"{backend_name!r}, which runs every job in its own way (leave {field} empty)",
+            field,
+        )
+    assert isinstance(entry, dict)  # noqa: S101 - a tasks executor's entry
+    own: dict[str, Any] = entry.get("OPTIONS") or {}
+    backend = str(own.get("backend", "default"))
+    try:
+        from django_schedules import tasks
+    except ImportError as exc:  # no tasks framework: check E013 says so too
+        raise InvalidSchedule(f"{field} {value!r} needs the tasks framework: {exc}", field) from exc
+
+    wanted_queue = queue_name or own.get("queue_name")
+    wanted_priority = priority_value if priority_value is not None else own.get("priority")
+    checks: list[tuple[str, object, Any]] = []
+    if queue_name:
+        checks.append(("queue", queue_name, own.get("priority")))
+    if priority_value is not None:
+        checks.append(("priority", priority_value, wanted_priority))
+    for at_fault, given, with_priority in checks:
+        try:
+            tasks.task_for(backend, wanted_queue, with_priority)
+        except Exception as exc:
+            raise InvalidSchedule(
+                f"{at_fault} {given!r} is refused by tasks backend {backend!r} of executor "
+                f"{executor_name!r}: {exc}",
+                at_fault,
+            ) from exc
+
+
 def misfire_policy(value: Any) -> MisfirePolicy:
     if value not in MisfirePolicy.values:
         raise InvalidSchedule(
@@ -325,6 +401,30 @@ OPTIONS: tuple[Option, ...] = (
         definition=True,
         form=True,
         help_text=_("Where the job runs: named in SCHEDULES_EXECUTORS."),
+    ),
+    Option(
+        "queue",
+        "",
+        queue,
+        column="queue",
+        definition=True,
+        form=True,
+        help_text=_(
+            "A tasks executor only: the queue of its backend to send runs to (one of its "
+            "QUEUES); empty for the executor's own."
+        ),
+    ),
+    Option(
+        "priority",
+        None,
+        priority,
+        column="priority",
+        definition=True,
+        form=True,
+        help_text=_(
+            "A tasks executor only: from -100 to 100, where its backend supports "
+            "priorities; empty for the executor's own."
+        ),
     ),
     Option(
         "misfire_policy",

@@ -35,6 +35,8 @@ class DueSchedule:
     max_instances: int
     timeout: float | None
     next_run_at: datetime | None
+    queue: str = ""  # where a tasks executor sends the run (empty: the executor's own)
+    priority: int | None = None
 
 
 @dataclass

@@ -268,7 +268,7 @@ class Scheduler:
                 start_in = (item.run_at - self.clock.now()).total_seconds()
                 try:
                     with transaction.atomic(using=self.using):  # a savepoint
-                        executor.submit(item.execution_id, epoch, item.timeout, start_in)
+                        executor.submit_claimed(item, epoch, start_in)
                     self._fired_one(item, executor.name)
                     continue
                 except Exception:
@@ -323,7 +323,7 @@ class Scheduler:
             return
         try:
             start_in = (claimed.run_at - self.clock.now()).total_seconds()
-            executor.submit(claimed.execution_id, epoch, claimed.timeout, start_in=start_in)
+            executor.submit_claimed(claimed, epoch, start_in)
         except Exception:
             logger.exception(
                 "executor %r refused execution %d", executor.name, claimed.execution_id

@@ -48,8 +48,9 @@ from django_schedules.runner import run_execution_now
 
 logger = logging.getLogger("django_schedules.tasks")
 
-# The longest a worker waits for the occurrence's instant (`not_before`): a longer lead is
-# deferred by the backend (run_after), so more than this means the clocks disagree.
+# The longest a worker waits for the occurrence's instant (`not_before`): the executor sends
+# a message at most its `defer_over` (capped to this) ahead, so more means the clocks
+# disagree. executors.djangotasks.MOST_WAIT is the same number.
 MOST_WAIT = 5.0
 
 

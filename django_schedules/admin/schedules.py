@@ -179,7 +179,7 @@ class ScheduleAdmin(_ScheduleAdmin):
         "timeout",
         ("max_retries", "retry_delay"),
         "rerun_lost",
-        "executor",
+        ("executor", "queue", "priority"),
     )
 
     # -- pages ------------------------------------------------------------------------------
@@ -268,7 +268,7 @@ class ScheduleAdmin(_ScheduleAdmin):
             # Only the fields shown: the timing is text on this page.
             kwargs["fields"] = ["job_id", "name", "func", "args", "kwargs", "enabled"]
             kwargs["fields"] += [f for f in self.failure_fields if isinstance(f, str)]
-            kwargs["fields"] += ["max_retries", "retry_delay"]
+            kwargs["fields"] += ["max_retries", "retry_delay", "executor", "queue", "priority"]
         return super().get_form(request, obj, change, **kwargs)
 
     def render_change_form(

@@ -14,6 +14,7 @@ from django.utils.module_loading import import_string
 
 from django_schedules.conf import conf
 from django_schedules.runner import Deadlines, cancel_on_loop
+from django_schedules.store.rows import Claimed
 
 
 def _start_at(start_in: float) -> float | None:
@@ -37,6 +38,11 @@ class Executor(ABC):
         private loop in the worker thread. In-process executors honour it; a process pool or a
         tasks worker runs elsewhere and cannot."""
         self.loop = loop
+
+    def submit_claimed(self, claimed: Claimed, epoch: int | None, start_in: float) -> None:
+        """Hand over a claimed execution: ``submit``, for executors that do not route. The
+        tasks executor also reads the schedule's queue and priority from `claimed`."""
+        self.submit(claimed.execution_id, epoch, claimed.timeout, start_in=start_in)
 
     @abstractmethod
     def submit(

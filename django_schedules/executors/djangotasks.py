@@ -24,8 +24,13 @@ from django.db import connections
 
 from django_schedules import runner, store
 from django_schedules.executors.base import Executor
+from django_schedules.store.rows import Claimed
 
 logger = logging.getLogger("django_schedules.executors")
+
+# The longest a worker waits for a message's instant (django_schedules.tasks.MOST_WAIT, not
+# imported here: that module needs the tasks framework).
+MOST_WAIT = 5.0
 
 
 @dataclass(order=True)
@@ -41,6 +46,8 @@ class _Delivery:
     tries: int = field(compare=False, default=0)  # failed enqueues of this delivery
     since: float = field(compare=False, default=0.0)  # monotonic: the first try
     error: Exception | None = field(compare=False, default=None)  # the last failure
+    queue: str | None = field(compare=False, default=None)  # the schedule's; None: ours
+    priority: int | None = field(compare=False, default=None)
 
 
 def _number(options: dict[str, Any], key: str, default: float) -> float:
@@ -57,10 +64,11 @@ class TasksExecutor(Executor):
     and ``max_backoff`` (0.5 s doubling up to 5 s after a failed enqueue; all at once when
     one goes through again); ``enqueue_timeout`` (10 s: an enqueue that has not returned is
     tried again from another thread); ``give_up_after`` (300 s: an execution that could not
-    be enqueued that long is finished ``failed``); ``defer_over`` (1 s: a longer lead is
-    deferred by the backend with ``run_after``, a shorter one is sent at once and the worker
-    waits for the instant); ``redeliver_after`` (60 s) and ``max_redeliveries`` (3): the
-    sweeper.
+    be enqueued that long is finished ``failed``); ``defer_over`` (1 s, at most 5 s: a
+    longer lead waits in the outbox until ``defer_over`` before the instant, then is sent and
+    the worker waits for the instant; the broker's own deferral, such as RQ's scheduler and
+    its lock, is never relied on); ``redeliver_after`` (60 s) and ``max_redeliveries`` (3):
+    the sweeper.
 
     The sweeper: an execution still ``pending`` ``redeliver_after`` seconds after its start
     time, while this leader still holds the lease, is enqueued again, up to
@@ -85,11 +93,14 @@ class TasksExecutor(Executor):
         self.retry_backoff = _number(options, "retry_backoff", 0.5)
         self.max_backoff = _number(options, "max_backoff", 5.0)
         self.give_up_after = _number(options, "give_up_after", 300.0)
-        self.defer_over = _number(options, "defer_over", 1.0)
+        # The worker waits for the instant at most tasks.MOST_WAIT: a message sent earlier
+        # would start early.
+        self.defer_over = min(_number(options, "defer_over", 1.0), MOST_WAIT)
         self.enqueue_timeout = _number(options, "enqueue_timeout", 10.0)
         self.batch = max(int(options.get("batch", 100)), 1)
-        # id -> (monotonic time to look again, deliveries so far): enqueued, not seen started
-        self._enqueued: dict[int, tuple[float, int]] = {}
+        # id -> (monotonic time to look again, deliveries so far, queue, priority): enqueued,
+        # not seen started
+        self._enqueued: dict[int, tuple[float, int, str | None, int | None]] = {}
         self._outbox: list[_Delivery] = []
         self._busy: dict[threading.Thread, tuple[float, list[_Delivery]]] = {}
         self._abandoned: set[threading.Thread] = set()  # stuck in a call that never returned
@@ -137,18 +148,50 @@ class TasksExecutor(Executor):
             waiting.update(item.execution_id for _, batch in self._busy.values() for item in batch)
         return sorted(waiting.union(super().running_ids()))
 
+    def submit_claimed(self, claimed: Claimed, epoch: int | None, start_in: float) -> None:
+        """``submit`` to the schedule's queue at its priority (the executor's own when it
+        names none)."""
+        self.submit(
+            claimed.execution_id,
+            epoch,
+            claimed.timeout,
+            start_in,
+            queue=claimed.queue or None,
+            priority=claimed.priority,
+        )
+
     def submit(
-        self, execution_id: int, epoch: int | None, timeout: float | None, start_in: float = 0.0
+        self,
+        execution_id: int,
+        epoch: int | None,
+        timeout: float | None,
+        start_in: float = 0.0,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
     ) -> None:
         instant = datetime.now(UTC) + timedelta(seconds=max(start_in, 0.0))
         in_claim = self.enqueues_in_transaction and connections[self.using].in_atomic_block
         if in_claim or self.runs_at_once:
             # Inside the claim the task row commits or rolls back with the Execution; the
             # immediate backend runs the job here.
-            self._enqueue(execution_id, instant, 1)
-            self._remember(execution_id, start_in, 1)
+            self._enqueue(execution_id, instant, 1, queue, priority)
+            self._remember(execution_id, start_in, 1, queue, priority)
             return
-        self._post(_Delivery(time.monotonic(), next(self._seq), execution_id, epoch, instant))
+        # A long lead waits here, not in the broker: RQ's deferred jobs wait for the worker
+        # holding RQ's scheduler lock, which outlives a killed worker by a minute (issue 17).
+        send_in = max(start_in - self.defer_over, 0.0)
+        self._post(
+            _Delivery(
+                time.monotonic() + send_in,
+                next(self._seq),
+                execution_id,
+                epoch,
+                instant,
+                queue=queue,
+                priority=priority,
+            )
+        )
 
     # The outbox and its publishers.
 
@@ -272,7 +315,7 @@ class TasksExecutor(Executor):
             return
         for item in ready:
             start_in = (item.instant - datetime.now(UTC)).total_seconds()
-            self._remember(item.execution_id, start_in, item.delivery)
+            self._remember(item.execution_id, start_in, item.delivery, item.queue, item.priority)
         self._broker_is_back()
 
     def _broker_is_back(self) -> None:
@@ -317,18 +360,26 @@ class TasksExecutor(Executor):
             runner.announce_failed([item.execution_id], self.using)
 
     def _lead(self, instant: datetime) -> datetime | None:
-        """`run_after` for a lead over `defer_over`; None to send at once."""
+        """`run_after` for a lead over `defer_over` enqueued inside the claim (django-tasks-db,
+        whose workers poll our database for it); None to send at once."""
         lead = (instant - datetime.now(UTC)).total_seconds()
         return instant if lead > self.defer_over else None
 
-    def _enqueue(self, execution_id: int, instant: datetime, delivery: int) -> str:
+    def _enqueue(
+        self,
+        execution_id: int,
+        instant: datetime,
+        delivery: int,
+        queue: str | None,
+        priority: int | None,
+    ) -> str:
         from django_schedules import tasks
 
         return tasks.enqueue(
             execution_id,
             backend=self.backend,
-            queue_name=self.queue_name,
-            priority=self.priority,
+            queue_name=queue or self.queue_name,
+            priority=self.priority if priority is None else priority,
             delivery=delivery,
             not_before=instant,
             run_after=self._lead(instant),
@@ -337,19 +388,31 @@ class TasksExecutor(Executor):
     def _enqueue_many(self, batch: list[_Delivery]) -> None:
         from django_schedules import tasks
 
-        tasks.enqueue_many(
-            [(i.execution_id, i.delivery, i.instant, self._lead(i.instant)) for i in batch],
-            backend=self.backend,
-            queue_name=self.queue_name,
-            priority=self.priority,
-        )
+        routes: dict[tuple[str | None, int | None], list[_Delivery]] = {}
+        for item in batch:
+            routes.setdefault((item.queue, item.priority), []).append(item)
+        for (queue, priority), items in routes.items():
+            tasks.enqueue_many(
+                # The outbox held a long lead until `defer_over` before its instant: sent now.
+                [(i.execution_id, i.delivery, i.instant, None) for i in items],
+                backend=self.backend,
+                queue_name=queue or self.queue_name,
+                priority=self.priority if priority is None else priority,
+            )
 
     # The sweeper.
 
-    def _remember(self, execution_id: int, start_in: float, deliveries: int) -> None:
+    def _remember(
+        self,
+        execution_id: int,
+        start_in: float,
+        deliveries: int,
+        queue: str | None = None,
+        priority: int | None = None,
+    ) -> None:
         due = time.monotonic() + max(start_in, 0.0) + self.redeliver_after
         with self._lock:
-            self._enqueued[execution_id] = (due, deliveries)
+            self._enqueued[execution_id] = (due, deliveries, queue, priority)
 
     def sweep(self, epoch: int) -> None:
         runner.time_out_overdue(self.name, self.using)
@@ -358,7 +421,7 @@ class TasksExecutor(Executor):
             self._abandon_stuck(now)
             self._cond.notify_all()
         with self._lock:
-            due = {i: n for i, (at, n) in self._enqueued.items() if at <= now}
+            due = {i: (n, q, p) for i, (at, n, q, p) in self._enqueued.items() if at <= now}
         if not due:
             return
         stuck = set(store.still_pending(list(due), epoch, self.using))
@@ -366,7 +429,7 @@ class TasksExecutor(Executor):
             for execution_id in due:
                 self._enqueued.pop(execution_id, None)  # started, finished, or adopted
         for execution_id in sorted(stuck):
-            deliveries = due[execution_id]
+            deliveries, queue, priority = due[execution_id]
             if deliveries > self.max_redeliveries:
                 reason = (
                     f"not started: no worker took it after {deliveries} enqueues on tasks "
@@ -390,6 +453,8 @@ class TasksExecutor(Executor):
                     epoch,
                     datetime.now(UTC),
                     delivery=deliveries + 1,
+                    queue=queue,
+                    priority=priority,
                 )
             )
 

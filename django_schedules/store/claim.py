@@ -50,6 +50,8 @@ _DUE_COLUMNS = (
     "max_instances",
     "timeout",
     "next_run_at",
+    "queue",
+    "priority",
 )
 
 
@@ -128,6 +130,8 @@ class ClaimTransaction:
                 run_at=row.run_at or row.fire_time,
                 timeout=by_pk[row.schedule_id].timeout,
                 job_id=by_pk[row.schedule_id].job_id,
+                queue=by_pk[row.schedule_id].queue,
+                priority=by_pk[row.schedule_id].priority,
             )
             for row in inserted
             if row.status == ExecutionStatus.PENDING

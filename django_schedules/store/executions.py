@@ -51,11 +51,13 @@ def adopt_pending(
                 "run_at",
                 "schedule__timeout",
                 "job_id",
+                "schedule__queue",
+                "schedule__priority",
             )
         )
         return [
-            Claimed(pk, sid, ex, fire, run_at or fire, timeout, job_id)
-            for pk, sid, ex, fire, run_at, timeout, job_id in rows
+            Claimed(pk, sid, ex, fire, run_at or fire, timeout, job_id, queue or "", priority)
+            for pk, sid, ex, fire, run_at, timeout, job_id, queue, priority in rows
         ]
 
 

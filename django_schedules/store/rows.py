@@ -25,6 +25,8 @@ class Claimed:
     run_at: datetime
     timeout: float | None = None
     job_id: str = ""
+    queue: str = ""  # the schedule's, for a tasks executor (empty: the executor's own)
+    priority: int | None = None
 
 
 @dataclass

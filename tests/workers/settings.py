@@ -45,8 +45,14 @@ TASKS = {
     "celery": CELERY_BACKEND,
 }
 # A message a dying worker took is sent again after 10 s (the default, 60 s, suits a real
-# backlog; the fault tests would wait a minute for it).
-_HANDOFF = {"queue_name": QUEUE, "redeliver_after": 10}
+# backlog; the fault tests would wait a minute for it). The fault tests set the rest:
+# SCHEDULES_WORKER_GIVE_UP shortens give_up_after, SCHEDULES_WORKER_LEASE_TTL the heartbeat's
+# period (a third of it) and so how soon a dead worker's run is found lost.
+_HANDOFF: dict[str, object] = {"queue_name": QUEUE, "redeliver_after": 10}
+if "SCHEDULES_WORKER_GIVE_UP" in os.environ:
+    _HANDOFF["give_up_after"] = float(os.environ["SCHEDULES_WORKER_GIVE_UP"])
+if "SCHEDULES_WORKER_LEASE_TTL" in os.environ:
+    SCHEDULES_LEASE_TTL = float(os.environ["SCHEDULES_WORKER_LEASE_TTL"])
 SCHEDULES_EXECUTORS = {
     "default": {"BACKEND": "threadpool"},
     "rq": {"BACKEND": "tasks", "OPTIONS": {"backend": "rq", **_HANDOFF}},

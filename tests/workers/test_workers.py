@@ -9,10 +9,8 @@ take each other's messages; nothing is flushed.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -24,54 +22,19 @@ from django_schedules.models import Execution, ExecutionStatus
 from tests.polling import wait_until
 from tests.processes import ManageCommand
 
+from .engines import SETTINGS, worker_args
+
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-SETTINGS = "tests.workers.settings"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-EXECUTORS = {
-    "default": {"BACKEND": "threadpool"},
-    "rq": {"BACKEND": "tasks", "OPTIONS": {"backend": "rq"}},
-    "celery": {"BACKEND": "tasks", "OPTIONS": {"backend": "celery"}},
-}
 
 
-@pytest.fixture
-def queue() -> str:
-    suffix = os.environ.get("SCHEDULES_TEST_DB_SUFFIX", "")
-    return f"schedules_test{suffix}_{uuid.uuid4().hex[:8]}"
-
-
-@pytest.fixture(autouse=True)
-def _executors(settings) -> None:
-    # This process only writes schedules naming the engines' executors: the workers and the
-    # scheduler read tests/workers/settings.py.
-    settings.SCHEDULES_EXECUTORS = EXECUTORS
-
-
-def worker(engine: str, queue: str) -> ManageCommand:
-    """The engine's worker with the flags the docs give."""
-    env = {"DJANGO_SETTINGS_MODULE": SETTINGS, "SCHEDULES_WORKER_QUEUE": queue}
-    if engine == "rq":
-        return ManageCommand(
-            "rqworker", queue, "--job-class", "django_tasks_rq.Job", "--with-scheduler", **env
-        )
-    command = ManageCommand(**env)
-    command.args = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "tests.workers.celery_app",
-        "worker",
-        "-Q",
-        queue,
-        "--concurrency",
-        "2",
-        "--without-gossip",
-        "--without-mingle",
-        "--loglevel",
-        "INFO",
-    ]
+def worker(engine: str, queue: str, name: str | None = None, **env: str) -> ManageCommand:
+    """The engine's worker with the flags the docs give (tests/workers/engines.py)."""
+    command = ManageCommand(
+        DJANGO_SETTINGS_MODULE=SETTINGS, SCHEDULES_WORKER_QUEUE=queue, new_session=True, **env
+    )
+    command.args = [sys.executable, *worker_args(engine, queue, name=name)]
     return command
 
 

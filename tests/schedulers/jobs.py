@@ -1,0 +1,23 @@
+"""Jobs for the scheduler objects' tests, registered when the tests import this module."""
+
+from __future__ import annotations
+
+import threading
+
+from django_schedules import job
+
+
+@job(name="objects.where")
+def where(tag: str = "") -> str:
+    """Return the tag and the id of the thread the job ran in."""
+    return f"{tag}@{threading.get_ident()}"
+
+
+@job(name="objects.async_where")
+async def async_where(tag: str = "") -> str:
+    """An async job: it runs on the scheduler object's event loop."""
+    return f"{tag}@{threading.get_ident()}"
+
+
+def not_registered(text: str = "") -> None:
+    """Never decorated: scheduling it must say what to add."""

@@ -37,6 +37,9 @@ _LAZY: dict[str, str] = {
     "BackgroundScheduler": "django_schedules.schedulers",
     "AsyncIOScheduler": "django_schedules.schedulers",
     "TornadoScheduler": "django_schedules.schedulers",
+    "GeventScheduler": "django_schedules.schedulers",
+    "TwistedScheduler": "django_schedules.schedulers",
+    "QtScheduler": "django_schedules.schedulers",
     # exceptions
     "SchedulesError": "django_schedules.exceptions",
     "TriggerError": "django_schedules.exceptions",

@@ -14,6 +14,7 @@ from django_schedules.schedulers.base import (
     STATE_STOPPED,
     BaseScheduler,
 )
+from django_schedules.schedulers.runtimes import GeventScheduler, QtScheduler, TwistedScheduler
 from django_schedules.schedulers.threads import BackgroundScheduler, BlockingScheduler
 
 __all__ = [
@@ -24,5 +25,8 @@ __all__ = [
     "BackgroundScheduler",
     "BaseScheduler",
     "BlockingScheduler",
+    "GeventScheduler",
+    "QtScheduler",
     "TornadoScheduler",
+    "TwistedScheduler",
 ]

@@ -92,7 +92,7 @@ class TornadoScheduler(AsyncIOScheduler):
     def _check_runtime(self) -> None:
         from django_schedules.schedulers.runtimes import require
 
-        require("tornado", "tornado")
+        require("tornado.ioloop", "tornado")
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         from tornado.ioloop import IOLoop

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from django_schedules import job
 
 
 @job(name="objects.where")
-def where(tag: str = "") -> str:
-    """Return the tag and the id of the thread the job ran in."""
+def where(tag: str = "", sleep: float = 0.0) -> str:
+    """Return the tag and the id of the thread the job ran in (after `sleep` seconds)."""
+    time.sleep(sleep)
     return f"{tag}@{threading.get_ident()}"
 
 

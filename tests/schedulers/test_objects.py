@@ -36,7 +36,10 @@ NAMES = [
     "BlockingScheduler",
     "BackgroundScheduler",
     "AsyncIOScheduler",
+    "GeventScheduler",
     "TornadoScheduler",
+    "TwistedScheduler",
+    "QtScheduler",
 ]
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 from django_schedules import job
+from django_schedules.registry import JobContext
 
 
 @job(name="objects.where")
@@ -23,3 +25,10 @@ async def async_where(tag: str = "") -> str:
 
 def not_registered(text: str = "") -> None:
     """Never decorated: scheduling it must say what to add."""
+
+
+@job(name="objects.stamp")
+def stamp(path: str, context: JobContext) -> None:
+    """Append this run's fire time and process id to the file at `path` (one write)."""
+    with open(path, "a") as out:
+        out.write(f"{context.fire_time.isoformat()} {os.getpid()}\n")

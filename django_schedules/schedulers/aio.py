@@ -90,9 +90,12 @@ class TornadoScheduler(AsyncIOScheduler):
         return ", io_loop"
 
     def _check_runtime(self) -> None:
-        from django_schedules.schedulers.runtimes import require
+        from django_schedules.schedulers.runtimes import missing
 
-        require("tornado.ioloop", "tornado")
+        try:
+            import tornado.ioloop  # noqa: F401
+        except ImportError as exc:
+            raise missing("tornado", "tornado") from exc
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         from tornado.ioloop import IOLoop

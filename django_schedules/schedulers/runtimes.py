@@ -8,23 +8,18 @@ naming the extra to install.
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
 from typing import Any
 
 from django_schedules.exceptions import SchedulerConfigError
 from django_schedules.schedulers.threads import BackgroundScheduler
 
 
-def require(module: str, extra: str) -> ModuleType:
-    """Import ``module``, or raise ImportError saying which extra to install."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(
-            f"this scheduler needs {module.split('.')[0]}, which is not installed: "
-            f'pip install "django-schedules[{extra}]"'
-        ) from exc
+def missing(runtime: str, extra: str) -> ImportError:
+    """The error for a scheduler whose runtime is not installed: it names the extra."""
+    return ImportError(
+        f"this scheduler needs {runtime}, which is not installed: "
+        f'pip install "django-schedules[{extra}]"'
+    )
 
 
 class GeventScheduler(BackgroundScheduler):
@@ -38,7 +33,10 @@ class GeventScheduler(BackgroundScheduler):
         super().__init__(**options)
 
     def _check_runtime(self) -> None:
-        monkey = require("gevent.monkey", "gevent")
+        try:
+            from gevent import monkey
+        except ImportError as exc:
+            raise missing("gevent", "gevent") from exc
         if not monkey.is_module_patched("threading"):
             raise SchedulerConfigError(
                 "GeventScheduler needs gevent's monkey-patching: call "
@@ -64,7 +62,10 @@ class TwistedScheduler(BackgroundScheduler):
         return ", reactor"
 
     def _check_runtime(self) -> None:
-        require("twisted.internet", "twisted")
+        try:
+            import twisted.internet  # noqa: F401
+        except ImportError as exc:
+            raise missing("twisted", "twisted") from exc
 
     def _start_engine(self) -> None:
         if self._reactor is None:
@@ -125,11 +126,13 @@ class QtScheduler(BackgroundScheduler):
             self.shutdown(wait=False)
 
 
-def _qt_core() -> ModuleType:
+def _qt_core() -> Any:
+    """Qt's QtCore module: PySide6's, else PyQt6's."""
     try:
-        return importlib.import_module("PySide6.QtCore")
+        from PySide6 import QtCore
     except ImportError:
         try:
-            return importlib.import_module("PyQt6.QtCore")
-        except ImportError:
-            return require("PySide6.QtCore", "qt")
+            from PyQt6 import QtCore  # type: ignore[import-not-found,no-redef,unused-ignore]
+        except ImportError as exc:
+            raise missing("PySide6", "qt") from exc
+    return QtCore

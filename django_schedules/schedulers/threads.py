@@ -22,6 +22,7 @@ class BlockingScheduler(BaseScheduler):
         self._ended = threading.Event()
         self._ended.set()
         self._loop_thread: int | None = None
+        self._in_run = False  # the loop thread is inside Scheduler.run()
 
     def start(self, paused: bool = False) -> None:
         super().start(paused)
@@ -34,7 +35,11 @@ class BlockingScheduler(BaseScheduler):
                         self._wake.wait()
                     if self._state == STATE_STOPPED:
                         return
-                self._engine.run()  # until pause() or shutdown() stops it
+                    self._in_run = True
+                try:
+                    self._engine.run()  # until pause() or shutdown() stops it
+                finally:
+                    self._in_run = False
         except BaseException:
             with self._lock:
                 self._state = STATE_STOPPED
@@ -55,14 +60,11 @@ class BlockingScheduler(BaseScheduler):
             try:
                 if self._state == STATE_STOPPED:
                     self._ended.wait()
-                else:  # paused: until the loop went round to wait for resume()
-                    while self._engine_busy():
+                else:  # paused: until the loop left run() to wait for resume()
+                    while self._in_run:
                         self._ended.wait(0.01)
             finally:
                 self._lock.acquire()
-
-    def _engine_busy(self) -> bool:
-        return self._engine.stopping
 
 
 class BackgroundScheduler(BaseScheduler):

@@ -32,6 +32,14 @@ _LAZY: dict[str, str] = {
     "run_job_now": "django_schedules.api",
     "print_jobs": "django_schedules.api",
     "sync_schedules": "django_schedules.sync",
+    # APScheduler 3's scheduler objects
+    "BlockingScheduler": "django_schedules.schedulers",
+    "BackgroundScheduler": "django_schedules.schedulers",
+    "AsyncIOScheduler": "django_schedules.schedulers",
+    "TornadoScheduler": "django_schedules.schedulers",
+    "GeventScheduler": "django_schedules.schedulers",
+    "TwistedScheduler": "django_schedules.schedulers",
+    "QtScheduler": "django_schedules.schedulers",
     # exceptions
     "SchedulesError": "django_schedules.exceptions",
     "TriggerError": "django_schedules.exceptions",
@@ -42,6 +50,9 @@ _LAZY: dict[str, str] = {
     "InvalidSchedule": "django_schedules.exceptions",
     "ConflictingIdError": "django_schedules.exceptions",
     "JobLookupError": "django_schedules.exceptions",
+    "SchedulerConfigError": "django_schedules.exceptions",
+    "SchedulerAlreadyRunningError": "django_schedules.exceptions",
+    "SchedulerNotRunningError": "django_schedules.exceptions",
 }
 
 

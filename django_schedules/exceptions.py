@@ -53,6 +53,19 @@ class InvalidSchedule(_FieldError):
     """An argument of a schedule is invalid; the message names the field and the value."""
 
 
+class SchedulerConfigError(_FieldError):
+    """An argument of a scheduler object (``BackgroundScheduler(...)`` and its kin) is
+    invalid or cannot be honoured; the message names it and says what to do instead."""
+
+
+class SchedulerAlreadyRunningError(SchedulesError, RuntimeError):
+    """``start()`` on a scheduler object that is already running (APScheduler's name)."""
+
+
+class SchedulerNotRunningError(SchedulesError, RuntimeError):
+    """``shutdown()``, ``pause()`` or ``resume()`` on a scheduler object that is not running."""
+
+
 # APScheduler 3's names for the same errors, so ``except`` clauses survive a migration.
 ConflictingIdError = ScheduleExists
 JobLookupError = ScheduleNotFound

@@ -23,7 +23,7 @@ from django_schedules.plans import (
     NewExecution,
     SchedulePlan,
 )
-from django_schedules.registry import get_registered
+from django_schedules.registry import IN_SCRIPT, get_registered
 from django_schedules.triggers import trigger_from_dict
 
 # Walking a long gap occurrence by occurrence stops after this many; the rest is counted by
@@ -80,6 +80,8 @@ def _refusal(schedule: DueSchedule) -> str:
     try:
         job = get_registered(schedule.func)
     except JobNotRegistered:
+        if schedule.func.startswith("__main__."):  # another process leads the group
+            return f"callable not registered: {schedule.func!r} {IN_SCRIPT}"
         return f"callable not registered: {schedule.func!r}"
     key = (schedule.func, schedule.args, schedule.kwargs)
     cached = _BINDS.get(key)

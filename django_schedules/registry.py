@@ -39,6 +39,12 @@ __all__ = [
 F = TypeVar("F")
 
 CONTEXT_PARAMETER = "context"
+# Why a job registered in a script (``__main__.name``) is not found in another process.
+IN_SCRIPT = (
+    "was registered in a script (__main__), so it can run only in that script's process: "
+    'register it with @job(name="...") in an importable module to run it in another process '
+    "or executor"
+)
 
 
 @dataclass(frozen=True)
@@ -227,6 +233,8 @@ def job(func: Any = None, /, *, name: str | None = None) -> Any:
 def get_registered(name: str) -> RegisteredJob:
     """Return the job registered under ``name``, or raise JobNotRegistered."""
     entry = _by_name.get(name)
+    if entry is None and name.startswith("__main__."):
+        raise JobNotRegistered(f"callable {name!r} {IN_SCRIPT}")
     if entry is None:
         raise JobNotRegistered(
             f"callable {name!r} is not registered: decorate it with @django_schedules.job in "

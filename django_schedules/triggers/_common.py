@@ -135,6 +135,29 @@ def localize(wall: datetime, tz: ZoneInfo, fold: int = 0) -> datetime:
     return wall.replace(tzinfo=tz, fold=fold if cls == AMBIGUOUS else 0)
 
 
+def implied_timezone(timezone: object, start: object, end: object, owner: str) -> ZoneInfo:
+    """APScheduler 3's rule for a trigger built without `timezone`: the zone of an aware
+    `start` datetime, else of an aware `end` datetime, else the default zone.
+
+    A zone without an IANA name (a fixed offset such as +02:00) cannot be stored with the
+    trigger: the default zone is used then (the aware date keeps its instant).
+    """
+    if timezone is not None:
+        return coerce_timezone(timezone, owner)
+    for value in (start, end):
+        if isinstance(value, datetime) and value.utcoffset() is not None:
+            zone = value.tzinfo
+            if isinstance(zone, ZoneInfo):
+                return zone
+            if zone is UTC:
+                return UTC_ZONE
+            name = getattr(zone, "key", None) or getattr(zone, "zone", None)  # pytz: .zone
+            if isinstance(name, str):
+                return coerce_timezone(name, owner)
+            break
+    return _default_zone
+
+
 def coerce_datetime(
     value: object, tz: ZoneInfo, owner: str, field: str, *, date_as_end: bool = False
 ) -> datetime | None:

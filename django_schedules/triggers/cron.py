@@ -24,6 +24,7 @@ from django_schedules.triggers._common import (
     coerce_timezone,
     fail,
     gap_end,
+    implied_timezone,
     iso,
     repeat_end,
 )
@@ -35,6 +36,7 @@ from django_schedules.triggers.cron_fields import (
     MACROS,
     OWNER,
     DayItem,
+    crontab_line,
     parse_crontab_field,
     parse_day,
     parse_static,
@@ -133,7 +135,9 @@ class CronTrigger(BaseTrigger):
                 exprs[name] = DEFAULT_VALUES[name]
             else:
                 exprs[name] = "*"
-        self._init_common(start_date, end_date, timezone, jitter)
+        self._init_common(
+            start_date, end_date, implied_timezone(timezone, start_date, end_date, OWNER), jitter
+        )
         sets = {
             name: parse_static(name, exprs[name])
             for name in FIELD_NAMES
@@ -189,9 +193,7 @@ class CronTrigger(BaseTrigger):
         self = cls.__new__(cls)
         if not isinstance(expr, str):
             fail("CronTrigger.from_crontab", "crontab", expr, "must be a string")
-        text = " ".join(expr.split())
-        if len(text) > 500:
-            fail("CronTrigger.from_crontab", "crontab", expr, "is too long")
+        text = crontab_line(expr)
         expanded = MACROS.get(text.lower(), text)
         if expanded.startswith("@"):
             fail(
@@ -200,7 +202,7 @@ class CronTrigger(BaseTrigger):
                 expr,
                 "unknown macro; known: " + " ".join(MACROS),
             )
-        parts = expanded.split()
+        parts = expanded.split(" ")  # crontab_line left single spaces between fields
         if len(parts) != 5:
             fail(
                 "CronTrigger.from_crontab",
@@ -212,7 +214,9 @@ class CronTrigger(BaseTrigger):
             name: parse_crontab_field(name, part, expr)
             for name, part in zip(CRONTAB_FIELDS, parts, strict=True)
         }
-        self._init_common(start_date, end_date, timezone, jitter)
+        self._init_common(
+            start_date, end_date, implied_timezone(timezone, start_date, end_date, OWNER), jitter
+        )
         minute, hour, dom, month, dow = parts
         self._set(
             _fields={},

@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from django_schedules.exceptions import TriggerError
+from django_schedules.triggers._common import fail
 
 OWNER = "CronTrigger"
 FIELD_NAMES = ("year", "month", "day", "week", "day_of_week", "hour", "minute", "second")
@@ -84,6 +85,28 @@ CRONTAB_NAMES = {
 
 
 CRONTAB_OWNER = "CronTrigger.from_crontab"
+CRONTAB_MAX = 500  # characters of a crontab line, once its runs of spaces are one space
+
+
+def crontab_line(expr: str) -> str:
+    """A crontab line with its fields separated by one space.
+
+    Fields are split on spaces and tabs only, as cron splits a line: ``str.split()`` would
+    also split on Unicode spaces (a no-break space), which cron reads as part of a field, so
+    any other space character is refused, as is a line over ``CRONTAB_MAX`` characters.
+    """
+    odd = next((c for c in expr if c.isspace() and c not in " \t"), None)
+    if odd is not None:
+        fail(
+            CRONTAB_OWNER,
+            "crontab",
+            expr,
+            f"separate its fields with spaces or tabs only, as cron does (found U+{ord(odd):04X})",
+        )
+    text = " ".join(part for part in re.split(r"[ \t]+", expr) if part)
+    if len(text) > CRONTAB_MAX:
+        fail(CRONTAB_OWNER, "crontab", expr, f"is too long (over {CRONTAB_MAX} characters)")
+    return text
 
 
 def year_kinds(years: tuple[int, ...] | None = None) -> list[int]:

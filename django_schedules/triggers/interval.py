@@ -14,8 +14,8 @@ from django_schedules.triggers._common import (
     coerce_datetime,
     coerce_jitter,
     coerce_number,
-    coerce_timezone,
     fail,
+    implied_timezone,
     iso,
 )
 from django_schedules.triggers.base import BaseTrigger
@@ -75,7 +75,7 @@ class IntervalTrigger(BaseTrigger):
             fail(OWNER, "interval", shown, "must be at least one microsecond long", argument=first)
         if interval > timedelta(days=3_650_000):
             fail(OWNER, "interval", shown, "must be at most 10,000 years long", argument=first)
-        tz = coerce_timezone(timezone, OWNER)
+        tz = implied_timezone(timezone, start_date, end_date, OWNER)
         start = coerce_datetime(start_date, tz, OWNER, "start_date")
         end = coerce_datetime(end_date, tz, OWNER, "end_date")
         check_window(start, end, end_date, OWNER)

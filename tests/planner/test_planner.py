@@ -252,6 +252,13 @@ def test_a_bad_trigger_parks_the_schedule_with_an_error(trigger: str, error: str
     ("func", "args", "error"),
     [
         ("nowhere.job", "[]", "callable not registered: 'nowhere.job'"),
+        (
+            "__main__.in_a_script",
+            "[]",
+            "callable not registered: '__main__.in_a_script' was registered in a script "
+            "(__main__), so it can run only in that script's process: register it with "
+            '@job(name="...") in an importable module',
+        ),
         ("planner.noop", "[1]", "arguments do not bind: "),
         ("planner.add", "[1]", ""),
     ],

@@ -1,0 +1,450 @@
+"""``BaseScheduler``: APScheduler 3's scheduler methods on an object, over ``api.py``.
+
+Each job method checks what only the object knows (its job store aliases, executor aliases,
+time zone and job defaults) and hands the call to the function of the same name in
+``django_schedules.api``, which validates, writes and announces it; nothing here writes a
+schedule. The loop is the engine's ``Scheduler``: every copy, in any scheduler kind, takes
+part in its group's lease, so one of them leads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, TypeVar
+
+from django_schedules import api, triggers
+from django_schedules.conf import conf
+from django_schedules.exceptions import (
+    InvalidSchedule,
+    JobNotRegistered,
+    ScheduleNotFound,
+    SchedulerAlreadyRunningError,
+    SchedulerConfigError,
+    SchedulerNotRunningError,
+)
+from django_schedules.models import Schedule, ScheduleSource
+from django_schedules.options import UNSET, _Unset
+from django_schedules.registry import RegisteredJob, lookup, register
+from django_schedules.schedulers import config
+from django_schedules.schedulers.events import (
+    EVENT_ALL,
+    EVENT_ALL_JOBS_REMOVED,
+    EVENT_JOB_SUBMITTED,
+    EVENT_SCHEDULER_PAUSED,
+    EVENT_SCHEDULER_RESUMED,
+    EVENT_SCHEDULER_SHUTDOWN,
+    EVENT_SCHEDULER_STARTED,
+    JobSubmissionEvent,
+    Listener,
+    Listeners,
+    SchedulerEvent,
+    execution_event,
+    schedule_event,
+)
+
+if TYPE_CHECKING:
+    from django_schedules.triggers import BaseTrigger
+
+logger = logging.getLogger("django_schedules.schedulers")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# APScheduler 3's states, with its values.
+STATE_STOPPED = 0
+STATE_RUNNING = 1
+STATE_PAUSED = 2
+
+# The engine's own options, passed through to django_schedules.scheduler.Scheduler.
+ENGINE_OPTIONS = ("group", "poll_interval", "lease_ttl", "using", "shutdown_grace")
+
+
+class BaseScheduler:
+    """What every scheduler object shares; subclasses say how the loop runs.
+
+    ``timezone``: naive dates and triggers given by name without ``timezone=`` are read in it
+    (default: ``TIME_ZONE``). ``job_defaults``: ``misfire_grace_time``, ``coalesce``,
+    ``max_instances`` for ``add_job`` calls that leave them out. ``executors``: alias ->
+    ``SCHEDULES_EXECUTORS`` name (or an APScheduler executor kind). ``jobstores``: the
+    database only. ``group``, ``poll_interval``, ``lease_ttl``, ``using``,
+    ``shutdown_grace``: the engine's (docs/scheduler.md).
+    """
+
+    def __init__(
+        self,
+        *,
+        timezone: Any = None,
+        job_defaults: Mapping[str, Any] | None = None,
+        executors: Mapping[str, Any] | None = None,
+        jobstores: Mapping[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        unknown = sorted(set(options) - set(ENGINE_OPTIONS) - {"logger"})
+        if unknown:
+            raise SchedulerConfigError(
+                f"{type(self).__name__}() does not take {', '.join(unknown)}; it takes "
+                f"timezone, job_defaults, executors, jobstores, "
+                f"{', '.join(ENGINE_OPTIONS)}{self._own_options()}",
+                unknown[0],
+            )
+        self.timezone = config.zone_name(timezone)
+        self.job_defaults = config.job_defaults(job_defaults)
+        self.executor_aliases = config.executor_map(executors)
+        self.jobstores = config.jobstore_aliases(jobstores)
+        self._logger = options.pop("logger", None) or logger
+        self._engine_options = {k: v for k, v in options.items() if k in ENGINE_OPTIONS}
+        self._state = STATE_STOPPED
+        self._lock = threading.RLock()
+        self._listeners = Listeners()
+
+    def _own_options(self) -> str:
+        """The constructor's own keywords, for the unknown-option message."""
+        return ""
+
+    # State.
+
+    @property
+    def state(self) -> int:
+        """``STATE_STOPPED`` (0), ``STATE_RUNNING`` (1) or ``STATE_PAUSED`` (2)."""
+        return self._state
+
+    @property
+    def running(self) -> bool:
+        """True when started and not shut down (paused included, as in APScheduler)."""
+        return self._state != STATE_STOPPED
+
+    def start(self, paused: bool = False) -> None:
+        """Start the loop (not when ``paused``: ``resume()`` starts it). Raises
+        SchedulerAlreadyRunningError when running."""
+        with self._lock:
+            if self._state != STATE_STOPPED:
+                raise SchedulerAlreadyRunningError(f"the {type(self).__name__} is already running")
+            self._check_runtime()
+            self._state = STATE_PAUSED if paused else STATE_RUNNING
+            if not paused:
+                self._start_engine()
+        self._dispatch(SchedulerEvent(EVENT_SCHEDULER_STARTED))
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the loop: it releases the lease (a standby takes over at once) and, with
+        ``wait``, returns once running jobs ended (up to ``SCHEDULES_SHUTDOWN_GRACE``)."""
+        with self._lock:
+            if self._state == STATE_STOPPED:
+                raise SchedulerNotRunningError(f"the {type(self).__name__} is not running")
+            self._state = STATE_STOPPED
+            self._stop_engine(wait)
+        self._dispatch(SchedulerEvent(EVENT_SCHEDULER_SHUTDOWN))
+
+    def pause(self) -> None:
+        """Stop processing jobs until ``resume()``: the loop stops and gives up the lease, so
+        another copy in the group can lead meanwhile; running jobs finish (up to
+        ``SCHEDULES_SHUTDOWN_GRACE``) before it returns."""
+        with self._lock:
+            if self._state == STATE_STOPPED:
+                raise SchedulerNotRunningError(f"the {type(self).__name__} is not running")
+            if self._state == STATE_PAUSED:
+                return
+            self._state = STATE_PAUSED
+            self._stop_engine(True)
+        self._dispatch(SchedulerEvent(EVENT_SCHEDULER_PAUSED))
+
+    def resume(self) -> None:
+        """Start processing jobs again after ``pause()`` (or ``start(paused=True)``)."""
+        with self._lock:
+            if self._state == STATE_STOPPED:
+                raise SchedulerNotRunningError(f"the {type(self).__name__} is not running")
+            if self._state == STATE_RUNNING:
+                return
+            self._state = STATE_RUNNING
+            self._start_engine()
+        self._dispatch(SchedulerEvent(EVENT_SCHEDULER_RESUMED))
+
+    # What a kind of scheduler provides.
+
+    def _check_runtime(self) -> None:
+        """Raise ImportError when the runtime this kind needs is missing."""
+
+    def _start_engine(self) -> None:
+        raise NotImplementedError
+
+    def _stop_engine(self, wait: bool) -> None:
+        raise NotImplementedError
+
+    # Jobs: each method hands over to api.py's function of the same name.
+
+    def add_job(
+        self,
+        func: Any,
+        trigger: BaseTrigger | str | None = None,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        id: str | None = None,
+        name: str | None = None,
+        misfire_grace_time: int | _Unset | None = UNSET,
+        coalesce: bool | _Unset = UNSET,
+        max_instances: int | _Unset = UNSET,
+        next_run_time: Any = UNSET,
+        jobstore: str = "default",
+        executor: str = "default",
+        replace_existing: bool = False,
+        **trigger_args: Any,
+    ) -> Schedule:
+        """``api.add_job`` with this object's time zone, job defaults and executor aliases.
+
+        ``func`` must be registered (``@job``); ``run_date``, ``start_date``, ``end_date`` and
+        ``next_run_time`` may be a date, a datetime or an ISO string, a naive one read in the
+        scheduler's ``timezone``."""
+        self._check_jobstore(jobstore)
+        job = self._registered(func)
+        given = {
+            "misfire_grace_time": misfire_grace_time,
+            "coalesce": coalesce,
+            "max_instances": max_instances,
+        }
+        defaults: dict[str, Any] = {
+            k: self.job_defaults.get(k, v) if v is UNSET else v for k, v in given.items()
+        }
+        return api.add_job(
+            func,
+            trigger,
+            args,
+            kwargs,
+            id,
+            name,
+            next_run_time=next_run_time,
+            executor=self._executor(executor, job),
+            replace_existing=replace_existing,
+            **defaults,
+            **self._zoned(trigger, trigger_args),
+        )
+
+    def scheduled_job(
+        self,
+        trigger: BaseTrigger | str | None,
+        args: Sequence[Any] | None = None,
+        kwargs: Mapping[str, Any] | None = None,
+        id: str | None = None,
+        name: str | None = None,
+        misfire_grace_time: int | _Unset | None = UNSET,
+        coalesce: bool | _Unset = UNSET,
+        max_instances: int | _Unset = UNSET,
+        next_run_time: Any = UNSET,
+        jobstore: str = "default",
+        executor: str = "default",
+        **trigger_args: Any,
+    ) -> Callable[[F], F]:
+        """Decorate a function to schedule it as ``add_job`` does. Decorating is registering:
+        an undecorated function is registered as ``@job`` would (``module.qualname``); the
+        schedule replaces one of the same id, so a script run twice keeps one."""
+
+        def decorator(func: F) -> F:
+            try:
+                lookup(func)
+            except JobNotRegistered:
+                register(func)
+            self.add_job(
+                func,
+                trigger,
+                args,
+                kwargs,
+                id,
+                name,
+                misfire_grace_time,
+                coalesce,
+                max_instances,
+                next_run_time,
+                jobstore,
+                executor,
+                replace_existing=id is not None,
+                **trigger_args,
+            )
+            return func
+
+        return decorator
+
+    def get_job(self, job_id: str, jobstore: str | None = None) -> Schedule | None:
+        self._check_jobstore(jobstore)
+        return api.get_job(job_id)
+
+    def get_jobs(self, jobstore: str | None = None, pending: bool | None = None) -> list[Schedule]:
+        self._check_jobstore(jobstore)
+        return api.get_jobs()
+
+    def modify_job(self, job_id: str, jobstore: str | None = None, **changes: Any) -> Schedule:
+        self._check_jobstore(jobstore)
+        if "executor" in changes:
+            changes["executor"] = self.executor_aliases.get(
+                changes["executor"], changes["executor"]
+            )
+        return api.modify_job(job_id, **changes)
+
+    def reschedule_job(
+        self,
+        job_id: str,
+        jobstore: str | None = None,
+        trigger: BaseTrigger | str | None = None,
+        **trigger_args: Any,
+    ) -> Schedule:
+        self._check_jobstore(jobstore)
+        return api.reschedule_job(job_id, None, trigger, **self._zoned(trigger, trigger_args))
+
+    def pause_job(self, job_id: str, jobstore: str | None = None) -> Schedule:
+        self._check_jobstore(jobstore)
+        return api.pause_job(job_id)
+
+    def resume_job(self, job_id: str, jobstore: str | None = None) -> Schedule:
+        self._check_jobstore(jobstore)
+        return api.resume_job(job_id)
+
+    def remove_job(self, job_id: str, jobstore: str | None = None) -> None:
+        self._check_jobstore(jobstore)
+        api.remove_job(job_id)
+
+    def remove_all_jobs(
+        self, jobstore: str | None = None, *, include_admin: bool = False
+    ) -> list[str]:
+        """Remove the schedules made in code (``add_job``, ``scheduled_job``); with
+        ``include_admin``, those made in the admin too. Schedules declared in
+        ``SCHEDULES_JOBS`` stay (``syncschedules`` owns them). Return the removed job ids, and
+        log them with what was kept."""
+        self._check_jobstore(jobstore)
+        sources = {ScheduleSource.CODE, *([ScheduleSource.ADMIN] if include_admin else [])}
+        removed: list[str] = []
+        kept: dict[str, int] = {}
+        for schedule in api.get_jobs():
+            if schedule.source not in sources:
+                kept[schedule.source] = kept.get(schedule.source, 0) + 1
+                continue
+            try:
+                api.remove_job(schedule.job_id)
+            except ScheduleNotFound:
+                continue  # removed meanwhile (another copy, the admin)
+            removed.append(schedule.job_id)
+        self._logger.info(
+            "remove_all_jobs removed %d schedule(s)%s%s",
+            len(removed),
+            f": {', '.join(removed)}" if removed else "",
+            "".join(f"; kept {n} from {source}" for source, n in sorted(kept.items())),
+        )
+        self._dispatch(SchedulerEvent(EVENT_ALL_JOBS_REMOVED, alias=jobstore))
+        return removed
+
+    def print_jobs(self, jobstore: str | None = None, out: IO[str] | None = None) -> None:
+        self._check_jobstore(jobstore)
+        api.print_jobs(out=out)
+
+    # Listeners.
+
+    def add_listener(self, callback: Listener, mask: int = EVENT_ALL) -> None:
+        """Call ``callback(event)`` for the events in ``mask`` (``events.EVENT_*``): the
+        scheduler's own, and our signals as sent in this process (a schedule changed here, a
+        run that started or ended here). docs/schedulers.md lists which codes map."""
+        with self._lock:
+            first = not self._listeners
+            self._listeners.add(callback, mask)
+            if first:
+                self._connect_signals()
+
+    def remove_listener(self, callback: Listener) -> None:
+        with self._lock:
+            self._listeners.remove(callback)
+            if not self._listeners:
+                self._disconnect_signals()
+
+    def _dispatch(self, event: SchedulerEvent) -> None:
+        self._listeners.dispatch(event)
+
+    def _signal_receivers(self) -> list[tuple[Any, Callable[..., None]]]:
+        from django_schedules import signals
+
+        def changed(*, action: str, job_id: str, **_: Any) -> None:
+            event = schedule_event(action, job_id)
+            if event is not None:
+                self._dispatch(event)
+
+        def started(*, execution: Any, **_: Any) -> None:
+            self._dispatch(
+                JobSubmissionEvent(
+                    EVENT_JOB_SUBMITTED,
+                    job_id=execution.job_id,
+                    scheduled_run_times=(execution.fire_time,),
+                )
+            )
+
+        def finished(*, execution: Any, **_: Any) -> None:
+            if execution.status == "succeeded":
+                self._dispatch(execution_event(execution, failed=False))
+
+        def failed(*, execution: Any, **_: Any) -> None:
+            self._dispatch(execution_event(execution, failed=True))
+
+        return [
+            (signals.schedule_changed, changed),
+            (signals.execution_started, started),
+            (signals.execution_finished, finished),
+            (signals.execution_failed, failed),
+        ]
+
+    def _connect_signals(self) -> None:
+        for signal, receiver in self._signal_receivers():
+            signal.connect(receiver, weak=False, dispatch_uid=(id(self), receiver.__name__))
+
+    def _disconnect_signals(self) -> None:
+        for signal, receiver in self._signal_receivers():
+            signal.disconnect(dispatch_uid=(id(self), receiver.__name__))
+
+    # Translation.
+
+    def _check_jobstore(self, jobstore: str | None) -> None:
+        if jobstore is not None and jobstore not in self.jobstores:
+            raise SchedulerConfigError(
+                f"jobstore={jobstore!r} is not a job store of this scheduler: every job lives "
+                f"in the database (jobstore 'default'); leave jobstore out",
+                "jobstore",
+                value=jobstore,
+            )
+
+    def _registered(self, func: Any) -> RegisteredJob:
+        """The registry entry of ``func``, or JobNotRegistered saying what to add."""
+        try:
+            return lookup(func)
+        except JobNotRegistered as exc:
+            if isinstance(func, str) or not callable(func):
+                raise
+            qualname = getattr(func, "__qualname__", repr(func))
+            module = getattr(func, "__module__", "?")
+            raise JobNotRegistered(
+                f"{qualname!r} (in {module}) is not registered, and only registered callables "
+                f"are scheduled: add `from django_schedules import job` and put `@job` on the "
+                f"line above `def {qualname.rsplit('.', 1)[-1]}`"
+            ) from exc
+
+    def _executor(self, executor: str, job: RegisteredJob) -> str:
+        """The SCHEDULES_EXECUTORS name for ``executor`` (an alias of this object or a name);
+        a job defined in a script runs on an in-process executor or is refused."""
+        name = self.executor_aliases.get(executor, executor)
+        if not job.name.startswith("__main__."):
+            return name
+        if config.backend_kind(name) in config.IN_PROCESS:
+            return name
+        local = [n for n in conf.SCHEDULES_EXECUTORS if config.backend_kind(n) == "threadpool"]
+        if executor == "default" and local:
+            return local[0]  # a script's job defaults to the thread pool
+        raise InvalidSchedule(
+            f"{job.name!r} is defined in a script (__main__), so it can run only in this "
+            f"process, and executor {name!r} runs jobs elsewhere: give a thread pool executor, "
+            f'or register the function with @job(name="...") in an importable module',
+            "executor",
+            value=executor,
+        )
+
+    def _zoned(self, trigger: Any, trigger_args: Mapping[str, Any]) -> dict[str, Any]:
+        """``trigger_args`` with the scheduler's zone when a zoned trigger is named without
+        one (APScheduler: a trigger takes its scheduler's zone)."""
+        args = dict(trigger_args)
+        kind = "date" if trigger is None else trigger
+        cls = triggers.TRIGGER_KINDS.get(kind) if isinstance(kind, str) else None
+        if cls is not None and cls.zoned and args.get("timezone") is None:
+            args["timezone"] = self.timezone
+        return args

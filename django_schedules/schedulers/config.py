@@ -1,0 +1,185 @@
+"""What a scheduler object's constructor takes from APScheduler, checked and translated.
+
+Pure translation: ``timezone`` to an IANA name, ``job_defaults`` to ``add_job``'s keywords,
+``executors`` to ``SCHEDULES_EXECUTORS`` names, ``jobstores`` refused unless they are the
+database. Each bad value raises ``SchedulerConfigError`` naming the argument and the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django_schedules.conf import conf
+from django_schedules.exceptions import SchedulerConfigError
+
+# APScheduler's job defaults that have a counterpart here (add_job's keywords).
+JOB_DEFAULTS = ("misfire_grace_time", "coalesce", "max_instances")
+
+# APScheduler's executor kinds -> our backend. Its asyncio, gevent, Tornado and Twisted
+# executors run jobs beside the event loop; our thread pool does that (async def jobs go to
+# the scheduler object's event loop), and under gevent's monkey-patching its threads are
+# greenlets. Its debug executor runs jobs in the scheduler's thread: our inline executor.
+EXECUTOR_KINDS = {
+    "threadpool": "threadpool",
+    "asyncio": "threadpool",
+    "gevent": "threadpool",
+    "tornado": "threadpool",
+    "twisted": "threadpool",
+    "processpool": "processpool",
+    "debug": "inline",
+}
+_CLASSES = {
+    "ThreadPoolExecutor": "threadpool",
+    "ProcessPoolExecutor": "processpool",
+    "AsyncIOExecutor": "asyncio",
+    "GeventExecutor": "gevent",
+    "TornadoExecutor": "tornado",
+    "TwistedExecutor": "twisted",
+    "DebugExecutor": "debug",
+}
+# The backends that run a job in this process, where a function defined in a script
+# (``__main__``) exists.
+IN_PROCESS = frozenset({"threadpool", "inline"})
+DATABASE = "database"
+
+
+def zone_name(value: Any) -> str:
+    """The IANA name of APScheduler's ``timezone`` (a name, a ZoneInfo, UTC or a pytz zone);
+    None gives the project's ``TIME_ZONE``."""
+    if value is None:
+        return conf.TIME_ZONE
+    if value is UTC:
+        return "UTC"
+    key = value if isinstance(value, str) else getattr(value, "key", getattr(value, "zone", None))
+    problem = f"timezone must be an IANA zone name or a ZoneInfo, got {value!r}"
+    if not isinstance(key, str) or not (isinstance(value, str | tzinfo)):
+        raise SchedulerConfigError(problem, "timezone", value=value)
+    try:
+        ZoneInfo(key)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SchedulerConfigError(problem, "timezone", value=value) from exc
+    return key
+
+
+def job_defaults(value: Mapping[str, Any] | None) -> dict[str, Any]:
+    """APScheduler's ``job_defaults``; the values are checked by ``add_job`` on first use."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise SchedulerConfigError(
+            f"job_defaults must be a dict, got {value!r}", "job_defaults", value=value
+        )
+    unknown = sorted(set(value) - set(JOB_DEFAULTS))
+    if unknown:
+        raise SchedulerConfigError(
+            f"job_defaults does not take {', '.join(map(repr, unknown))}; it takes "
+            f"{', '.join(JOB_DEFAULTS)}",
+            "job_defaults",
+            value=value,
+        )
+    from django_schedules import options
+
+    for key in value:  # checked now, so a bad default fails at construction, not at add_job
+        if key == "coalesce":
+            options.chosen_policy(value[key], options.UNSET)
+        else:
+            options.BY_NAME[key].clean(value[key])
+    return dict(value)
+
+
+def backend_kind(name: str) -> str:
+    """The backend of executor ``name`` in SCHEDULES_EXECUTORS, as a short name when it is
+    one of ours (``threadpool``...), else its dotted path."""
+    from django_schedules.executors import BACKENDS
+
+    backend = str(conf.SCHEDULES_EXECUTORS.get(name, {}).get("BACKEND", "threadpool"))
+    by_path = {path: short for short, path in BACKENDS.items()}
+    return by_path.get(backend, backend)
+
+
+def executor_map(value: Mapping[str, Any] | None) -> dict[str, str]:
+    """APScheduler's ``executors`` -> {alias: SCHEDULES_EXECUTORS name}.
+
+    A value is a SCHEDULES_EXECUTORS name, APScheduler's ``{"type": "processpool"}`` or one
+    of its executor objects: a kind picks the first configured executor of that backend.
+    Sizes (``max_workers``) come from SCHEDULES_EXECUTORS, never from here.
+    """
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise SchedulerConfigError(
+            f"executors must be a dict, got {value!r}", "executors", value=value
+        )
+    configured = conf.SCHEDULES_EXECUTORS
+    mapped: dict[str, str] = {}
+    for alias, spec in value.items():
+        if isinstance(spec, str):
+            if spec not in configured:
+                raise SchedulerConfigError(
+                    f"executors[{alias!r}] names {spec!r}, which is not in SCHEDULES_EXECUTORS "
+                    f"(it has {', '.join(map(repr, configured))})",
+                    "executors",
+                    value=spec,
+                )
+            mapped[str(alias)] = spec
+            continue
+        kind = _kind(alias, spec)
+        backend = EXECUTOR_KINDS[kind]
+        found = [name for name in configured if backend_kind(name) == backend]
+        if not found:
+            raise SchedulerConfigError(
+                f"executors[{alias!r}] asks for a {kind} executor, and SCHEDULES_EXECUTORS "
+                f"has no {backend!r} one: add one, such as "
+                f'SCHEDULES_EXECUTORS["{alias}"] = {{"BACKEND": "{backend}"}}',
+                "executors",
+                value=spec,
+            )
+        mapped[str(alias)] = found[0]
+    return mapped
+
+
+def _kind(alias: object, spec: Any) -> str:
+    if isinstance(spec, Mapping) and spec.get("type") in EXECUTOR_KINDS:
+        return str(spec["type"])
+    kind = _CLASSES.get(type(spec).__name__)
+    if kind is not None and type(spec).__module__.startswith("apscheduler."):
+        return kind
+    raise SchedulerConfigError(
+        f"executors[{alias!r}] must be a SCHEDULES_EXECUTORS name, "
+        f'{{"type": one of {", ".join(EXECUTOR_KINDS)}}} or an APScheduler executor, '
+        f"got {spec!r}",
+        "executors",
+        value=spec,
+    )
+
+
+def jobstore_aliases(value: Mapping[str, Any] | None) -> frozenset[str]:
+    """The job store aliases ``add_job(jobstore=...)`` accepts: ``default`` and those given
+    as ``"database"``; any other job store is refused by name."""
+    if value is None:
+        return frozenset({"default"})
+    if not isinstance(value, Mapping):
+        raise SchedulerConfigError(
+            f"jobstores must be a dict, got {value!r}", "jobstores", value=value
+        )
+    for alias, store in value.items():
+        if store == DATABASE or (isinstance(store, Mapping) and store.get("type") == DATABASE):
+            continue
+        described = (
+            repr(store.get("type"))
+            if isinstance(store, Mapping)
+            else repr(store)
+            if isinstance(store, str)
+            else f"a {type(store).__name__}"
+        )
+        raise SchedulerConfigError(
+            f"jobstores[{alias!r}] is {described}: django-schedules keeps every job in your "
+            "Django database (the Schedule table; arguments as JSON, never pickled), so no "
+            'other job store can be used. Remove jobstores= (or give "database")',
+            "jobstores",
+            value=store,
+        )
+    return frozenset({"default", *map(str, value)})

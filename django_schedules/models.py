@@ -158,6 +158,20 @@ class Schedule(models.Model):
         help_text=_("Run again an execution whose worker died."),
     )
     enabled = models.BooleanField(_("enabled"), default=True)
+    # Why a paused schedule is paused (pause_job's reason), and when it resumes by itself
+    # (pause_job's until; the leader's upkeep resumes it, store.schedules.resume_expired).
+    pause_reason = models.CharField(
+        _("pause reason"),
+        max_length=500,
+        blank=True,
+        help_text=_("Why it is paused: shown in the list. Cleared when it resumes."),
+    )
+    paused_until = models.DateTimeField(
+        _("paused until"),
+        null=True,
+        blank=True,
+        help_text=_("It resumes by itself then, from its next occurrence. Empty: until resumed."),
+    )
     last_error = models.TextField(_("last error"), blank=True)
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
     next_run_at = models.DateTimeField(_("next run at"), null=True, blank=True)
@@ -184,6 +198,13 @@ class Schedule(models.Model):
             # plain next_run_at index, which their planner walks in order (the paused are few).
             models.Index(
                 fields=["next_run_at"], condition=Q(enabled=True), name="schedules_due_idx"
+            ),
+            # Serves store.schedules.expired_pauses(), which the leader's upkeep runs once per
+            # third of the lease TTL: the few schedules paused until a given time.
+            models.Index(
+                fields=["paused_until"],
+                condition=Q(paused_until__isnull=False),
+                name="schedules_paused_until_idx",
             ),
         ]
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final
+from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_lazy as _
 
@@ -239,6 +240,55 @@ def next_run_time(value: Any, zone: tzinfo) -> datetime | None:
     return moment.astimezone(UTC)
 
 
+MAX_PAUSE_REASON = Schedule._meta.get_field("pause_reason").max_length or 500
+
+
+def moment(field: str, value: Any) -> datetime | None:
+    """An aware datetime, a naive one (in the project's TIME_ZONE) or an ISO 8601 string, in
+    UTC; None stays None."""
+    if value is None:
+        return None
+    problem = f"{field} must be a datetime, an ISO 8601 string or None, got {short(value)}"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidSchedule(problem, field) from exc
+    if not isinstance(value, datetime):
+        raise InvalidSchedule(problem, field)
+    given: datetime = value
+    if given.tzinfo is None or given.utcoffset() is None:
+        given = given.replace(tzinfo=ZoneInfo(conf.TIME_ZONE))
+    return given.astimezone(UTC)
+
+
+def pause_reason(value: Any) -> str:
+    if value is None:
+        return ""
+    return text("pause_reason", value, MAX_PAUSE_REASON, allow_empty=True)
+
+
+def check_pause(enabled: bool, reason: str, until: datetime | None, now: datetime) -> None:
+    """Refuse a pause reason or end on an enabled schedule, and an end not after ``now``."""
+    if enabled and reason:
+        raise InvalidSchedule(
+            f"pause_reason is for a paused schedule (enabled=False), got {short(reason)} "
+            "with enabled=True",
+            "pause_reason",
+        )
+    if enabled and until is not None:
+        raise InvalidSchedule(
+            f"paused_until is for a paused schedule (enabled=False), got "
+            f"{until.isoformat()} with enabled=True",
+            "paused_until",
+        )
+    if until is not None and until <= now:
+        raise InvalidSchedule(
+            f"paused_until must be later than now ({now.isoformat()}), got {until.isoformat()}",
+            "paused_until",
+        )
+
+
 # A run's jitter delays its start by up to this much, and by less than the time to the next
 # fire time: a later start would overlap the next occurrence (with max_instances 1, skip it).
 MAX_JITTER = 24 * 3600
@@ -316,6 +366,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("args", None, column="args", definition=True, form=True),
     Option("kwargs", None, column="kwargs", definition=True, form=True),
     Option("enabled", True, lambda value: boolean("enabled", value), column="enabled", form=True),
+    # Why it is paused, and until when (check_pause checks them with ``enabled``). The
+    # operators' state, not the definition: a SCHEDULES_JOBS sync leaves a pause alone.
+    Option("pause_reason", "", pause_reason, column="pause_reason", form=True),
+    Option(
+        "paused_until",
+        None,
+        lambda value: moment("paused_until", value),
+        column="paused_until",
+        form=True,
+    ),
     # How it runs.
     Option(
         "executor",

@@ -96,6 +96,16 @@ def _refusal(schedule: DueSchedule) -> str:
     return refusal
 
 
+def resume_from(trigger: dict[str, Any], until: datetime) -> datetime | None:
+    """The next run of a schedule whose pause ends at `until`: its first occurrence at or
+    after `until`, in UTC; None when the trigger is exhausted or cannot be read (the schedule
+    then resumes with no next run, as an exhausted one)."""
+    try:
+        return _utc(trigger_from_dict(trigger).get_next_fire_time(None, until))
+    except Exception:
+        return None
+
+
 def plan_schedule(
     schedule: DueSchedule,
     live: int,

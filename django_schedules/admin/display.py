@@ -95,6 +95,16 @@ def when(value: datetime | None, now: datetime | None = None) -> str:
     return f"{timezone.localtime(value):%Y-%m-%d %H:%M %Z} ({relative})"
 
 
+def paused_text(schedule: Schedule) -> str:
+    """'paused: <reason> (until <when>)', as much of it as the schedule has."""
+    text = str(_("paused"))
+    if schedule.pause_reason:
+        text += f": {schedule.pause_reason}"
+    if schedule.paused_until is not None:
+        text += " " + str(_("(until %(when)s)") % {"when": when(schedule.paused_until)})
+    return text
+
+
 def planner_estimate(queryset: QuerySet[Any]) -> int | None:
     """The rows PostgreSQL's planner expects `queryset` to return (None on other databases).
 

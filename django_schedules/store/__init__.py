@@ -15,6 +15,7 @@ from django_schedules.store.claim import (
     claim_transaction,
     due_queryset,
 )
+from django_schedules.store.controls import ExpiredPause, end_pause, expired_pauses
 from django_schedules.store.executions import (
     Finish,
     RunSpec,
@@ -100,6 +101,7 @@ __all__ = [
     "ClaimTransaction",
     "Claimed",
     "DueSchedule",
+    "ExpiredPause",
     "Finish",
     "GroupStatus",
     "NewExecution",
@@ -125,7 +127,9 @@ __all__ = [
     "delete_schedule",
     "due_queryset",
     "earliest_run_query",
+    "end_pause",
     "expire_processes",
+    "expired_pauses",
     "fail_unstarted",
     "fence",
     "find_schedule",

@@ -181,6 +181,7 @@ def build_schedule(
     executor: Any = "default",
     *,
     misfire_policy: Any = UNSET,
+    max_runs: Any = None,
     timeout: Any = None,
     max_retries: Any = 0,
     retry_delay: Any = 0,
@@ -251,6 +252,7 @@ def add_job(
     replace_existing: bool = False,
     *,
     misfire_policy: MisfirePolicy | str | _Unset = UNSET,
+    max_runs: int | None = None,
     timeout: float | None = None,
     max_retries: int = 0,
     retry_delay: float = 0,
@@ -281,6 +283,7 @@ def add_job(
         next_run_time,
         executor,
         misfire_policy=misfire_policy,
+        max_runs=max_runs,
         timeout=timeout,
         max_retries=max_retries,
         retry_delay=retry_delay,
@@ -436,6 +439,9 @@ def changed_values(schedule: Schedule, changes: Mapping[str, Any], now: datetime
         fields.setdefault("paused_until", None)
     until = fields["paused_until"] if "paused_until" in changes else None  # kept: not checked
     options.check_pause(enabled, fields.get("pause_reason", schedule.pause_reason), until, now)
+    if enabled and not schedule.enabled:
+        limit = fields.get("max_runs", schedule.max_runs)
+        options.check_run_limit(enabled, limit, schedule.runs_started)
     return fields
 
 

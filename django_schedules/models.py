@@ -157,6 +157,18 @@ class Schedule(models.Model):
         default=False,
         help_text=_("Run again an execution whose worker died."),
     )
+    max_runs = models.PositiveIntegerField(
+        _("run limit"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Stop after this many runs have started: it then pauses itself with the reason. "
+            "Empty: no limit."
+        ),
+    )
+    # The scheduled runs started so far (manual runs not counted): raised in the transaction
+    # that starts a run of a schedule with max_runs, and never past it (store.executions).
+    runs_started = models.PositiveIntegerField(_("runs started"), default=0)
     enabled = models.BooleanField(_("enabled"), default=True)
     # Why a paused schedule is paused (pause_job's reason), and when it resumes by itself
     # (pause_job's until; the leader's upkeep resumes it, store.schedules.resume_expired).
@@ -256,6 +268,12 @@ class Execution(models.Model):
     )
     reason = models.CharField(_("reason"), max_length=500, blank=True)
     attempt = models.PositiveIntegerField(_("attempt"), default=1)
+    run_number = models.PositiveIntegerField(
+        _("run number"),
+        null=True,
+        blank=True,
+        help_text=_("Which run of a schedule with a run limit this was (1 for the first)."),
+    )
     executor = models.CharField(_("executor"), max_length=100, blank=True)
     epoch = models.PositiveBigIntegerField(
         _("lease epoch"), null=True, blank=True, help_text=_("The lease epoch it was claimed in.")

@@ -289,6 +289,16 @@ def check_pause(enabled: bool, reason: str, until: datetime | None, now: datetim
         )
 
 
+def check_run_limit(enabled: bool, max_runs: int | None, runs_started: int) -> None:
+    """Refuse to enable a schedule whose run limit is reached (it would start nothing)."""
+    if enabled and max_runs is not None and runs_started >= max_runs:
+        raise InvalidSchedule(
+            f"the run limit is reached: max_runs={max_runs}, and {runs_started} runs started; "
+            "raise max_runs, or remove the limit, to let the schedule run again",
+            "max_runs",
+        )
+
+
 # A run's jitter delays its start by up to this much, and by less than the time to the next
 # fire time: a later start would overlap the next occurrence (with max_instances 1, skip it).
 MAX_JITTER = 24 * 3600
@@ -417,6 +427,14 @@ OPTIONS: tuple[Option, ...] = (
         help_text=_(
             "How many runs of this job may overlap; 1 never starts a run while one is going."
         ),
+    ),
+    Option(
+        "max_runs",
+        None,
+        lambda value: whole("max_runs", value, minimum=1, allow_none=True),
+        column="max_runs",
+        definition=True,
+        form=True,
     ),
     Option(
         "timeout",

@@ -16,6 +16,7 @@ from django_schedules.plans import (
     FAILED,
     MISSED,
     RUN_ALL,
+    RUN_LIMIT_REASON,
     RUN_ONCE,
     SCHEDULED,
     SKIPPED,
@@ -194,9 +195,13 @@ def plan_schedule(
                     reason=missed.reason(),
                 )
             )
+    limit = schedule.max_runs
+    left = None if limit is None else limit - schedule.runs_started  # runs it may still start
     for fire, kind in runs:
         if refusal:
             rows.append(NewExecution(fire, kind, FAILED, reason=refusal[:500]))
+        elif left is not None and left <= 0:
+            rows.append(NewExecution(fire, kind, SKIPPED, reason=run_limit_reason(limit)))
         elif live >= schedule.max_instances:
             rows.append(
                 NewExecution(
@@ -208,6 +213,17 @@ def plan_schedule(
             )
         else:
             live += 1
+            left = None if left is None else left - 1
             run_at = fire + trigger.get_jitter(fire)
             rows.append(NewExecution(fire, kind, run_at=run_at.astimezone(UTC)))
-    return SchedulePlan(next_run_at, rows, error=refusal)
+    # At its limit already (the start that reached it paused it, unless max_runs was lowered
+    # since): pause it. Runs claimed past the limit are refused when they start.
+    reached = limit is not None and schedule.runs_started >= limit
+    pause = run_limit_reason(limit) if reached else ""
+    return SchedulePlan(next_run_at, rows, error=refusal, pause_reason=pause)
+
+
+def run_limit_reason(limit: int | None) -> str:
+    """The pause reason of a schedule at its run limit, and the reason of a run refused by it
+    (the store's start writes the same words: store.controls.count_runs)."""
+    return RUN_LIMIT_REASON.format(limit=limit)

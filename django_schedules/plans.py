@@ -13,6 +13,8 @@ from datetime import datetime
 RUN_ONCE, SKIP, RUN_ALL = "run_once", "skip", "run_all"
 SCHEDULED, CATCH_UP = "scheduled", "catch_up"
 PENDING, FAILED, MISSED, SKIPPED = "pending", "failed", "missed", "skipped"
+# Why a schedule at its max_runs is paused, and why a run past it is skipped.
+RUN_LIMIT_REASON = "run limit reached: max_runs={limit} runs started"
 
 
 @dataclass(slots=True)
@@ -35,6 +37,8 @@ class DueSchedule:
     max_instances: int
     timeout: float | None
     next_run_at: datetime | None
+    max_runs: int | None = None
+    runs_started: int = 0
 
 
 @dataclass
@@ -55,6 +59,8 @@ class SchedulePlan:
     next_run_at: datetime | None
     executions: list[NewExecution] = field(default_factory=list)
     error: str = ""
+    # Not empty: the claim pauses the schedule (enabled=False) with this as its pause_reason.
+    pause_reason: str = ""
 
 
 Planner = Callable[[DueSchedule, int], SchedulePlan]

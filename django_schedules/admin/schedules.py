@@ -188,6 +188,7 @@ class ScheduleAdmin(ScheduleActions):
         "misfire_policy",
         "misfire_grace_time",
         "max_instances",
+        "max_runs",
         "timeout",
         ("max_retries", "retry_delay"),
         "rerun_lost",
@@ -242,7 +243,15 @@ class ScheduleAdmin(ScheduleActions):
             )
         status = (
             _("Status"),
-            {"fields": ["source_label", "next_run", "last_error", "recent_executions"]},
+            {
+                "fields": [
+                    "source_label",
+                    "next_run",
+                    "runs_started",
+                    "last_error",
+                    "recent_executions",
+                ]
+            },
         )
         return [what, timing, failures] + ([status] if obj is not None else [])
 
@@ -250,6 +259,7 @@ class ScheduleAdmin(ScheduleActions):
         return [
             "source_label",
             "next_run",
+            "runs_started",
             "last_error",
             "recent_executions",
             "description",

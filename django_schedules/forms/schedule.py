@@ -27,6 +27,7 @@ from django_schedules.options import (
     FORM_HELP_TEXTS,
     FORM_SETTINGS,
     OPTIONS,
+    check_run_limit,
     jitter_bound,
 )
 from django_schedules.registry import get_registered, registered_jobs
@@ -175,6 +176,11 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
                 self.add_error(field, bind_error)
         if cleaned.get("enabled", True):  # enabled means not paused: no reason, no end
             cleaned.update({name: BY_NAME[name].default for name in PAUSE_FIELDS})
+            if self.instance.pk and not self.instance.enabled and "max_runs" not in self.errors:
+                try:  # resuming: refused at the run limit, as resume_job refuses it
+                    check_run_limit(True, cleaned.get("max_runs"), self.instance.runs_started)
+                except SchedulesError as exc:
+                    self.add_error("max_runs", option_message(exc, "max_runs"))
         self.check_like_the_api(cleaned)
         if self.timing_editable and not self.timing_field_errors(cleaned):
             self.clean_timing(cleaned)

@@ -1,4 +1,5 @@
-"""The operators' controls the leader applies by itself: a pause that ends (``paused_until``).
+"""The operators' controls the store applies by itself: a pause that ends (``paused_until``),
+and a run limit (``max_runs``) counted where runs start and paused where it is reached.
 
 Each change is a conditional UPDATE whose WHERE holds the row as it was read (its version,
 still paused, the same end), so two leaders, or a leader and an operator's edit, settle who
@@ -10,10 +11,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F
+from django.db.models import F, Subquery
 
-from django_schedules.models import Schedule
-from django_schedules.store.transactions import notify_change, retry, write_transaction
+from django_schedules.models import ExecutionKind, ExecutionStatus, Schedule
+from django_schedules.plans import RUN_LIMIT_REASON
+from django_schedules.store.transactions import (
+    executions,
+    logger,
+    notify_change,
+    retry,
+    write_transaction,
+)
+
+# The kinds a run limit counts: an operator's run_job_now is neither counted nor refused.
+COUNTED_KINDS = frozenset({ExecutionKind.SCHEDULED, ExecutionKind.CATCH_UP})
 
 
 @dataclass(frozen=True)
@@ -71,3 +82,64 @@ def end_pause(pause: ExpiredPause, next_run_at: datetime | None, now: datetime, 
             return moved == 1
 
     return retry(attempt, using=using)
+
+
+@dataclass(frozen=True)
+class LimitedStart:
+    """A run just moved to running whose schedule has a run limit, not yet counted."""
+
+    execution_id: int
+    schedule_id: int
+    max_runs: int
+    started_at: datetime
+
+
+def count_runs(starts: list[LimitedStart], using: str) -> set[int]:
+    """Count each run in its schedule's ``runs_started``, inside the start's transaction;
+    return the ids of the runs refused because the limit was already reached (recorded as
+    skipped, never run).
+
+    The conditional UPDATE (``runs_started < max_runs``) lets one start at a time through per
+    schedule, on every database: the (N+1)th never starts, even one claimed ahead. The run's
+    ``run_number`` records the count it took, and marks it counted: a start tried again after
+    a lost reply, or a retry of the same execution, does not count it twice. The start that
+    reaches the limit pauses the schedule with the reason (``RUN_LIMIT_REASON``).
+    """
+    refused: set[int] = set()
+    schedules = Schedule.objects.using(using)
+    for start in starts:
+        reason = RUN_LIMIT_REASON.format(limit=start.max_runs)
+        counted = schedules.filter(pk=start.schedule_id, runs_started__lt=start.max_runs).update(
+            runs_started=F("runs_started") + 1
+        )
+        if not counted:
+            executions(using).filter(pk=start.execution_id).update(
+                status=ExecutionStatus.SKIPPED,
+                reason=reason,
+                started_at=None,
+                heartbeat_at=None,
+                finished_at=start.started_at,
+            )
+            refused.add(start.execution_id)
+            logger.info("execution %d refused: %s", start.execution_id, reason)
+            continue
+        number = schedules.filter(pk=start.schedule_id).values("runs_started")[:1]
+        executions(using).filter(pk=start.execution_id).update(run_number=Subquery(number))
+        paused = schedules.filter(
+            pk=start.schedule_id, enabled=True, runs_started__gte=F("max_runs")
+        ).update(enabled=False, pause_reason=reason, version=F("version") + 1)
+        if paused:
+            notify_change(using)
+    return refused
+
+
+def pause_at_limit(reasons: dict[int, str], using: str) -> None:
+    """Pause the schedules a claim found at their run limit (pk -> reason), in the claim's
+    transaction."""
+    by_reason: dict[str, list[int]] = {}
+    for pk, reason in reasons.items():
+        by_reason.setdefault(reason, []).append(pk)
+    for reason, pks in by_reason.items():
+        Schedule.objects.using(using).filter(pk__in=pks, enabled=True).update(
+            enabled=False, pause_reason=reason[:500], version=F("version") + 1
+        )

@@ -15,6 +15,7 @@ from django.db.models import F
 
 from django_schedules.dbclock import DbNow
 from django_schedules.models import Execution, ExecutionStatus
+from django_schedules.store.controls import COUNTED_KINDS, LimitedStart, count_runs
 from django_schedules.store.dialects import dialect_for
 from django_schedules.store.rows import Claimed
 from django_schedules.store.transactions import executions, logger, retrying, write_transaction
@@ -100,6 +101,10 @@ _SPEC_COLUMNS = (
     "schedule__retry_delay",
     "schedule__timeout",
     "schedule__misfire_grace_time",
+    # A schedule's run limit: counted, or the run refused, in the same transaction.
+    "schedule__max_runs",
+    "run_number",
+    "kind",
 )
 
 
@@ -126,7 +131,13 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
             dialect.start(pairs, epoch, worker, using)
         wanted = {pk: s.started_at for pk, s in first.items()}
         found = table.running().filter(pk__in=list(wanted), worker=worker)
-        rows = list(found.values_list(*_SPEC_COLUMNS))
+        rows = [row for row in found.values_list(*_SPEC_COLUMNS) if row[1] == wanted[row[0]]]
+        limited = [
+            LimitedStart(pk, schedule_id, max_runs, started_at)
+            for pk, started_at, schedule_id, *_, max_runs, run_number, kind in rows
+            if max_runs is not None and run_number is None and kind in COUNTED_KINDS
+        ]
+        refused = count_runs(limited, using) if limited else set()
     return {
         pk: RunSpec(
             execution_id=pk,
@@ -155,8 +166,9 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
             retry_delay,
             timeout,
             grace,
+            *_,
         ) in rows
-        if started_at == wanted[pk]
+        if pk not in refused
     }
 
 

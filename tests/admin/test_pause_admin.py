@@ -96,3 +96,26 @@ def test_a_viewer_sees_the_reason_of_a_paused_schedule(
     page = client.get(change_url(schedule)).content.decode()
     assert "Pause reason" in page and "Vendor outage" in page
     assert 'name="pause_reason"' not in page  # shown, not editable
+
+
+def test_the_form_edits_the_run_limit_and_refuses_to_resume_at_it(
+    superuser: User, client_for: Any
+) -> None:
+    client = client_for(superuser)
+    schedule = added(client)
+    response = client.post(change_url(schedule), cron_form(max_runs="2"))
+    assert response.status_code == 302
+    reason = "run limit reached: max_runs=2 runs started"
+    Schedule.objects.filter(pk=schedule.pk).update(
+        runs_started=2, enabled=False, pause_reason=reason
+    )
+    assert f"paused: {reason}" in client.get(LIST_URL).content.decode()
+    response = client.post(change_url(schedule), cron_form(max_runs="2"))  # ticks "enabled"
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "run limit is reached: max_runs=2, and 2 runs started" in str(errors["max_runs"])
+    assert not Schedule.objects.get(pk=schedule.pk).enabled
+    response = client.post(change_url(schedule), cron_form(max_runs="3"))
+    assert response.status_code == 302
+    saved = Schedule.objects.get(pk=schedule.pk)
+    assert (saved.enabled, saved.max_runs, saved.pause_reason) == (True, 3, "")

@@ -182,6 +182,7 @@ def build_schedule(
     *,
     misfire_policy: Any = UNSET,
     max_runs: Any = None,
+    pause_after_failures: Any = None,
     timeout: Any = None,
     max_retries: Any = 0,
     retry_delay: Any = 0,
@@ -253,6 +254,7 @@ def add_job(
     *,
     misfire_policy: MisfirePolicy | str | _Unset = UNSET,
     max_runs: int | None = None,
+    pause_after_failures: int | None = None,
     timeout: float | None = None,
     max_retries: int = 0,
     retry_delay: float = 0,
@@ -284,6 +286,7 @@ def add_job(
         executor,
         misfire_policy=misfire_policy,
         max_runs=max_runs,
+        pause_after_failures=pause_after_failures,
         timeout=timeout,
         max_retries=max_retries,
         retry_delay=retry_delay,
@@ -437,6 +440,7 @@ def changed_values(schedule: Schedule, changes: Mapping[str, Any], now: datetime
     if enabled and not schedule.enabled:  # resumed: the pause's reason and end go with it
         fields.setdefault("pause_reason", "")
         fields.setdefault("paused_until", None)
+        fields["failures_in_a_row"] = 0  # a fresh start: the failures before count no more
     until = fields["paused_until"] if "paused_until" in changes else None  # kept: not checked
     options.check_pause(enabled, fields.get("pause_reason", schedule.pause_reason), until, now)
     if enabled and not schedule.enabled:

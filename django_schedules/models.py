@@ -166,6 +166,16 @@ class Schedule(models.Model):
             "Empty: no limit."
         ),
     )
+    pause_after_failures = models.PositiveIntegerField(
+        _("pause after failures"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Pause it after this many failed runs in a row, with the reason. Empty: never."
+        ),
+    )
+    # Its failed runs since the last that succeeded (store.controls.record_outcome).
+    failures_in_a_row = models.PositiveIntegerField(_("failures in a row"), default=0)
     # The scheduled runs started so far (manual runs not counted): raised in the transaction
     # that starts a run of a schedule with max_runs, and never past it (store.executions).
     runs_started = models.PositiveIntegerField(_("runs started"), default=0)
@@ -217,6 +227,14 @@ class Schedule(models.Model):
                 fields=["paused_until"],
                 condition=Q(paused_until__isnull=False),
                 name="schedules_paused_until_idx",
+            ),
+            # Serves store.controls.paused_after_failures(), which the admin's status panel
+            # runs: only the schedules with pause_after_failures (MariaDB/MySQL ignore the
+            # condition and get an index on enabled, whose paused rows are few).
+            models.Index(
+                fields=["enabled"],
+                condition=Q(pause_after_failures__isnull=False),
+                name="schedules_failing_idx",
             ),
         ]
 

@@ -437,6 +437,14 @@ OPTIONS: tuple[Option, ...] = (
         form=True,
     ),
     Option(
+        "pause_after_failures",
+        None,
+        lambda value: whole("pause_after_failures", value, minimum=1, allow_none=True),
+        column="pause_after_failures",
+        definition=True,
+        form=True,
+    ),
+    Option(
         "timeout",
         None,
         _seconds_or_none("timeout"),

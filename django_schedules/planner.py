@@ -14,6 +14,7 @@ from django_schedules.exceptions import JobNotRegistered
 from django_schedules.plans import (
     CATCH_UP,
     FAILED,
+    FAILURES_REASON,
     MISSED,
     RUN_ALL,
     RUN_LIMIT_REASON,
@@ -95,6 +96,18 @@ def _refusal(schedule: DueSchedule) -> str:
         _BINDS.clear()
     _BINDS[key] = (job, refusal)
     return refusal
+
+
+def failure_streak(streak: int, failed: bool, limit: int) -> tuple[int, str]:
+    """A schedule's failed runs in a row after one more run ended (`failed` or not), and the
+    pause reason when the streak reaches `limit` ("" when it does not pause). A run that did
+    not fail ends the streak."""
+    if not failed:
+        return 0, ""
+    streak += 1
+    if streak < limit:
+        return streak, ""
+    return streak, FAILURES_REASON.format(failures=streak, limit=limit)
 
 
 def resume_from(trigger: dict[str, Any], until: datetime) -> datetime | None:

@@ -15,6 +15,8 @@ SCHEDULED, CATCH_UP = "scheduled", "catch_up"
 PENDING, FAILED, MISSED, SKIPPED = "pending", "failed", "missed", "skipped"
 # Why a schedule at its max_runs is paused, and why a run past it is skipped.
 RUN_LIMIT_REASON = "run limit reached: max_runs={limit} runs started"
+# Why a schedule with pause_after_failures was paused.
+FAILURES_REASON = "paused after {failures} failed runs in a row (pause_after_failures={limit})"
 
 
 @dataclass(slots=True)

@@ -53,6 +53,7 @@ from django_schedules.admin.display import (
     describe_stored,
     dotted,
     duration_text,
+    failing_panel,
     moment,
     paused_text,
     preview,
@@ -189,6 +190,7 @@ class ScheduleAdmin(ScheduleActions):
         "misfire_grace_time",
         "max_instances",
         "max_runs",
+        "pause_after_failures",
         "timeout",
         ("max_retries", "retry_delay"),
         "rerun_lost",
@@ -327,8 +329,9 @@ class ScheduleAdmin(ScheduleActions):
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         panels = [scheduler_panel(check_health(group)) for group in store.scheduler_groups()]
+        failing = failing_panel(*store.paused_after_failures(5, store.database_alias()))
         return super().changelist_view(
-            request, {**(extra_context or {}), "scheduler_panels": panels}
+            request, {**(extra_context or {}), "scheduler_panels": panels, "failing": failing}
         )
 
     # -- saving -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ acts by the row count: the schedule resumes exactly once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -143,3 +144,62 @@ def pause_at_limit(reasons: dict[int, str], using: str) -> None:
         Schedule.objects.using(using).filter(pk__in=pks, enabled=True).update(
             enabled=False, pause_reason=reason[:500], version=F("version") + 1
         )
+
+
+def record_outcome(
+    execution_id: int,
+    failed: bool,
+    decide: Callable[[int, bool, int], tuple[int, str]],
+    using: str,
+) -> str | None:
+    """Count how a run ended in its schedule's failures in a row, when the schedule has
+    ``pause_after_failures``; pause the schedule when `decide` (the planner's
+    ``failure_streak``: streak, failed, limit -> new streak, pause reason) says so. Return the
+    schedule's job id when this run paused it, else None. The schedule's row is locked while
+    it is read and written, so runs ending at once count one after the other."""
+
+    def attempt() -> str | None:
+        with write_transaction(using):
+            found = (
+                executions(using)
+                .filter(pk=execution_id, schedule__pause_after_failures__isnull=False)
+                .values_list("schedule_id", flat=True)
+                .first()
+            )
+            if found is None:
+                return None
+            schedules = Schedule.objects.using(using).filter(pk=found)
+            row = (
+                schedules.select_for_update()
+                .values_list("failures_in_a_row", "pause_after_failures", "enabled", "job_id")
+                .first()
+            )
+            if row is None:
+                return None
+            streak, limit, enabled, job_id = row
+            if limit is None:  # the option was removed since the run started
+                return None
+            new_streak, reason = decide(streak, failed, limit)
+            changes: dict[str, object] = {"failures_in_a_row": new_streak}
+            if reason and enabled:
+                changes.update(enabled=False, pause_reason=reason[:500], version=F("version") + 1)
+            if new_streak != streak or "enabled" in changes:
+                schedules.update(**changes)
+            if "enabled" in changes:
+                notify_change(using)
+                return str(job_id)
+            return None
+
+    return retry(attempt, using=using)
+
+
+def paused_after_failures(limit: int, using: str) -> tuple[int, list[tuple[int, str]]]:
+    """How many schedules are paused because they failed too often in a row, and the first
+    `limit` of them as (pk, job id) by job id (index schedules_failing_idx)."""
+    paused = Schedule.objects.using(using).filter(
+        enabled=False,
+        pause_after_failures__isnull=False,
+        failures_in_a_row__gte=F("pause_after_failures"),
+    )
+    first = list(paused.order_by("job_id").values_list("pk", "job_id")[:limit])
+    return (len(first) if len(first) < limit else paused.count()), first

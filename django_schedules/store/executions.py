@@ -75,6 +75,7 @@ class RunSpec:
     retry_delay: float
     timeout: float | None = None  # seconds; the schedule's, read when the run starts
     misfire_grace_time: int | None = None  # seconds; the schedule's (None: no limit)
+    pause_after_failures: int | None = None  # the schedule's: its end is counted when set
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ _SPEC_COLUMNS = (
     "schedule__max_runs",
     "run_number",
     "kind",
+    "schedule__pause_after_failures",
 )
 
 
@@ -152,6 +154,7 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
             retry_delay=retry_delay or 0.0,
             timeout=timeout,
             misfire_grace_time=grace,
+            pause_after_failures=pause_after_failures,
         )
         for (
             pk,
@@ -166,7 +169,10 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
             retry_delay,
             timeout,
             grace,
-            *_,
+            _max_runs,
+            _run_number,
+            _kind,
+            pause_after_failures,
         ) in rows
         if pk not in refused
     }
@@ -218,6 +224,8 @@ class Finish:
     result: str = ""
     reason: str = ""
     traceback: str = ""
+    # Not written: the run's schedule counts failures in a row (runner.finished counts it).
+    pause_after_failures: int | None = None
 
 
 @retrying(transient=True)

@@ -119,3 +119,19 @@ def test_the_form_edits_the_run_limit_and_refuses_to_resume_at_it(
     assert response.status_code == 302
     saved = Schedule.objects.get(pk=schedule.pk)
     assert (saved.enabled, saved.max_runs, saved.pause_reason) == (True, 3, "")
+
+
+def test_the_status_panel_names_the_schedules_paused_after_failing(
+    superuser: User, client_for: Any
+) -> None:
+    client = client_for(superuser)
+    schedule = added(client)
+    assert "paused after failing" not in client.get(LIST_URL).content.decode()
+    reason = "paused after 3 failed runs in a row (pause_after_failures=3)"
+    Schedule.objects.filter(pk=schedule.pk).update(
+        enabled=False, pause_after_failures=3, failures_in_a_row=3, pause_reason=reason
+    )
+    page = client.get(LIST_URL).content.decode()
+    assert "1 schedule paused after failing" in page
+    assert f'<a href="{change_url(schedule)}">weekly-report</a>' in page
+    assert f"paused: {reason}" in page

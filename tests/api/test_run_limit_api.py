@@ -52,3 +52,20 @@ def test_schedules_jobs_declares_a_run_limit() -> None:
     assert Schedule.objects.get(job_id="limited").max_runs == 4
     (error,) = declared_errors({"limited": {**entry, "max_runs": 0}})
     assert "max_runs" in str(error) and "got 0" in str(error)
+
+
+@pytest.mark.parametrize("value", [0, -2, 2.0, "5", False])
+def test_a_bad_failure_limit_is_refused_naming_it_and_nothing_is_written(value: object) -> None:
+    with pytest.raises(InvalidSchedule) as caught:
+        api.add_job(jobs.noop, "interval", hours=1, id="f", pause_after_failures=value)  # type: ignore[arg-type]
+    assert caught.value.field == "pause_after_failures"
+    assert f"got {value!r}" in str(caught.value)
+    assert not Schedule.objects.exists()
+
+
+def test_a_failure_limit_is_stored_and_declared_in_settings() -> None:
+    assert api.add_job(jobs.noop, "interval", hours=1, id="f", pause_after_failures=3)
+    assert Schedule.objects.get(job_id="f").pause_after_failures == 3
+    entry = {"func": "tests.testapp.jobs.noop", "trigger": "interval", "hours": 1}
+    sync_schedules({"declared": {**entry, "pause_after_failures": 2}})
+    assert Schedule.objects.get(job_id="declared").pause_after_failures == 2

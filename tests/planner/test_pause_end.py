@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from django_schedules.planner import resume_from
+from django_schedules.planner import failure_streak, resume_from
 from django_schedules.triggers import CronTrigger, DateTrigger, IntervalTrigger
 
 START = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday
@@ -46,3 +46,24 @@ def test_a_pause_resumes_at_the_first_occurrence_from_its_end(
     resumed = resume_from(trigger, until)
     assert resumed == expected
     assert resumed is None or resumed.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    ("streak", "failed", "limit", "expected"),
+    [
+        (0, True, 3, (1, "")),
+        (1, True, 3, (2, "")),
+        # The third failure in a row pauses it: the boundary.
+        (2, True, 3, (3, "paused after 3 failed runs in a row (pause_after_failures=3)")),
+        (0, True, 1, (1, "paused after 1 failed runs in a row (pause_after_failures=1)")),
+        # A run that did not fail ends the streak, however long.
+        (2, False, 3, (0, "")),
+        (0, False, 3, (0, "")),
+        # Lowered below a streak already running: the next failure pauses it.
+        (5, True, 2, (6, "paused after 6 failed runs in a row (pause_after_failures=2)")),
+    ],
+)
+def test_failures_in_a_row_pause_at_the_limit(
+    streak: int, failed: bool, limit: int, expected: tuple[int, str]
+) -> None:
+    assert failure_streak(streak, failed, limit) == expected

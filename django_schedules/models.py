@@ -167,11 +167,11 @@ class Schedule(models.Model):
         ),
     )
     pause_after_failures = models.PositiveIntegerField(
-        _("pause after failures"),
+        _("failures before pausing"),
         null=True,
         blank=True,
         help_text=_(
-            "Pause it after this many failed runs in a row, with the reason. Empty: never."
+            "After this many failed runs in a row it pauses itself, with the reason. Empty: never."
         ),
     )
     # Its failed runs since the last that succeeded (store.controls.record_outcome).

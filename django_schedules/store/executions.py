@@ -134,10 +134,13 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
         wanted = {pk: s.started_at for pk, s in first.items()}
         found = table.running().filter(pk__in=list(wanted), worker=worker)
         rows = [row for row in found.values_list(*_SPEC_COLUMNS) if row[1] == wanted[row[0]]]
+        column = {name: i for i, name in enumerate(_SPEC_COLUMNS)}
         limited = [
-            LimitedStart(pk, schedule_id, max_runs, started_at)
-            for pk, started_at, schedule_id, *_, max_runs, run_number, kind in rows
-            if max_runs is not None and run_number is None and kind in COUNTED_KINDS
+            LimitedStart(row[0], row[2], row[column["schedule__max_runs"]], row[1])
+            for row in rows
+            if row[column["schedule__max_runs"]] is not None
+            and row[column["run_number"]] is None
+            and row[column["kind"]] in COUNTED_KINDS
         ]
         refused = count_runs(limited, using) if limited else set()
     return {

@@ -38,6 +38,7 @@ from django_schedules.options import (
     json_safe,
 )
 from django_schedules.registry import RegisteredJob, lookup
+from django_schedules.routing import check_routing
 
 if TYPE_CHECKING:
     from django_schedules.triggers import BaseTrigger
@@ -181,6 +182,8 @@ def build_schedule(
     executor: Any = "default",
     *,
     misfire_policy: Any = UNSET,
+    max_runs: Any = None,
+    pause_after_failures: Any = None,
     timeout: Any = None,
     max_retries: Any = 0,
     retry_delay: Any = 0,
@@ -188,6 +191,8 @@ def build_schedule(
     queue: Any = "",
     priority: Any = None,
     enabled: Any = True,
+    pause_reason: Any = "",
+    paused_until: Any = None,
     source: ScheduleSource = ScheduleSource.CODE,
     now: datetime | None = None,
     **trigger_args: Any,
@@ -226,7 +231,10 @@ def build_schedule(
         schedule.enabled = run_at is not None  # APScheduler: next_run_time=None adds it paused
     if not options.BY_NAME["enabled"].clean(enabled):
         schedule.enabled = False
-    options.check_routing(schedule.executor, schedule.queue, schedule.priority)
+    check_routing(schedule.executor, schedule.queue, schedule.priority)
+    schedule.pause_reason = options.BY_NAME["pause_reason"].clean(pause_reason)
+    schedule.paused_until = options.BY_NAME["paused_until"].clean(paused_until)
+    options.check_pause(schedule.enabled, schedule.pause_reason, schedule.paused_until, now)
     return schedule
 
 
@@ -249,6 +257,8 @@ def add_job(
     replace_existing: bool = False,
     *,
     misfire_policy: MisfirePolicy | str | _Unset = UNSET,
+    max_runs: int | None = None,
+    pause_after_failures: int | None = None,
     timeout: float | None = None,
     max_retries: int = 0,
     retry_delay: float = 0,
@@ -256,6 +266,8 @@ def add_job(
     queue: str = "",
     priority: int | None = None,
     enabled: bool = True,
+    pause_reason: str = "",
+    paused_until: datetime | str | None = None,
     source: ScheduleSource | str = ScheduleSource.CODE,
     **trigger_args: Any,
 ) -> Schedule:
@@ -279,6 +291,8 @@ def add_job(
         next_run_time,
         executor,
         misfire_policy=misfire_policy,
+        max_runs=max_runs,
+        pause_after_failures=pause_after_failures,
         timeout=timeout,
         max_retries=max_retries,
         retry_delay=retry_delay,
@@ -286,6 +300,8 @@ def add_job(
         queue=queue,
         priority=priority,
         enabled=enabled,
+        pause_reason=pause_reason,
+        paused_until=paused_until,
         source=options.source(source),
         **trigger_args,
     )
@@ -397,7 +413,7 @@ def changed_values(schedule: Schedule, changes: Mapping[str, Any], now: datetime
         if option.name in changes and option.name not in ("misfire_policy", "enabled"):
             fields[option.column or option.name] = option.clean(changes[option.name])
     if {"executor", "queue", "priority"} & set(changes):
-        options.check_routing(
+        check_routing(
             fields.get("executor", schedule.executor),
             fields.get("queue", schedule.queue),
             fields.get("priority", schedule.priority),
@@ -434,6 +450,16 @@ def changed_values(schedule: Schedule, changes: Mapping[str, Any], now: datetime
             fields["enabled"] = False
         else:
             fields["next_run_at"] = run_at
+    enabled = fields.get("enabled", schedule.enabled)
+    if enabled and not schedule.enabled:  # resumed: the pause's reason and end go with it
+        fields.setdefault("pause_reason", "")
+        fields.setdefault("paused_until", None)
+        fields["failures_in_a_row"] = 0  # a fresh start: the failures before count no more
+    until = fields["paused_until"] if "paused_until" in changes else None  # kept: not checked
+    options.check_pause(enabled, fields.get("pause_reason", schedule.pause_reason), until, now)
+    if enabled and not schedule.enabled:
+        limit = fields.get("max_runs", schedule.max_runs)
+        options.check_run_limit(enabled, limit, schedule.runs_started)
     return fields
 
 
@@ -478,23 +504,43 @@ def _write_change(
     return store.retry(attempt, once_in_transaction=True)
 
 
-def pause_job(job_id: str, jobstore: str | None = None) -> Schedule:
-    """Stop a schedule from firing until ``resume_job``. Pausing is not a misfire."""
-    return _switch(job_id, enabled=False, action="paused")
+def pause_job(
+    job_id: str,
+    jobstore: str | None = None,
+    *,
+    reason: str = "",
+    until: datetime | str | None = None,
+) -> Schedule:
+    """Stop a schedule from firing until ``resume_job``, or until ``until`` (then it resumes
+    by itself, from its next occurrence at or after ``until``); ``reason`` says why, in the
+    admin. Pausing a paused schedule sets its reason and end anew. Pausing is not a misfire.
+    Raises InvalidSchedule naming ``pause_reason`` or ``paused_until``, writing nothing."""
+    changes = {"enabled": False, "pause_reason": reason, "paused_until": until}
+    return _switch(job_id, changes, action="paused")
 
 
-def resume_job(job_id: str, jobstore: str | None = None) -> Schedule:
-    """Let a paused schedule fire again, from its next occurrence after now (occurrences
-    while it was paused are not misfires). Resuming a schedule that is not paused changes
-    nothing."""
-    return _switch(job_id, enabled=True, action="resumed")
+def resume_job(job_id: str, jobstore: str | None = None, *, catch_up: bool = False) -> Schedule:
+    """Let a paused schedule fire again, clearing its pause reason and end. From its next
+    occurrence after now (occurrences while it was paused are not misfires); with
+    ``catch_up``, from where it stopped, the occurrences missed while paused handled by its
+    misfire policy. Resuming a schedule that is not paused changes nothing."""
+    if not isinstance(catch_up, bool):
+        raise InvalidSchedule(f"catch_up must be True or False, got {catch_up!r}", "catch_up")
+    return _switch(job_id, {"enabled": True}, action="resumed", keep_next_run=catch_up)
 
 
-def _switch(job_id: str, *, enabled: bool, action: str) -> Schedule:
+def _switch(
+    job_id: str, changes: dict[str, Any], *, action: str, keep_next_run: bool = False
+) -> Schedule:
     now = _now()
-    schedule, changed = _write_change(
-        job_id, lambda schedule: changed_values(schedule, {"enabled": enabled}, now)
-    )
+
+    def change(schedule: Schedule) -> dict[str, Any]:
+        fields = changed_values(schedule, changes, now)
+        if keep_next_run and fields.get("enabled"):
+            fields.pop("next_run_at", None)  # the claim's misfire policy takes it from here
+        return fields
+
+    schedule, changed = _write_change(job_id, change)
     if changed:
         announce(schedule, action)
     return schedule

@@ -157,11 +157,47 @@ class Schedule(models.Model):
         default=False,
         help_text=_("Run again an execution whose worker died."),
     )
-    # Where a `tasks` executor sends this schedule's runs (options.check_routing): empty and
+    # Where a `tasks` executor sends this schedule's runs (routing.check_routing): empty and
     # None mean the executor's own queue_name and priority.
     queue = models.CharField(_("queue"), max_length=100, blank=True, default="")
     priority = models.SmallIntegerField(_("priority"), null=True, blank=True)
+    max_runs = models.PositiveIntegerField(
+        _("run limit"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Stop after this many runs have started: it then pauses itself with the reason. "
+            "Empty: no limit."
+        ),
+    )
+    pause_after_failures = models.PositiveIntegerField(
+        _("failures before pausing"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "After this many failed runs in a row it pauses itself, with the reason. Empty: never."
+        ),
+    )
+    # Its failed runs since the last that succeeded (store.controls.record_outcome).
+    failures_in_a_row = models.PositiveIntegerField(_("failures in a row"), default=0)
+    # The scheduled runs started so far (manual runs not counted): raised in the transaction
+    # that starts a run of a schedule with max_runs, and never past it (store.executions).
+    runs_started = models.PositiveIntegerField(_("runs started"), default=0)
     enabled = models.BooleanField(_("enabled"), default=True)
+    # Why a paused schedule is paused (pause_job's reason), and when it resumes by itself
+    # (pause_job's until; the leader's upkeep resumes it, store.schedules.resume_expired).
+    pause_reason = models.CharField(
+        _("pause reason"),
+        max_length=500,
+        blank=True,
+        help_text=_("Why it is paused: shown in the list. Cleared when it resumes."),
+    )
+    paused_until = models.DateTimeField(
+        _("paused until"),
+        null=True,
+        blank=True,
+        help_text=_("It resumes by itself then, from its next occurrence. Empty: until resumed."),
+    )
     last_error = models.TextField(_("last error"), blank=True)
     last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
     next_run_at = models.DateTimeField(_("next run at"), null=True, blank=True)
@@ -188,6 +224,21 @@ class Schedule(models.Model):
             # plain next_run_at index, which their planner walks in order (the paused are few).
             models.Index(
                 fields=["next_run_at"], condition=Q(enabled=True), name="schedules_due_idx"
+            ),
+            # Serves store.schedules.expired_pauses(), which the leader's upkeep runs once per
+            # third of the lease TTL: the few schedules paused until a given time.
+            models.Index(
+                fields=["paused_until"],
+                condition=Q(paused_until__isnull=False),
+                name="schedules_paused_until_idx",
+            ),
+            # Serves store.controls.paused_after_failures(), which the admin's status panel
+            # runs: only the schedules with pause_after_failures (MariaDB/MySQL ignore the
+            # condition and get an index on enabled, whose paused rows are few).
+            models.Index(
+                fields=["enabled"],
+                condition=Q(pause_after_failures__isnull=False),
+                name="schedules_failing_idx",
             ),
         ]
 
@@ -239,6 +290,12 @@ class Execution(models.Model):
     )
     reason = models.CharField(_("reason"), max_length=500, blank=True)
     attempt = models.PositiveIntegerField(_("attempt"), default=1)
+    run_number = models.PositiveIntegerField(
+        _("run number"),
+        null=True,
+        blank=True,
+        help_text=_("Which run of a schedule with a run limit this was (1 for the first)."),
+    )
     executor = models.CharField(_("executor"), max_length=100, blank=True)
     epoch = models.PositiveBigIntegerField(
         _("lease epoch"), null=True, blank=True, help_text=_("The lease epoch it was claimed in.")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Final
+from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_lazy as _
 
@@ -185,7 +186,7 @@ def executor(value: Any) -> str:
 
 MAX_QUEUE = Schedule._meta.get_field("queue").max_length or 100
 # django.tasks' priority range (TASK_MIN_PRIORITY, TASK_MAX_PRIORITY), not imported: the
-# tasks framework is optional. The backend's own check runs too (check_routing).
+# tasks framework is optional. The backend's own check runs too (routing.check_routing).
 MIN_PRIORITY, MAX_PRIORITY = -100, 100
 
 
@@ -209,54 +210,6 @@ def priority(value: Any) -> int | None:
             f"priority must be from {MIN_PRIORITY} to {MAX_PRIORITY}, got {value}", "priority"
         )
     return value
-
-
-def check_routing(executor_name: str, queue_name: str, priority_value: int | None) -> None:
-    """Raise InvalidSchedule (field ``queue`` or ``priority``, with the value) unless the
-    executor `executor_name` can send runs to `queue_name` at `priority_value`: only a
-    ``tasks`` executor routes, and its backend must accept both (its ``QUEUES``, its
-    priority range). Empty and None (the executor's own) always pass."""
-    if not queue_name and priority_value is None:
-        return
-    field, value = ("queue", queue_name) if queue_name else ("priority", priority_value)
-    executors: object = conf.SCHEDULES_EXECUTORS
-    entry = executors.get(executor_name) if isinstance(executors, dict) else None
-    backend_name = entry.get("BACKEND") if isinstance(entry, dict) else None
-    from django_schedules.executors.base import BACKENDS
-
-    if (
-        not isinstance(backend_name, str)
-        or BACKENDS.get(backend_name, backend_name) != BACKENDS["tasks"]
-    ):
-        raise InvalidSchedule(
-            f"{field} {value!r} needs a tasks executor; executor {executor_name!r} is "
-            f"{backend_name!r}, which runs every job in its own way (leave {field} empty)",
-            field,
-        )
-    assert isinstance(entry, dict)  # noqa: S101 - a tasks executor's entry
-    own: dict[str, Any] = entry.get("OPTIONS") or {}
-    backend = str(own.get("backend", "default"))
-    try:
-        from django_schedules import tasks
-    except ImportError as exc:  # no tasks framework: check E013 says so too
-        raise InvalidSchedule(f"{field} {value!r} needs the tasks framework: {exc}", field) from exc
-
-    wanted_queue = queue_name or own.get("queue_name")
-    wanted_priority = priority_value if priority_value is not None else own.get("priority")
-    checks: list[tuple[str, object, Any]] = []
-    if queue_name:
-        checks.append(("queue", queue_name, own.get("priority")))
-    if priority_value is not None:
-        checks.append(("priority", priority_value, wanted_priority))
-    for at_fault, given, with_priority in checks:
-        try:
-            tasks.task_for(backend, wanted_queue, with_priority)
-        except Exception as exc:
-            raise InvalidSchedule(
-                f"{at_fault} {given!r} is refused by tasks backend {backend!r} of executor "
-                f"{executor_name!r}: {exc}",
-                at_fault,
-            ) from exc
 
 
 def misfire_policy(value: Any) -> MisfirePolicy:
@@ -313,6 +266,65 @@ def next_run_time(value: Any, zone: tzinfo) -> datetime | None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(UTC)
+
+
+MAX_PAUSE_REASON = Schedule._meta.get_field("pause_reason").max_length or 500
+
+
+def moment(field: str, value: Any) -> datetime | None:
+    """An aware datetime, a naive one (in the project's TIME_ZONE) or an ISO 8601 string, in
+    UTC; None stays None."""
+    if value is None:
+        return None
+    problem = f"{field} must be a datetime, an ISO 8601 string or None, got {short(value)}"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise InvalidSchedule(problem, field) from exc
+    if not isinstance(value, datetime):
+        raise InvalidSchedule(problem, field)
+    given: datetime = value
+    if given.tzinfo is None or given.utcoffset() is None:
+        given = given.replace(tzinfo=ZoneInfo(conf.TIME_ZONE))
+    return given.astimezone(UTC)
+
+
+def pause_reason(value: Any) -> str:
+    if value is None:
+        return ""
+    return text("pause_reason", value, MAX_PAUSE_REASON, allow_empty=True)
+
+
+def check_pause(enabled: bool, reason: str, until: datetime | None, now: datetime) -> None:
+    """Refuse a pause reason or end on an enabled schedule, and an end not after ``now``."""
+    if enabled and reason:
+        raise InvalidSchedule(
+            f"pause_reason is for a paused schedule (enabled=False), got {short(reason)} "
+            "with enabled=True",
+            "pause_reason",
+        )
+    if enabled and until is not None:
+        raise InvalidSchedule(
+            f"paused_until is for a paused schedule (enabled=False), got "
+            f"{until.isoformat()} with enabled=True",
+            "paused_until",
+        )
+    if until is not None and until <= now:
+        raise InvalidSchedule(
+            f"paused_until must be later than now ({now.isoformat()}), got {until.isoformat()}",
+            "paused_until",
+        )
+
+
+def check_run_limit(enabled: bool, max_runs: int | None, runs_started: int) -> None:
+    """Refuse to enable a schedule whose run limit is reached (it would start nothing)."""
+    if enabled and max_runs is not None and runs_started >= max_runs:
+        raise InvalidSchedule(
+            f"the run limit is reached: max_runs={max_runs}, and {runs_started} runs started; "
+            "raise max_runs, or remove the limit, to let the schedule run again",
+            "max_runs",
+        )
 
 
 # A run's jitter delays its start by up to this much, and by less than the time to the next
@@ -392,6 +404,16 @@ OPTIONS: tuple[Option, ...] = (
     Option("args", None, column="args", definition=True, form=True),
     Option("kwargs", None, column="kwargs", definition=True, form=True),
     Option("enabled", True, lambda value: boolean("enabled", value), column="enabled", form=True),
+    # Why it is paused, and until when (check_pause checks them with ``enabled``). The
+    # operators' state, not the definition: a SCHEDULES_JOBS sync leaves a pause alone.
+    Option("pause_reason", "", pause_reason, column="pause_reason", form=True),
+    Option(
+        "paused_until",
+        None,
+        lambda value: moment("paused_until", value),
+        column="paused_until",
+        form=True,
+    ),
     # How it runs.
     Option(
         "executor",
@@ -457,6 +479,22 @@ OPTIONS: tuple[Option, ...] = (
         help_text=_(
             "How many runs of this job may overlap; 1 never starts a run while one is going."
         ),
+    ),
+    Option(
+        "max_runs",
+        None,
+        lambda value: whole("max_runs", value, minimum=1, allow_none=True),
+        column="max_runs",
+        definition=True,
+        form=True,
+    ),
+    Option(
+        "pause_after_failures",
+        None,
+        lambda value: whole("pause_after_failures", value, minimum=1, allow_none=True),
+        column="pause_after_failures",
+        definition=True,
+        form=True,
     ),
     Option(
         "timeout",

@@ -14,8 +14,10 @@ from django_schedules.exceptions import JobNotRegistered
 from django_schedules.plans import (
     CATCH_UP,
     FAILED,
+    FAILURES_REASON,
     MISSED,
     RUN_ALL,
+    RUN_LIMIT_REASON,
     RUN_ONCE,
     SCHEDULED,
     SKIPPED,
@@ -96,6 +98,28 @@ def _refusal(schedule: DueSchedule) -> str:
         _BINDS.clear()
     _BINDS[key] = (job, refusal)
     return refusal
+
+
+def failure_streak(streak: int, failed: bool, limit: int) -> tuple[int, str]:
+    """A schedule's failed runs in a row after one more run ended (`failed` or not), and the
+    pause reason when the streak reaches `limit` ("" when it does not pause). A run that did
+    not fail ends the streak."""
+    if not failed:
+        return 0, ""
+    streak += 1
+    if streak < limit:
+        return streak, ""
+    return streak, FAILURES_REASON.format(failures=streak, limit=limit)
+
+
+def resume_from(trigger: dict[str, Any], until: datetime) -> datetime | None:
+    """The next run of a schedule whose pause ends at `until`: its first occurrence at or
+    after `until`, in UTC; None when the trigger is exhausted or cannot be read (the schedule
+    then resumes with no next run, as an exhausted one)."""
+    try:
+        return _utc(trigger_from_dict(trigger).get_next_fire_time(None, until))
+    except Exception:
+        return None
 
 
 def plan_schedule(
@@ -186,9 +210,13 @@ def plan_schedule(
                     reason=missed.reason(),
                 )
             )
+    limit = schedule.max_runs
+    left = None if limit is None else limit - schedule.runs_started  # runs it may still start
     for fire, kind in runs:
         if refusal:
             rows.append(NewExecution(fire, kind, FAILED, reason=refusal[:500]))
+        elif left is not None and left <= 0:
+            rows.append(NewExecution(fire, kind, SKIPPED, reason=run_limit_reason(limit)))
         elif live >= schedule.max_instances:
             rows.append(
                 NewExecution(
@@ -200,6 +228,17 @@ def plan_schedule(
             )
         else:
             live += 1
+            left = None if left is None else left - 1
             run_at = fire + trigger.get_jitter(fire)
             rows.append(NewExecution(fire, kind, run_at=run_at.astimezone(UTC)))
-    return SchedulePlan(next_run_at, rows, error=refusal)
+    # At its limit already (the start that reached it paused it, unless max_runs was lowered
+    # since): pause it. Runs claimed past the limit are refused when they start.
+    reached = limit is not None and schedule.runs_started >= limit
+    pause = run_limit_reason(limit) if reached else ""
+    return SchedulePlan(next_run_at, rows, error=refusal, pause_reason=pause)
+
+
+def run_limit_reason(limit: int | None) -> str:
+    """The pause reason of a schedule at its run limit, and the reason of a run refused by it
+    (the store's start writes the same words: store.controls.count_runs)."""
+    return RUN_LIMIT_REASON.format(limit=limit)

@@ -13,6 +13,10 @@ from datetime import datetime
 RUN_ONCE, SKIP, RUN_ALL = "run_once", "skip", "run_all"
 SCHEDULED, CATCH_UP = "scheduled", "catch_up"
 PENDING, FAILED, MISSED, SKIPPED = "pending", "failed", "missed", "skipped"
+# Why a schedule at its max_runs is paused, and why a run past it is skipped.
+RUN_LIMIT_REASON = "run limit reached: max_runs={limit} runs started"
+# Why a schedule with pause_after_failures was paused.
+FAILURES_REASON = "paused after {failures} failed runs in a row (pause_after_failures={limit})"
 
 
 @dataclass(slots=True)
@@ -37,6 +41,8 @@ class DueSchedule:
     next_run_at: datetime | None
     queue: str = ""  # where a tasks executor sends the run (empty: the executor's own)
     priority: int | None = None
+    max_runs: int | None = None
+    runs_started: int = 0
 
 
 @dataclass
@@ -57,6 +63,8 @@ class SchedulePlan:
     next_run_at: datetime | None
     executions: list[NewExecution] = field(default_factory=list)
     error: str = ""
+    # Not empty: the claim pauses the schedule (enabled=False) with this as its pause_reason.
+    pause_reason: str = ""
 
 
 Planner = Callable[[DueSchedule, int], SchedulePlan]

@@ -29,12 +29,12 @@ from functools import partial
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from django.db import connections
+from django.db import DatabaseError, connections
 
-from django_schedules import signals, store
+from django_schedules import planner, signals, store
 from django_schedules.conf import conf
 from django_schedules.exceptions import JobNotRegistered
-from django_schedules.models import Execution, ExecutionStatus
+from django_schedules.models import Execution, ExecutionStatus, Schedule
 from django_schedules.registry import JobContext, get_registered
 
 if TYPE_CHECKING:
@@ -70,6 +70,7 @@ def announce_failed(execution_ids: list[int], using: str) -> None:
     lost)."""
     for execution_id in execution_ids:
         send_signals(using, execution_id, "execution_finished", "execution_failed")
+        count_outcome(execution_id, True, using)  # a query only when its schedule counts
 
 
 def cap(text: str, limit: int | None = None) -> str:
@@ -143,14 +144,19 @@ def run_started(
     send_signals(using, execution_id, "execution_started")
     started = time.monotonic()
 
-    def finish(status: str, attempt: int, **outcome: str) -> bool:
+    def finish(
+        status: str, attempt: int, *, result: str = "", reason: str = "", traceback: str = ""
+    ) -> bool:
         end = store.Finish(
             execution_id,
             attempt,
             status,
             finished_at=datetime.now(UTC),
             duration=timedelta(seconds=time.monotonic() - started),
-            **outcome,
+            result=result,
+            reason=reason,
+            traceback=traceback,
+            pause_after_failures=spec.pause_after_failures,
         )
         if record is not None:
             record(end)
@@ -216,9 +222,35 @@ def run_started(
 
 
 def finished(end: store.Finish, using: str) -> None:
-    """Send the signals of a run whose end was recorded."""
-    failed = ("execution_failed",) if end.status == ExecutionStatus.FAILED else ()
-    send_signals(using, end.execution_id, "execution_finished", *failed)
+    """Send the signals of a run whose end was recorded; count it in its schedule's failures
+    in a row when the schedule has ``pause_after_failures``."""
+    failed = end.status == ExecutionStatus.FAILED
+    names = ("execution_finished", "execution_failed") if failed else ("execution_finished",)
+    send_signals(using, end.execution_id, *names)
+    if end.pause_after_failures is not None:
+        count_outcome(end.execution_id, failed, using)
+
+
+def count_outcome(execution_id: int, failed: bool, using: str) -> None:
+    """Count a run's end in its schedule's failures in a row (``store.record_outcome``, the
+    planner's ``failure_streak`` deciding); when that pauses the schedule, log it and send
+    ``schedule_changed`` with the action ``"paused_after_failures"``. Never raises: the run's
+    own end is recorded already."""
+    try:
+        job_id = store.record_outcome(execution_id, failed, planner.failure_streak, using)
+    except DatabaseError as exc:
+        logger.warning("could not count execution %d's end in its schedule: %s", execution_id, exc)
+        return
+    if job_id is None:
+        return
+    logger.warning("%s paused: too many failed runs in a row", job_id)
+    schedule = store.find_schedule(job_id, using)
+    if schedule is not None:
+        for receiver, response in signals.schedule_changed.send_robust(
+            sender=Schedule, schedule=schedule, job_id=job_id, action="paused_after_failures"
+        ):
+            if isinstance(response, Exception):
+                logger.error("receiver %r of schedule_changed raised %r", receiver, response)
 
 
 def dropped(execution_id: int) -> None:

@@ -36,6 +36,8 @@ NOT_ALLOWED = {
     "replace_existing": "a sync always updates its own schedules",
     "next_run_time": "it would be re-applied at every sync; pause in the admin instead",
     "jobstore": "there is one store, the database",
+    "pause_reason": "a pause is the operators' to give: pause_job or the admin",
+    "paused_until": "a pause is the operators' to give: pause_job or the admin",
 }
 
 

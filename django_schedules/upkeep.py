@@ -19,12 +19,13 @@ from functools import partial
 
 from django.db import DatabaseError
 
-from django_schedules import __version__, runner, store
+from django_schedules import __version__, planner, runner, store
 from django_schedules.clock import Clock
 from django_schedules.conf import conf
 from django_schedules.executors import Executor
 from django_schedules.lease import Lease
-from django_schedules.models import ProcessRole
+from django_schedules.models import ProcessRole, Schedule
+from django_schedules.signals import schedule_changed
 
 # The scheduler's logger, which operators may have configured (docs/operations.md).
 logger = logging.getLogger("django_schedules.scheduler")
@@ -34,6 +35,8 @@ logger = logging.getLogger("django_schedules.scheduler")
 PRUNE_EVERY = 300.0
 PRUNE_BATCH = 1000
 PRUNE_BATCHES = 10
+# Pauses that ended (paused_until), resumed per heartbeat round; the rest wait for the next.
+PAUSE_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,8 @@ class Upkeep:
         if epoch is not None:
             for executor in executors:
                 executor.sweep(epoch)
+        if self.lease.held:
+            self.end_pauses(now)
         if self.lease.held and mono >= self.lost_check_at:
             self.lost_check_at = mono + self.lease_ttl
             self.mark_lost(now)
@@ -125,6 +130,24 @@ class Upkeep:
         if lost:
             logger.warning("%d execution(s) lost: their worker stopped", len(lost))
             runner.announce_failed(lost, self.using)
+
+    def end_pauses(self, now: datetime) -> None:
+        """Resume the schedules whose pause ended (``pause_job(..., until=...)``), each from its
+        first occurrence at or after its end, exactly once (``store.end_pause``), and send
+        ``schedule_changed`` (action ``"resumed"``) for each."""
+        try:
+            for pause in store.expired_pauses(now, PAUSE_BATCH, self.using):
+                next_run_at = planner.resume_from(pause.trigger, pause.paused_until)
+                if not store.end_pause(pause, next_run_at, now, self.using):
+                    continue  # resumed or changed by someone else meanwhile
+                logger.info("%s resumed: its pause ended at %s", pause.job_id, pause.paused_until)
+                schedule = store.find_schedule(pause.job_id, self.using)
+                if schedule is not None:
+                    schedule_changed.send(
+                        sender=Schedule, schedule=schedule, job_id=pause.job_id, action="resumed"
+                    )
+        except DatabaseError as exc:  # never let it stop the firing: tried again next round
+            logger.warning("resuming the schedules whose pause ended failed: %s", exc)
 
     def prune(self) -> None:
         """Delete finished executions older than SCHEDULES_KEEP_EXECUTIONS: a few batches at a

@@ -14,6 +14,7 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -93,6 +94,16 @@ def when(value: datetime | None, now: datetime | None = None) -> str:
     else:
         relative = _("%(time)s ago") % {"time": timesince(value, now)}
     return f"{timezone.localtime(value):%Y-%m-%d %H:%M %Z} ({relative})"
+
+
+def paused_text(schedule: Schedule) -> str:
+    """'paused: <reason> (until <when>)', as much of it as the schedule has."""
+    text = str(_("paused"))
+    if schedule.pause_reason:
+        text += f": {schedule.pause_reason}"
+    if schedule.paused_until is not None:
+        text += " " + str(_("(until %(when)s)") % {"when": when(schedule.paused_until)})
+    return text
 
 
 def planner_estimate(queryset: QuerySet[Any]) -> int | None:
@@ -193,6 +204,17 @@ def scheduler_panel(health: Health) -> dict[str, Any]:
         "overdue": status.overdue,
         "last_seen": ago(health.age(status.last_seen)),
     }
+
+
+def failing_panel(count: int, first: list[tuple[int, str]]) -> dict[str, Any] | None:
+    """The status panel's line of schedules paused after too many failed runs in a row."""
+    if not count:
+        return None
+    links = [
+        (reverse("admin:django_schedules_schedule_change", args=[pk]), job_id)
+        for pk, job_id in first
+    ]
+    return {"count": count, "links": links, "more": count - len(links)}
 
 
 def preview(trigger: BaseTrigger, count: int, now: datetime | None = None) -> dict[str, Any]:

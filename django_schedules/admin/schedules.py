@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from django_schedules import api, store
-from django_schedules.exceptions import ScheduleNotFound, SchedulesError
+from django_schedules.exceptions import ScheduleNotFound
 from django_schedules.forms import (
     CRON_PRESETS,
     KIND_FORMS,
@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # django-stubs' generics; at run time these take no parameter
     _ScheduleAdmin = admin.ModelAdmin[Schedule]
 else:
     _ScheduleAdmin = admin.ModelAdmin
+from django_schedules.admin.actions import ScheduleActions
 from django_schedules.admin.display import (
     PREVIEW_COUNT,
     RECENT_EXECUTIONS,
@@ -52,7 +53,9 @@ from django_schedules.admin.display import (
     describe_stored,
     dotted,
     duration_text,
+    failing_panel,
     moment,
+    paused_text,
     preview,
     scheduler_panel,
     status_badge,
@@ -127,7 +130,7 @@ class SourceFilter(admin.SimpleListFilter):
 
 
 @admin.register(Schedule)
-class ScheduleAdmin(_ScheduleAdmin):
+class ScheduleAdmin(ScheduleActions):
     form = ScheduleForm
     Media = SchedulesMedia
     list_display = (
@@ -150,6 +153,16 @@ class ScheduleAdmin(_ScheduleAdmin):
     change_form_template = "admin/django_schedules/schedule/change_form.html"
     change_list_template = "admin/django_schedules/schedule/change_list.html"
 
+    what_fields = (
+        "job_id",
+        "name",
+        "func",
+        "args",
+        "kwargs",
+        "enabled",
+        "pause_reason",
+        "paused_until",
+    )
     timing_fields = (
         "trigger_kind",
         "timezone",
@@ -176,6 +189,8 @@ class ScheduleAdmin(_ScheduleAdmin):
         "misfire_policy",
         "misfire_grace_time",
         "max_instances",
+        "max_runs",
+        "pause_after_failures",
         "timeout",
         ("max_retries", "retry_delay"),
         "rerun_lost",
@@ -199,7 +214,11 @@ class ScheduleAdmin(_ScheduleAdmin):
         )
 
     def get_fieldsets(self, request: HttpRequest, obj: Schedule | None = None) -> Any:
-        what = (None, {"fields": ["job_id", "name", "func", "args", "kwargs", "enabled"]})
+        what_fields = list(self.what_fields)
+        if not self.has_change_permission(request, obj) and (obj is None or obj.enabled):
+            # A viewer sees a pause's reason and end only when there is a pause.
+            what_fields = [f for f in what_fields if f not in ("pause_reason", "paused_until")]
+        what = (None, {"fields": what_fields})
         failures = (
             _("When things go wrong"),
             {
@@ -226,7 +245,15 @@ class ScheduleAdmin(_ScheduleAdmin):
             )
         status = (
             _("Status"),
-            {"fields": ["source_label", "next_run", "last_error", "recent_executions"]},
+            {
+                "fields": [
+                    "source_label",
+                    "next_run",
+                    "runs_started",
+                    "last_error",
+                    "recent_executions",
+                ]
+            },
         )
         return [what, timing, failures] + ([status] if obj is not None else [])
 
@@ -234,6 +261,7 @@ class ScheduleAdmin(_ScheduleAdmin):
         return [
             "source_label",
             "next_run",
+            "runs_started",
             "last_error",
             "recent_executions",
             "description",
@@ -266,7 +294,7 @@ class ScheduleAdmin(_ScheduleAdmin):
     ) -> Any:
         if obj is not None and not self.timing_editable(request, obj):
             # Only the fields shown: the timing is text on this page.
-            kwargs["fields"] = ["job_id", "name", "func", "args", "kwargs", "enabled"]
+            kwargs["fields"] = list(self.what_fields)
             kwargs["fields"] += [f for f in self.failure_fields if isinstance(f, str)]
             kwargs["fields"] += ["max_retries", "retry_delay", "executor", "queue", "priority"]
         return super().get_form(request, obj, change, **kwargs)
@@ -301,8 +329,9 @@ class ScheduleAdmin(_ScheduleAdmin):
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         panels = [scheduler_panel(check_health(group)) for group in store.scheduler_groups()]
+        failing = failing_panel(*store.paused_after_failures(5, store.database_alias()))
         return super().changelist_view(
-            request, {**(extra_context or {}), "scheduler_panels": panels}
+            request, {**(extra_context or {}), "scheduler_panels": panels, "failing": failing}
         )
 
     # -- saving -----------------------------------------------------------------------------
@@ -391,7 +420,7 @@ class ScheduleAdmin(_ScheduleAdmin):
     @admin.display(description=_("next run"), ordering="next_run_at")
     def next_run(self, obj: Schedule) -> str:
         if not obj.enabled:
-            return str(_("paused"))
+            return paused_text(obj)
         if obj.next_run_at is None:
             return str(_("finished"))
         return when(obj.next_run_at)
@@ -458,51 +487,6 @@ class ScheduleAdmin(_ScheduleAdmin):
             body,
             all_url,
             _("All executions of this schedule"),
-        )
-
-    # -- actions ------------------------------------------------------------------------------
-
-    def has_run_permission(self, request: HttpRequest, obj: Schedule | None = None) -> bool:
-        user: Any = request.user
-        return bool(
-            self.has_change_permission(request, obj)
-            and user.has_perm("django_schedules.run_schedule")
-        )
-
-    @admin.action(description=_("Pause selected schedules"), permissions=["change"])
-    def pause_schedules(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
-        paused = [api.pause_job(s.job_id) for s in queryset if s.enabled]
-        count = len(paused)
-        self.message_user(request, _("Paused %(count)d schedule(s).") % {"count": count})
-
-    @admin.action(description=_("Resume selected schedules"), permissions=["change"])
-    def resume_schedules(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
-        resumed = [api.resume_job(s.job_id) for s in queryset if not s.enabled]
-        count = len(resumed)
-        self.message_user(request, _("Resumed %(count)d schedule(s).") % {"count": count})
-
-    @admin.action(description=_("Run selected schedules now"), permissions=["run"])
-    def run_schedules_now(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
-        for schedule in queryset:
-            self._run_now(request, schedule)
-
-    def _run_now(self, request: HttpRequest, schedule: Schedule) -> None:
-        try:
-            execution = api.run_job_now(schedule.job_id)
-        except SchedulesError as exc:
-            self.message_user(
-                request, _("%(name)s: %(error)s") % {"name": schedule, "error": exc}, messages.ERROR
-            )
-            return
-        url = reverse("admin:django_schedules_execution_change", args=[execution.pk])
-        self.message_user(
-            request,
-            format_html(
-                '{} <a href="{}">{}</a>',
-                _("%(name)s will run now.") % {"name": schedule},
-                url,
-                _("See its execution."),
-            ),
         )
 
     # -- extra views: preview, and the change page's buttons ----------------------------------

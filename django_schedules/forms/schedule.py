@@ -27,6 +27,7 @@ from django_schedules.options import (
     FORM_HELP_TEXTS,
     FORM_SETTINGS,
     OPTIONS,
+    check_run_limit,
     jitter_bound,
 )
 from django_schedules.registry import get_registered, registered_jobs
@@ -40,6 +41,7 @@ else:
 
 # The settings the admin hands to the API by the same name (see check_like_the_api).
 API_OPTIONS = FORM_SETTINGS
+PAUSE_FIELDS = ("pause_reason", "paused_until")
 # How many fire times the "will it ever fire" check looks at.
 LOOK_AHEAD = 10
 
@@ -88,6 +90,12 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
                 initial="default",
                 help_text=FORM_HELP_TEXTS["executor"],
             )
+        until = self.fields.get("paused_until")
+        if until is not None and isinstance(until.widget, forms.MultiWidget):
+            # Two inputs under one label: each says which half of the field it is.
+            day, clock = until.widget.widgets
+            day.attrs["aria-label"] = _("%(label)s: date") % {"label": until.label}
+            clock.attrs["aria-label"] = _("%(label)s: time") % {"label": until.label}
         # What the page showed, also when bound: changed_data compares the POST with it.
         self.initial.setdefault("timezone", conf.TIME_ZONE)
         if self.instance.pk and self.instance.trigger:
@@ -166,6 +174,13 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
             if bind_error:
                 field = "args" if "positional" in bind_error else "kwargs"
                 self.add_error(field, bind_error)
+        if cleaned.get("enabled", True):  # enabled means not paused: no reason, no end
+            cleaned.update({name: BY_NAME[name].default for name in PAUSE_FIELDS})
+            if self.instance.pk and not self.instance.enabled and "max_runs" not in self.errors:
+                try:  # resuming: refused at the run limit, as resume_job refuses it
+                    check_run_limit(True, cleaned.get("max_runs"), self.instance.runs_started)
+                except SchedulesError as exc:
+                    self.add_error("max_runs", option_message(exc, "max_runs"))
         self.check_like_the_api(cleaned)
         if self.timing_editable and not self.timing_field_errors(cleaned):
             self.clean_timing(cleaned)
@@ -251,6 +266,7 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
                 args=cleaned.get("args"),
                 kwargs=cleaned.get("kwargs"),
                 id=cleaned.get("job_id") or self.instance.job_id,
+                enabled=cleaned.get("enabled", True),  # pause_reason and paused_until need it
                 **options,
             )
         except SchedulesError as exc:

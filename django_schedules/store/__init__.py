@@ -15,6 +15,13 @@ from django_schedules.store.claim import (
     claim_transaction,
     due_queryset,
 )
+from django_schedules.store.controls import (
+    ExpiredPause,
+    end_pause,
+    expired_pauses,
+    paused_after_failures,
+    record_outcome,
+)
 from django_schedules.store.executions import (
     Finish,
     RunSpec,
@@ -100,6 +107,7 @@ __all__ = [
     "ClaimTransaction",
     "Claimed",
     "DueSchedule",
+    "ExpiredPause",
     "Finish",
     "GroupStatus",
     "NewExecution",
@@ -125,7 +133,9 @@ __all__ = [
     "delete_schedule",
     "due_queryset",
     "earliest_run_query",
+    "end_pause",
     "expire_processes",
+    "expired_pauses",
     "fail_unstarted",
     "fence",
     "find_schedule",
@@ -143,8 +153,10 @@ __all__ = [
     "mark_lost",
     "next_attempt",
     "notify_change",
+    "paused_after_failures",
     "probe",
     "prune_executions",
+    "record_outcome",
     "release_lease",
     "renew_lease",
     "report_process",

@@ -24,6 +24,7 @@ from django.db.models import Count, TextField
 from django.db.models.functions import Cast
 
 from django_schedules.models import ExecutionStatus, Schedule
+from django_schedules.store.controls import pause_at_limit
 from django_schedules.store.dialects import NewRow, dialect_for
 from django_schedules.store.lease import fence
 from django_schedules.store.rows import (
@@ -52,6 +53,8 @@ _DUE_COLUMNS = (
     "next_run_at",
     "queue",
     "priority",
+    "max_runs",
+    "runs_started",
 )
 
 
@@ -116,6 +119,9 @@ class ClaimTransaction:
             return [], []
         dialect = dialect_for(self.using)
         won = dialect.advance(rows, plans, now, self.using)
+        at_limit = {pk: plans[pk].pause_reason for pk in won if plans[pk].pause_reason}
+        if at_limit:  # rare: only a schedule found at its max_runs
+            pause_at_limit(at_limit, self.using)
         by_pk = {r.pk: r for r in rows if r.pk in won}
         inserts = [
             _new_row(by_pk[pk], e, self.epoch, now) for pk in by_pk for e in plans[pk].executions

@@ -15,6 +15,7 @@ from django.db.models import F
 
 from django_schedules.dbclock import DbNow
 from django_schedules.models import Execution, ExecutionStatus
+from django_schedules.store.controls import COUNTED_KINDS, LimitedStart, count_runs
 from django_schedules.store.dialects import dialect_for
 from django_schedules.store.rows import Claimed
 from django_schedules.store.transactions import executions, logger, retrying, write_transaction
@@ -76,6 +77,7 @@ class RunSpec:
     retry_delay: float
     timeout: float | None = None  # seconds; the schedule's, read when the run starts
     misfire_grace_time: int | None = None  # seconds; the schedule's (None: no limit)
+    pause_after_failures: int | None = None  # the schedule's: its end is counted when set
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,11 @@ _SPEC_COLUMNS = (
     "schedule__retry_delay",
     "schedule__timeout",
     "schedule__misfire_grace_time",
+    # A schedule's run limit: counted, or the run refused, in the same transaction.
+    "schedule__max_runs",
+    "run_number",
+    "kind",
+    "schedule__pause_after_failures",
 )
 
 
@@ -128,7 +135,16 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
             dialect.start(pairs, epoch, worker, using)
         wanted = {pk: s.started_at for pk, s in first.items()}
         found = table.running().filter(pk__in=list(wanted), worker=worker)
-        rows = list(found.values_list(*_SPEC_COLUMNS))
+        rows = [row for row in found.values_list(*_SPEC_COLUMNS) if row[1] == wanted[row[0]]]
+        column = {name: i for i, name in enumerate(_SPEC_COLUMNS)}
+        limited = [
+            LimitedStart(row[0], row[2], row[column["schedule__max_runs"]], row[1])
+            for row in rows
+            if row[column["schedule__max_runs"]] is not None
+            and row[column["run_number"]] is None
+            and row[column["kind"]] in COUNTED_KINDS
+        ]
+        refused = count_runs(limited, using) if limited else set()
     return {
         pk: RunSpec(
             execution_id=pk,
@@ -143,6 +159,7 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
             retry_delay=retry_delay or 0.0,
             timeout=timeout,
             misfire_grace_time=grace,
+            pause_after_failures=pause_after_failures,
         )
         for (
             pk,
@@ -157,8 +174,12 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
             retry_delay,
             timeout,
             grace,
+            _max_runs,
+            _run_number,
+            _kind,
+            pause_after_failures,
         ) in rows
-        if started_at == wanted[pk]
+        if pk not in refused
     }
 
 
@@ -208,6 +229,8 @@ class Finish:
     result: str = ""
     reason: str = ""
     traceback: str = ""
+    # Not written: the run's schedule counts failures in a row (runner.finished counts it).
+    pause_after_failures: int | None = None
 
 
 @retrying(transient=True)

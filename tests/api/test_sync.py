@@ -87,6 +87,15 @@ def test_a_schedule_paused_by_staff_stays_paused() -> None:
     assert not Schedule.objects.get(job_id="digest").enabled
 
 
+def test_a_sync_keeps_a_pause_s_reason_and_end() -> None:
+    sync_schedules({"digest": DIGEST})
+    until = datetime.now(UTC) + timedelta(days=1)
+    pause_job("digest", reason="audit", until=until)
+    sync_schedules({"digest": {**DIGEST, "hour": 7}})  # a changed definition is applied
+    row = Schedule.objects.get(job_id="digest")
+    assert (row.enabled, row.pause_reason, row.paused_until) == (False, "audit", until)
+
+
 def test_one_bad_entry_writes_nothing(unchanged_db) -> None:
     with pytest.raises(InvalidSchedule, match=r"SCHEDULES_JOBS\['bad'\]: .*'nope' is not regis"):
         sync_schedules({"digest": DIGEST, "bad": {"func": "nope", "trigger": "cron"}})
@@ -108,6 +117,8 @@ def test_a_dry_run_writes_nothing(unchanged_db) -> None:
         ({"digest": {"trigger": "cron"}}, "'func' is required"),
         ({"digest": {**DIGEST, "id": "x"}}, "'id' may not be given"),
         ({"digest": {**DIGEST, "next_run_time": None}}, "'next_run_time' may not be given"),
+        ({"digest": {**DIGEST, "pause_reason": "x"}}, "'pause_reason' may not be given"),
+        ({"digest": {**DIGEST, "paused_until": None}}, "'paused_until' may not be given"),
         ({"digest": {**DIGEST, "hour": 24}}, "hour"),
         ({"digest": {**DIGEST, "colour": "red"}}, "colour"),
         ({"digest": {**DIGEST, "args": [1]}}, "too many positional arguments"),

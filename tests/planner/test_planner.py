@@ -297,3 +297,39 @@ def test_run_at_is_the_fire_time_plus_the_triggers_jitter(jitter: float | None) 
         assert timedelta(0) <= offset < timedelta(seconds=jitter or 0.001)
         offsets.append(offset)
     assert (len(set(offsets)) > 1) == (jitter is not None)  # spread, not one fixed delay
+
+
+@pytest.mark.parametrize(
+    ("max_runs", "runs_started", "expected", "paused"),
+    [
+        # One occurrence due now (run_once coalesces the five missed into one catch-up).
+        (None, 0, PENDING, ""),
+        (3, 0, PENDING, ""),
+        (3, 2, PENDING, ""),  # the last run it may start
+        # At its limit: nothing starts, and the claim pauses it with the reason.
+        (3, 3, SKIPPED, "run limit reached: max_runs=3 runs started"),
+        # Lowered below what it already ran.
+        (1, 4, SKIPPED, "run limit reached: max_runs=1 runs started"),
+    ],
+)
+def test_the_run_limit_plans_no_run_past_it(
+    max_runs: int | None, runs_started: int, expected: str, paused: str
+) -> None:
+    schedule = due(policy=plans.RUN_ONCE)
+    schedule.max_runs, schedule.runs_started = max_runs, runs_started
+    plan = plan_schedule(schedule, 0, now=NOW, horizon=HORIZON, max_catch_up=100)
+    (run,) = [e for e in plan.executions if e.status != MISSED]
+    assert run.status == expected
+    assert plan.pause_reason == paused
+    if paused:
+        assert run.reason == paused
+
+
+def test_the_run_limit_caps_a_catch_up_of_several_runs() -> None:
+    # run_all with no grace limit: six due (five missed, one on time), two runs left: the
+    # oldest two run, the other four are skipped.
+    schedule = due(grace=None, policy=plans.RUN_ALL)
+    schedule.max_runs, schedule.runs_started = 5, 3
+    plan = plan_schedule(schedule, 0, now=NOW, horizon=HORIZON, max_catch_up=100)
+    assert [e.status for e in plan.executions] == [PENDING] * 2 + [SKIPPED] * 4
+    assert plan.pause_reason == ""  # the start of the fifth run pauses it

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('django_schedules', '0003_execution_call'),
+        ('django_schedules', '0004_operator_controls'),
     ]
 
     operations = [

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from django_schedules import api, triggers
+from django_schedules import api, store, triggers
 from django_schedules.conf import conf
 from django_schedules.exceptions import (
     InvalidSchedule,
@@ -94,6 +94,7 @@ class BaseScheduler:
         self.jobstores = config.jobstore_aliases(jobstores)
         self._logger = options.pop("logger", None) or logger
         self._engine_options = {k: v for k, v in options.items() if k in ENGINE_OPTIONS}
+        self.group = config.group_name(self._engine_options.setdefault("group", "default"))
         self._state = STATE_STOPPED
         self._lock = threading.RLock()
         self._listeners = Listeners()
@@ -196,6 +197,14 @@ class BaseScheduler:
         ``next_run_time`` may be a date, a datetime or an ISO string, a naive one read in the
         scheduler's ``timezone``."""
         self._check_jobstore(jobstore)
+        if "group" in trigger_args:
+            raise SchedulerConfigError(
+                f"add_job files the schedule under this scheduler's group ({self.group!r}), "
+                f"got group={trigger_args['group']!r}: give group= to the scheduler's "
+                "constructor, or call django_schedules.add_job",
+                "group",
+                value=trigger_args["group"],
+            )
         job = self._registered(func)
         given = {
             "misfire_grace_time": misfire_grace_time,
@@ -215,6 +224,7 @@ class BaseScheduler:
             next_run_time=next_run_time,
             executor=self._executor(executor, job),
             replace_existing=replace_existing,
+            group=self.group,
             **defaults,
             **self._zoned(trigger, trigger_args),
         )
@@ -304,28 +314,38 @@ class BaseScheduler:
     def remove_all_jobs(
         self, jobstore: str | None = None, *, include_admin: bool = False
     ) -> list[str]:
-        """Remove the schedules made in code (``add_job``, ``scheduled_job``); with
-        ``include_admin``, those made in the admin too. Schedules declared in
-        ``SCHEDULES_JOBS`` stay (``syncschedules`` owns them). Return the removed job ids, and
-        log them with what was kept."""
+        """Remove the schedules this scheduler's group made in code (``add_job``,
+        ``scheduled_job`` on an object of the group); with ``include_admin``, those made in
+        the admin too. Never those of another group, of the module functions (no group) or
+        of ``SCHEDULES_JOBS`` (``syncschedules`` owns them). Return the removed job ids, and
+        log them with what was kept and why."""
         self._check_jobstore(jobstore)
-        sources = {ScheduleSource.CODE, *([ScheduleSource.ADMIN] if include_admin else [])}
+        if not isinstance(include_admin, bool):
+            raise SchedulerConfigError(
+                f"include_admin must be True or False, got {include_admin!r}",
+                "include_admin",
+                value=include_admin,
+            )
         removed: list[str] = []
         kept: dict[str, int] = {}
-        for schedule in api.get_jobs():
-            if schedule.source not in sources:
-                kept[schedule.source] = kept.get(schedule.source, 0) + 1
+        for job_id, source, group in store.schedule_owners():
+            ours = source == ScheduleSource.CODE and group == self.group
+            if not (ours or (include_admin and source == ScheduleSource.ADMIN)):
+                why = _owner(source, group)
+                kept[why] = kept.get(why, 0) + 1
                 continue
             try:
-                api.remove_job(schedule.job_id)
+                api.remove_job(job_id)
             except ScheduleNotFound:
                 continue  # removed meanwhile (another copy, the admin)
-            removed.append(schedule.job_id)
+            removed.append(job_id)
         self._logger.info(
-            "remove_all_jobs removed %d schedule(s)%s%s",
+            "remove_all_jobs (group %r%s) removed %d schedule(s)%s%s",
+            self.group,
+            ", admin's too" if include_admin else "",
             len(removed),
             f": {', '.join(removed)}" if removed else "",
-            "".join(f"; kept {n} from {source}" for source, n in sorted(kept.items())),
+            "".join(f"; kept {n} {why}" for why, n in sorted(kept.items())),
         )
         self._dispatch(SchedulerEvent(EVENT_ALL_JOBS_REMOVED, alias=jobstore))
         return removed
@@ -448,3 +468,10 @@ class BaseScheduler:
         if cls is not None and cls.zoned and args.get("timezone") is None:
             args["timezone"] = self.timezone
         return args
+
+
+def _owner(source: str, group: str) -> str:
+    """Who made a schedule that ``remove_all_jobs`` keeps, for its log line."""
+    if source != ScheduleSource.CODE:
+        return f"from {source}"
+    return f"of group {group!r}" if group else "made by the module functions (no group)"

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django_schedules.conf import conf
 from django_schedules.exceptions import SchedulerConfigError
+from django_schedules.models import GROUP_RE, GROUP_RULE
 
 # APScheduler's job defaults that have a counterpart here (add_job's keywords).
 JOB_DEFAULTS = ("misfire_grace_time", "coalesce", "max_instances")
@@ -62,6 +63,14 @@ def zone_name(value: Any) -> str:
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise SchedulerConfigError(problem, "timezone", value=value) from exc
     return key
+
+
+def group_name(value: Any) -> str:
+    """The engine's ``group``: the lease the object competes for, and the group its
+    ``add_job`` files schedules under (``remove_all_jobs`` removes that group's own)."""
+    if isinstance(value, str) and GROUP_RE.fullmatch(value):
+        return value
+    raise SchedulerConfigError(f"group must be {GROUP_RULE}, got {value!r}", "group", value=value)
 
 
 def job_defaults(value: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -282,11 +282,25 @@ class BaseScheduler:
         return api.get_jobs()
 
     def modify_job(self, job_id: str, jobstore: str | None = None, **changes: Any) -> Schedule:
+        """``api.modify_job`` with this object's executor aliases. A new ``executor`` or
+        ``func`` is checked against the script-job rule, as ``add_job`` checks it: a job
+        defined in a script (``__main__``) runs only on an in-process executor (``"default"``
+        then means the thread pool), and another is refused, writing nothing."""
         self._check_jobstore(jobstore)
-        if "executor" in changes:
-            changes["executor"] = self.executor_aliases.get(
-                changes["executor"], changes["executor"]
+        executor = changes.get("executor")
+        current = api.get_job(job_id) if {"executor", "func"} & set(changes) else None
+        # None: no such schedule or callable; api.modify_job refuses it, naming which.
+        job = None if current is None else _lookup(changes.get("func", current.func))
+        if "executor" in changes and isinstance(executor, str):
+            changes["executor"] = (
+                self.executor_aliases.get(executor, executor)
+                if job is None
+                else self._executor(executor, job)
             )
+        elif job is not None and current is not None:  # a new func, on the executor it has
+            name = self._executor(current.executor, job, alias=False)
+            if name != current.executor:
+                changes["executor"] = name
         return api.modify_job(job_id, **changes)
 
     def reschedule_job(
@@ -440,10 +454,11 @@ class BaseScheduler:
                 f"line above `def {qualname.rsplit('.', 1)[-1]}`"
             ) from exc
 
-    def _executor(self, executor: str, job: RegisteredJob) -> str:
-        """The SCHEDULES_EXECUTORS name for ``executor`` (an alias of this object or a name);
-        a job defined in a script runs on an in-process executor or is refused."""
-        name = self.executor_aliases.get(executor, executor)
+    def _executor(self, executor: str, job: RegisteredJob, *, alias: bool = True) -> str:
+        """The SCHEDULES_EXECUTORS name for ``executor`` (an alias of this object, or with
+        ``alias=False`` a name as stored); a job defined in a script runs on an in-process
+        executor (``"default"`` then means the first thread pool) or is refused."""
+        name = self.executor_aliases.get(executor, executor) if alias else executor
         if not job.name.startswith("__main__."):
             return name
         if config.backend_kind(name) in config.IN_PROCESS:
@@ -453,7 +468,9 @@ class BaseScheduler:
             return local[0]  # a script's job defaults to the thread pool
         raise InvalidSchedule(
             f"{job.name!r} is defined in a script (__main__), so it can run only in this "
-            f"process, and executor {name!r} runs jobs elsewhere: give a thread pool executor, "
+            f"process, and executor {executor!r}"
+            f"{f' ({name!r} in SCHEDULES_EXECUTORS)' if name != executor else ''} runs jobs "
+            "elsewhere: give a thread pool executor, "
             f'or register the function with @job(name="...") in an importable module',
             "executor",
             value=executor,
@@ -468,6 +485,14 @@ class BaseScheduler:
         if cls is not None and cls.zoned and args.get("timezone") is None:
             args["timezone"] = self.timezone
         return args
+
+
+def _lookup(func: Any) -> RegisteredJob | None:
+    """The registry entry of ``func``; None when it has none (api.modify_job refuses it)."""
+    try:
+        return lookup(func)
+    except JobNotRegistered:
+        return None
 
 
 def _owner(source: str, group: str) -> str:

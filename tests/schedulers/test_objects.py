@@ -224,6 +224,40 @@ def test_a_scripts_job_goes_to_the_thread_pool_and_is_refused_elsewhere(script_j
         scheduler.add_job(script_job, "interval", seconds=5, executor="pool")
 
 
+@override_settings(SCHEDULES_EXECUTORS={**POOLS, "threads": {"BACKEND": "threadpool"}})
+def test_modify_job_refuses_to_move_a_scripts_job_off_this_process(script_job) -> None:
+    scheduler = BlockingScheduler(executors={"processpool": {"type": "processpool"}})
+    scheduler.add_job(script_job, "interval", seconds=5, id="s", executor="threads")
+    for executor, named in (("pool", "'pool'"), ("processpool", "'processpool'")):
+        with pytest.raises(InvalidSchedule, match=r'@job\(name="..."\) in an importable') as caught:
+            scheduler.modify_job("s", executor=executor)
+        assert caught.value.field == "executor" and named in str(caught.value)
+    assert Schedule.objects.get(job_id="s").executor == "threads"  # nothing written
+    assert scheduler.modify_job("s", executor="default").executor == "default"  # a thread pool
+    assert scheduler.modify_job("s", executor="threads").executor == "threads"
+
+
+@override_settings(
+    SCHEDULES_EXECUTORS={
+        **POOLS,
+        "default": {"BACKEND": "processpool"},
+        "threads": {"BACKEND": "threadpool"},
+    }
+)
+def test_modify_job_checks_a_new_func_against_the_executor_it_keeps(script_job) -> None:
+    scheduler = BlockingScheduler()
+    scheduler.add_job(jobs.where, "interval", seconds=5, id="on-pool", executor="pool")
+    with pytest.raises(InvalidSchedule, match=r"executor 'pool' runs jobs elsewhere.*@job\(name="):
+        scheduler.modify_job("on-pool", func=script_job)
+    assert Schedule.objects.get(job_id="on-pool").func == "objects.where"
+    # On "default" (a process pool here) it goes to the thread pool, as add_job sends it.
+    scheduler.add_job(jobs.where, "interval", seconds=5, id="on-default")
+    moved = scheduler.modify_job("on-default", func=script_job)
+    assert (moved.func.startswith("__main__."), moved.executor) == (True, "threads")
+    # A job that is not a script's moves freely.
+    assert scheduler.modify_job("on-pool", executor="default").executor == "default"
+
+
 def test_another_process_refuses_a_scripts_job_naming_the_fix() -> None:
     with pytest.raises(JobNotRegistered, match=r"registered in a script \(__main__\).*@job\(name="):
         api.add_job("__main__.gone", "interval", seconds=5)

@@ -31,7 +31,9 @@ from django_schedules.schedulers import config
 from django_schedules.schedulers.events import (
     EVENT_ALL,
     EVENT_ALL_JOBS_REMOVED,
+    EVENT_EXECUTOR_ADDED,
     EVENT_JOB_SUBMITTED,
+    EVENT_JOBSTORE_ADDED,
     EVENT_SCHEDULER_PAUSED,
     EVENT_SCHEDULER_RESUMED,
     EVENT_SCHEDULER_SHUTDOWN,
@@ -71,16 +73,41 @@ class BaseScheduler:
     ``shutdown_grace``: the engine's (docs/scheduler.md).
     """
 
-    def __init__(
-        self,
-        *,
-        timezone: Any = None,
-        job_defaults: Mapping[str, Any] | None = None,
-        executors: Mapping[str, Any] | None = None,
-        jobstores: Mapping[str, Any] | None = None,
-        **options: Any,
+    def __init__(self, gconfig: Mapping[str, Any] | None = None, **options: Any) -> None:
+        self._state = STATE_STOPPED
+        self._lock = threading.RLock()
+        self._listeners = Listeners()
+        self._apply(gconfig, "apscheduler.", options)
+
+    def configure(
+        self, gconfig: Mapping[str, Any] | None = None, prefix: str = "apscheduler.", **options: Any
     ) -> None:
-        unknown = sorted(set(options) - set(ENGINE_OPTIONS) - {"logger"})
+        """APScheduler 3's ``configure``: set the constructor's options anew (those left out
+        take their defaults, as in APScheduler), from ``gconfig``'s keys that start with
+        ``prefix`` (``"apscheduler.job_defaults.coalesce": "false"``, dotted keys nest) and
+        from ``options``, which win. Each is checked as the constructor checks it, and
+        nothing changes when one is refused. Only while stopped: SchedulerAlreadyRunningError
+        otherwise."""
+        with self._lock:
+            if self._state != STATE_STOPPED:
+                raise SchedulerAlreadyRunningError(
+                    f"the {type(self).__name__} is running: configure() only while stopped "
+                    "(shut it down first)"
+                )
+            own = [name for name in self._own_options().split(", ") if name in options]
+            if own:
+                raise SchedulerConfigError(
+                    f"configure() does not take {', '.join(own)}: give it to "
+                    f"{type(self).__name__}() when you construct it",
+                    own[0],
+                )
+            self._apply(gconfig, prefix, options)
+
+    def _apply(self, gconfig: Mapping[str, Any] | None, prefix: str, given: Any) -> None:
+        """Check every option, then set them all and build the loop: nothing half-set."""
+        options = {**config.from_gconfig(gconfig, prefix), **given}
+        taken = {"timezone", "job_defaults", "executors", "jobstores", "logger", *ENGINE_OPTIONS}
+        unknown = sorted(set(options) - taken)
         if unknown:
             raise SchedulerConfigError(
                 f"{type(self).__name__}() does not take {', '.join(unknown)}; it takes "
@@ -88,16 +115,49 @@ class BaseScheduler:
                 f"{', '.join(ENGINE_OPTIONS)}{self._own_options()}",
                 unknown[0],
             )
-        self.timezone = config.zone_name(timezone)
-        self.job_defaults = config.job_defaults(job_defaults)
-        self.executor_aliases = config.executor_map(executors)
-        self.jobstores = config.jobstore_aliases(jobstores)
-        self._logger = options.pop("logger", None) or logger
-        self._engine_options = {k: v for k, v in options.items() if k in ENGINE_OPTIONS}
-        self.group = config.group_name(self._engine_options.setdefault("group", "default"))
-        self._state = STATE_STOPPED
-        self._lock = threading.RLock()
-        self._listeners = Listeners()
+        timezone = config.zone_name(options.get("timezone"))
+        job_defaults = config.job_defaults(options.get("job_defaults"))
+        executor_aliases = config.executor_map(options.get("executors"))
+        jobstores = config.jobstore_aliases(options.get("jobstores"))
+        engine_options = {k: v for k, v in options.items() if k in ENGINE_OPTIONS}
+        group = config.group_name(engine_options.setdefault("group", "default"))
+        self.timezone, self.job_defaults = timezone, job_defaults
+        self.executor_aliases, self.jobstores = executor_aliases, jobstores
+        self.group, self._engine_options = group, engine_options
+        self._logger = options.get("logger") or logger
+        self._build_engine()
+
+    def add_executor(self, executor: Any, alias: str = "default", **executor_opts: Any) -> None:
+        """APScheduler 3's ``add_executor``: ``alias`` now names ``executor`` (a
+        SCHEDULES_EXECUTORS name, an APScheduler kind such as ``"processpool"``, or one of its
+        executor objects), mapped as the constructor's ``executors`` are. Pool sizes are set
+        in SCHEDULES_EXECUTORS, so ``executor_opts`` are refused; so is an alias in use."""
+        with self._lock:
+            if alias in self.executor_aliases:
+                raise SchedulerConfigError(
+                    f"this scheduler already has an executor by the alias of {alias!r}",
+                    "alias",
+                    value=alias,
+                )
+            where = f"add_executor(..., alias={alias!r})"
+            mapped = config.add_executor(executor, alias, executor_opts, where)
+            self.executor_aliases = {**self.executor_aliases, alias: mapped}
+        self._dispatch(SchedulerEvent(EVENT_EXECUTOR_ADDED, alias=alias))
+
+    def add_jobstore(self, jobstore: Any, alias: str = "default", **jobstore_opts: Any) -> None:
+        """APScheduler 3's ``add_jobstore``: only the database (``"database"``), whose jobs
+        are the Schedule table; any other job store, and any option, is refused by name."""
+        with self._lock:
+            if alias in self.jobstores and alias != "default":
+                raise SchedulerConfigError(
+                    f"this scheduler already has a job store by the alias of {alias!r}",
+                    "alias",
+                    value=alias,
+                )
+            where = f"add_jobstore(..., alias={alias!r})"
+            config.add_jobstore(jobstore, jobstore_opts, where)
+            self.jobstores = self.jobstores | {alias}
+        self._dispatch(SchedulerEvent(EVENT_JOBSTORE_ADDED, alias=alias))
 
     def _own_options(self) -> str:
         """The constructor's own keywords, for the unknown-option message."""
@@ -165,6 +225,9 @@ class BaseScheduler:
 
     def _check_runtime(self) -> None:
         """Raise ImportError when the runtime this kind needs is missing."""
+
+    def _build_engine(self) -> None:
+        """Build the loop from ``self._engine_options`` (construction, ``configure()``)."""
 
     def _start_engine(self) -> None:
         raise NotImplementedError

@@ -9,6 +9,7 @@ runtime is missing raises ImportError naming the extra to install.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import connections
@@ -33,9 +34,9 @@ class GeventScheduler(BackgroundScheduler):
     greenlets, and the database driver's waits yield to the hub. ``start()`` returns at
     once. Needs ``pip install "django-schedules[gevent]"``."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, gconfig: Mapping[str, Any] | None = None, **options: Any) -> None:
         self._check_runtime()
-        super().__init__(**options)
+        super().__init__(gconfig, **options)
 
     def _check_runtime(self) -> None:
         try:
@@ -57,9 +58,11 @@ class TwistedScheduler(BackgroundScheduler):
     down (a standby takes over at once). Jobs run in the executors' threads, never on the
     reactor's thread. Needs ``pip install "django-schedules[twisted]"``."""
 
-    def __init__(self, *, reactor: Any = None, **options: Any) -> None:
+    def __init__(
+        self, gconfig: Mapping[str, Any] | None = None, *, reactor: Any = None, **options: Any
+    ) -> None:
         self._check_runtime()
-        super().__init__(**options)
+        super().__init__(gconfig, **options)
         self._reactor = reactor
         self._trigger: Any = None
 
@@ -104,12 +107,14 @@ class QtScheduler(BaseScheduler):
     ``QThread`` outlives the application. Call ``start()`` once the ``QApplication`` exists.
     Needs ``pip install "django-schedules[qt]"``."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, gconfig: Mapping[str, Any] | None = None, **options: Any) -> None:
         self._check_runtime()
-        super().__init__(**options)
-        self._engine = engine.Scheduler(**self._engine_options)
+        super().__init__(gconfig, **options)
         self._thread: Any = None  # the QThread running the loop
         self._connected = False
+
+    def _build_engine(self) -> None:
+        self._engine = engine.Scheduler(**self._engine_options)
 
     def _check_runtime(self) -> None:
         _qt_core()

@@ -70,7 +70,9 @@ class BaseScheduler:
     ``max_instances`` for ``add_job`` calls that leave them out. ``executors``: alias ->
     ``SCHEDULES_EXECUTORS`` name (or an APScheduler executor kind). ``jobstores``: the
     database only. ``group``, ``poll_interval``, ``lease_ttl``, ``using``,
-    ``shutdown_grace``: the engine's (docs/scheduler.md).
+    ``shutdown_grace``: the engine's (docs/scheduler.md); ``group`` is also what ``add_job``
+    files schedules under, for ``remove_all_jobs``. ``gconfig``: APScheduler's dotted
+    ``"apscheduler.*"`` keys, read as ``configure()`` reads them.
     """
 
     def __init__(self, gconfig: Mapping[str, Any] | None = None, **options: Any) -> None:

@@ -15,11 +15,10 @@ wakes the scheduler (``store.notify_change``) and sends ``signals.schedule_chang
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from django_schedules import options, store, triggers
@@ -27,6 +26,7 @@ from django_schedules.changes import REMOVED_FROM_SETTINGS, announce
 from django_schedules.changes import now as _now
 from django_schedules.conf import conf
 from django_schedules.exceptions import InvalidSchedule, TriggerError
+from django_schedules.listing import describe_trigger, print_jobs
 from django_schedules.models import Execution, MisfirePolicy, Schedule, ScheduleSource
 from django_schedules.options import (
     DEFINITION_FIELDS,
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "add_job",
+    "describe_trigger",
     "get_job",
     "get_jobs",
     "modify_job",
@@ -194,6 +195,7 @@ def build_schedule(
     pause_reason: Any = "",
     paused_until: Any = None,
     source: ScheduleSource = ScheduleSource.CODE,
+    group: Any = "",
     now: datetime | None = None,
     **trigger_args: Any,
 ) -> Schedule:
@@ -221,6 +223,7 @@ def build_schedule(
         trigger_kind=trigger_json(built)["kind"],
         misfire_policy=policy or options.BY_NAME["misfire_policy"].default,
         source=source,
+        group=options.group(group),
         **{str(option.column): option.clean(given[option.name]) for option in SETTINGS},
     )
     if next_run_time is UNSET:
@@ -269,6 +272,7 @@ def add_job(
     pause_reason: str = "",
     paused_until: datetime | str | None = None,
     source: ScheduleSource | str = ScheduleSource.CODE,
+    group: str = "",
     **trigger_args: Any,
 ) -> Schedule:
     """Create a schedule for a registered callable and return it.
@@ -276,7 +280,9 @@ def add_job(
     Raises JobNotRegistered (unknown callable), TriggerError (bad trigger or trigger argument),
     InvalidSchedule (any other bad argument) or ScheduleExists (the id is taken and
     ``replace_existing`` is False); nothing is written then. ``jobstore`` is accepted for
-    APScheduler compatibility and ignored: the database is the one store.
+    APScheduler compatibility and ignored: the database is the one store. ``group`` files
+    the schedule under a scheduler group, whose objects' ``remove_all_jobs()`` removes it;
+    the scheduler objects pass their own, and the default (empty) is no group's.
     """
     schedule = build_schedule(
         func,
@@ -303,6 +309,7 @@ def add_job(
         pause_reason=pause_reason,
         paused_until=paused_until,
         source=options.source(source),
+        group=group,
         **trigger_args,
     )
     options.BY_NAME["replace_existing"].clean(replace_existing)
@@ -350,6 +357,7 @@ def same_definition(existing: Schedule, wanted: Schedule, phase_free: bool) -> b
         not changed_fields(existing, wanted, phase_free)
         and existing.enabled == wanted.enabled
         and existing.source == wanted.source
+        and existing.group == wanted.group
     )
 
 
@@ -565,34 +573,3 @@ def run_job_now(job_id: str) -> Execution:
     execution = store.insert_manual_execution(job_id, _now())
     announce(schedule, "run_now")
     return execution
-
-
-def describe_trigger(schedule: Schedule) -> str:
-    """The schedule's trigger in words, or why it cannot be read."""
-    from django_schedules.triggers import trigger_from_dict
-
-    try:
-        return trigger_from_dict(schedule.trigger).describe()
-    except (TriggerError, KeyError, TypeError, ValueError) as exc:
-        return f"invalid trigger: {exc}"
-
-
-def print_jobs(jobstore: str | None = None, out: IO[str] | None = None) -> None:
-    """Print the schedules, as APScheduler's ``print_jobs`` does."""
-    out = out or sys.stdout
-    schedules = store.list_schedules()
-    zone = ZoneInfo(_project_zone())
-    out.write("Jobstore default:\n")
-    if not schedules:
-        out.write("    No scheduled jobs\n")
-    for schedule in schedules:
-        if not schedule.enabled:
-            when = "paused"
-        elif schedule.next_run_at is None:
-            when = "never"
-        else:
-            when = f"next run at: {schedule.next_run_at.astimezone(zone).isoformat()}"
-        out.write(
-            f"    {schedule.job_id}: {schedule.name} (trigger: {describe_trigger(schedule)}, "
-            f"{when})\n"
-        )

@@ -7,6 +7,7 @@ querysets it builds them from.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from django.db import models
@@ -30,6 +31,11 @@ class MisfirePolicy(models.TextChoices):
     RUN_ONCE = "run_once", _("Run once for the latest missed occurrence")
     SKIP = "skip", _("Skip missed occurrences")
     RUN_ALL = "run_all", _("Run every missed occurrence")
+
+
+# A scheduler group's name: runscheduler --group, a scheduler object's group=, Schedule.group.
+GROUP_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
+GROUP_RULE = "1 to 100 characters among letters, digits, '_', '.', ':' and '-'"
 
 
 class ScheduleSource(models.TextChoices):
@@ -206,6 +212,18 @@ class Schedule(models.Model):
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     source = models.CharField(
         _("source"), max_length=20, choices=ScheduleSource.choices, default=ScheduleSource.CODE
+    )
+    # Whose it is, not who fires it: every group's leader fires every schedule. A scheduler
+    # object's remove_all_jobs() removes the code-made schedules of its own group only.
+    group = models.CharField(
+        _("scheduler group"),
+        max_length=100,
+        blank=True,
+        default="",
+        help_text=_(
+            "The group of the scheduler object that added it in code. Empty: added by the "
+            "module functions, the admin or settings."
+        ),
     )
 
     objects = ScheduleQuerySet.as_manager()

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from django_schedules.conf import conf
 from django_schedules.exceptions import InvalidSchedule
-from django_schedules.models import MisfirePolicy, Schedule, ScheduleSource
+from django_schedules.models import GROUP_RE, GROUP_RULE, MisfirePolicy, Schedule, ScheduleSource
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
@@ -247,6 +247,13 @@ def source(value: Any) -> ScheduleSource:
             f"source must be one of {', '.join(ScheduleSource.values)}, got {value!r}", "source"
         )
     return ScheduleSource(value)
+
+
+def group(value: Any) -> str:
+    """The scheduler group a code-made schedule is filed under: empty (none), or a name."""
+    if value == "" or (isinstance(value, str) and GROUP_RE.fullmatch(value)):
+        return str(value)
+    raise InvalidSchedule(f"group must be empty or {GROUP_RULE}, got {short(value)}", "group")
 
 
 def next_run_time(value: Any, zone: tzinfo) -> datetime | None:
@@ -547,6 +554,8 @@ OPTIONS: tuple[Option, ...] = (
         modifiable=False,
     ),
     Option("source", ScheduleSource.CODE, source, column="source", modifiable=False),
+    # Whose it is: the group of the scheduler object that added it (remove_all_jobs).
+    Option("group", "", group, column="group", modifiable=False),
 )
 
 BY_NAME: dict[str, Option] = {option.name: option for option in OPTIONS}

@@ -445,6 +445,11 @@ class ScheduleAdmin(ScheduleActions):
     def source_label(self, obj: Schedule) -> str:
         if obj.source == ScheduleSource.ADMIN:
             return str(_("Admin"))
+        if obj.group:  # which scheduler group's remove_all_jobs() removes it
+            return str(
+                _("%(source)s, group %(group)s (timing locked)")
+                % {"source": obj.get_source_display(), "group": obj.group}
+            )
         return str(_("%(source)s (timing locked)") % {"source": obj.get_source_display()})
 
     @admin.display(description=_("last 10 executions"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 from django_schedules.schedulers.threads import BackgroundScheduler
@@ -26,8 +27,14 @@ class AsyncIOScheduler(BackgroundScheduler):
     scheduler.wait_stopped()`` waits for the end.
     """
 
-    def __init__(self, *, event_loop: asyncio.AbstractEventLoop | None = None, **options: Any):
-        super().__init__(**options)
+    def __init__(
+        self,
+        gconfig: Mapping[str, Any] | None = None,
+        *,
+        event_loop: asyncio.AbstractEventLoop | None = None,
+        **options: Any,
+    ):
+        super().__init__(gconfig, **options)
         self._eventloop = event_loop
 
     def _own_options(self) -> str:
@@ -81,9 +88,11 @@ class TornadoScheduler(AsyncIOScheduler):
     (Tornado 5 and later), so this is the asyncio scheduler on ``io_loop``'s asyncio loop
     (default: ``IOLoop.current()``). Needs ``pip install "django-schedules[tornado]"``."""
 
-    def __init__(self, *, io_loop: Any = None, **options: Any) -> None:
+    def __init__(
+        self, gconfig: Mapping[str, Any] | None = None, *, io_loop: Any = None, **options: Any
+    ) -> None:
         self._check_runtime()
-        super().__init__(**options)
+        super().__init__(gconfig, **options)
         self._io_loop = io_loop
 
     def _own_options(self) -> str:

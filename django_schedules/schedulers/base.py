@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
-from django_schedules import api, triggers
+from django_schedules import api, store, triggers
 from django_schedules.conf import conf
 from django_schedules.exceptions import (
     InvalidSchedule,
@@ -31,7 +31,9 @@ from django_schedules.schedulers import config
 from django_schedules.schedulers.events import (
     EVENT_ALL,
     EVENT_ALL_JOBS_REMOVED,
+    EVENT_EXECUTOR_ADDED,
     EVENT_JOB_SUBMITTED,
+    EVENT_JOBSTORE_ADDED,
     EVENT_SCHEDULER_PAUSED,
     EVENT_SCHEDULER_RESUMED,
     EVENT_SCHEDULER_SHUTDOWN,
@@ -68,19 +70,46 @@ class BaseScheduler:
     ``max_instances`` for ``add_job`` calls that leave them out. ``executors``: alias ->
     ``SCHEDULES_EXECUTORS`` name (or an APScheduler executor kind). ``jobstores``: the
     database only. ``group``, ``poll_interval``, ``lease_ttl``, ``using``,
-    ``shutdown_grace``: the engine's (docs/scheduler.md).
+    ``shutdown_grace``: the engine's (docs/scheduler.md); ``group`` is also what ``add_job``
+    files schedules under, for ``remove_all_jobs``. ``gconfig``: APScheduler's dotted
+    ``"apscheduler.*"`` keys, read as ``configure()`` reads them.
     """
 
-    def __init__(
-        self,
-        *,
-        timezone: Any = None,
-        job_defaults: Mapping[str, Any] | None = None,
-        executors: Mapping[str, Any] | None = None,
-        jobstores: Mapping[str, Any] | None = None,
-        **options: Any,
+    def __init__(self, gconfig: Mapping[str, Any] | None = None, **options: Any) -> None:
+        self._state = STATE_STOPPED
+        self._lock = threading.RLock()
+        self._listeners = Listeners()
+        self._apply(gconfig, "apscheduler.", options)
+
+    def configure(
+        self, gconfig: Mapping[str, Any] | None = None, prefix: str = "apscheduler.", **options: Any
     ) -> None:
-        unknown = sorted(set(options) - set(ENGINE_OPTIONS) - {"logger"})
+        """APScheduler 3's ``configure``: set the constructor's options anew (those left out
+        take their defaults, as in APScheduler), from ``gconfig``'s keys that start with
+        ``prefix`` (``"apscheduler.job_defaults.coalesce": "false"``, dotted keys nest) and
+        from ``options``, which win. Each is checked as the constructor checks it, and
+        nothing changes when one is refused. Only while stopped: SchedulerAlreadyRunningError
+        otherwise."""
+        with self._lock:
+            if self._state != STATE_STOPPED:
+                raise SchedulerAlreadyRunningError(
+                    f"the {type(self).__name__} is running: configure() only while stopped "
+                    "(shut it down first)"
+                )
+            own = [name for name in self._own_options().split(", ") if name in options]
+            if own:
+                raise SchedulerConfigError(
+                    f"configure() does not take {', '.join(own)}: give it to "
+                    f"{type(self).__name__}() when you construct it",
+                    own[0],
+                )
+            self._apply(gconfig, prefix, options)
+
+    def _apply(self, gconfig: Mapping[str, Any] | None, prefix: str, given: Any) -> None:
+        """Check every option, then set them all and build the loop: nothing half-set."""
+        options = {**config.from_gconfig(gconfig, prefix), **given}
+        taken = {"timezone", "job_defaults", "executors", "jobstores", "logger", *ENGINE_OPTIONS}
+        unknown = sorted(set(options) - taken)
         if unknown:
             raise SchedulerConfigError(
                 f"{type(self).__name__}() does not take {', '.join(unknown)}; it takes "
@@ -88,15 +117,49 @@ class BaseScheduler:
                 f"{', '.join(ENGINE_OPTIONS)}{self._own_options()}",
                 unknown[0],
             )
-        self.timezone = config.zone_name(timezone)
-        self.job_defaults = config.job_defaults(job_defaults)
-        self.executor_aliases = config.executor_map(executors)
-        self.jobstores = config.jobstore_aliases(jobstores)
-        self._logger = options.pop("logger", None) or logger
-        self._engine_options = {k: v for k, v in options.items() if k in ENGINE_OPTIONS}
-        self._state = STATE_STOPPED
-        self._lock = threading.RLock()
-        self._listeners = Listeners()
+        timezone = config.zone_name(options.get("timezone"))
+        job_defaults = config.job_defaults(options.get("job_defaults"))
+        executor_aliases = config.executor_map(options.get("executors"))
+        jobstores = config.jobstore_aliases(options.get("jobstores"))
+        engine_options = {k: v for k, v in options.items() if k in ENGINE_OPTIONS}
+        group = config.group_name(engine_options.setdefault("group", "default"))
+        self.timezone, self.job_defaults = timezone, job_defaults
+        self.executor_aliases, self.jobstores = executor_aliases, jobstores
+        self.group, self._engine_options = group, engine_options
+        self._logger = options.get("logger") or logger
+        self._build_engine()
+
+    def add_executor(self, executor: Any, alias: str = "default", **executor_opts: Any) -> None:
+        """APScheduler 3's ``add_executor``: ``alias`` now names ``executor`` (a
+        SCHEDULES_EXECUTORS name, an APScheduler kind such as ``"processpool"``, or one of its
+        executor objects), mapped as the constructor's ``executors`` are. Pool sizes are set
+        in SCHEDULES_EXECUTORS, so ``executor_opts`` are refused; so is an alias in use."""
+        with self._lock:
+            if alias in self.executor_aliases:
+                raise SchedulerConfigError(
+                    f"this scheduler already has an executor by the alias of {alias!r}",
+                    "alias",
+                    value=alias,
+                )
+            where = f"add_executor(..., alias={alias!r})"
+            mapped = config.add_executor(executor, alias, executor_opts, where)
+            self.executor_aliases = {**self.executor_aliases, alias: mapped}
+        self._dispatch(SchedulerEvent(EVENT_EXECUTOR_ADDED, alias=alias))
+
+    def add_jobstore(self, jobstore: Any, alias: str = "default", **jobstore_opts: Any) -> None:
+        """APScheduler 3's ``add_jobstore``: only the database (``"database"``), whose jobs
+        are the Schedule table; any other job store, and any option, is refused by name."""
+        with self._lock:
+            if alias in self.jobstores and alias != "default":
+                raise SchedulerConfigError(
+                    f"this scheduler already has a job store by the alias of {alias!r}",
+                    "alias",
+                    value=alias,
+                )
+            where = f"add_jobstore(..., alias={alias!r})"
+            config.add_jobstore(jobstore, jobstore_opts, where)
+            self.jobstores = self.jobstores | {alias}
+        self._dispatch(SchedulerEvent(EVENT_JOBSTORE_ADDED, alias=alias))
 
     def _own_options(self) -> str:
         """The constructor's own keywords, for the unknown-option message."""
@@ -165,6 +228,9 @@ class BaseScheduler:
     def _check_runtime(self) -> None:
         """Raise ImportError when the runtime this kind needs is missing."""
 
+    def _build_engine(self) -> None:
+        """Build the loop from ``self._engine_options`` (construction, ``configure()``)."""
+
     def _start_engine(self) -> None:
         raise NotImplementedError
 
@@ -196,6 +262,14 @@ class BaseScheduler:
         ``next_run_time`` may be a date, a datetime or an ISO string, a naive one read in the
         scheduler's ``timezone``."""
         self._check_jobstore(jobstore)
+        if "group" in trigger_args:
+            raise SchedulerConfigError(
+                f"add_job files the schedule under this scheduler's group ({self.group!r}), "
+                f"got group={trigger_args['group']!r}: give group= to the scheduler's "
+                "constructor, or call django_schedules.add_job",
+                "group",
+                value=trigger_args["group"],
+            )
         job = self._registered(func)
         given = {
             "misfire_grace_time": misfire_grace_time,
@@ -215,6 +289,7 @@ class BaseScheduler:
             next_run_time=next_run_time,
             executor=self._executor(executor, job),
             replace_existing=replace_existing,
+            group=self.group,
             **defaults,
             **self._zoned(trigger, trigger_args),
         )
@@ -272,11 +347,25 @@ class BaseScheduler:
         return api.get_jobs()
 
     def modify_job(self, job_id: str, jobstore: str | None = None, **changes: Any) -> Schedule:
+        """``api.modify_job`` with this object's executor aliases. A new ``executor`` or
+        ``func`` is checked against the script-job rule, as ``add_job`` checks it: a job
+        defined in a script (``__main__``) runs only on an in-process executor (``"default"``
+        then means the thread pool), and another is refused, writing nothing."""
         self._check_jobstore(jobstore)
-        if "executor" in changes:
-            changes["executor"] = self.executor_aliases.get(
-                changes["executor"], changes["executor"]
+        executor = changes.get("executor")
+        current = api.get_job(job_id) if {"executor", "func"} & set(changes) else None
+        # None: no such schedule or callable; api.modify_job refuses it, naming which.
+        job = None if current is None else _lookup(changes.get("func", current.func))
+        if "executor" in changes and isinstance(executor, str):
+            changes["executor"] = (
+                self.executor_aliases.get(executor, executor)
+                if job is None
+                else self._executor(executor, job)
             )
+        elif job is not None and current is not None:  # a new func, on the executor it has
+            name = self._executor(current.executor, job, alias=False)
+            if name != current.executor:
+                changes["executor"] = name
         return api.modify_job(job_id, **changes)
 
     def reschedule_job(
@@ -304,28 +393,38 @@ class BaseScheduler:
     def remove_all_jobs(
         self, jobstore: str | None = None, *, include_admin: bool = False
     ) -> list[str]:
-        """Remove the schedules made in code (``add_job``, ``scheduled_job``); with
-        ``include_admin``, those made in the admin too. Schedules declared in
-        ``SCHEDULES_JOBS`` stay (``syncschedules`` owns them). Return the removed job ids, and
-        log them with what was kept."""
+        """Remove the schedules this scheduler's group made in code (``add_job``,
+        ``scheduled_job`` on an object of the group); with ``include_admin``, those made in
+        the admin too. Never those of another group, of the module functions (no group) or
+        of ``SCHEDULES_JOBS`` (``syncschedules`` owns them). Return the removed job ids, and
+        log them with what was kept and why."""
         self._check_jobstore(jobstore)
-        sources = {ScheduleSource.CODE, *([ScheduleSource.ADMIN] if include_admin else [])}
+        if not isinstance(include_admin, bool):
+            raise SchedulerConfigError(
+                f"include_admin must be True or False, got {include_admin!r}",
+                "include_admin",
+                value=include_admin,
+            )
         removed: list[str] = []
         kept: dict[str, int] = {}
-        for schedule in api.get_jobs():
-            if schedule.source not in sources:
-                kept[schedule.source] = kept.get(schedule.source, 0) + 1
+        for job_id, source, group in store.schedule_owners():
+            ours = source == ScheduleSource.CODE and group == self.group
+            if not (ours or (include_admin and source == ScheduleSource.ADMIN)):
+                why = _owner(source, group)
+                kept[why] = kept.get(why, 0) + 1
                 continue
             try:
-                api.remove_job(schedule.job_id)
+                api.remove_job(job_id)
             except ScheduleNotFound:
                 continue  # removed meanwhile (another copy, the admin)
-            removed.append(schedule.job_id)
+            removed.append(job_id)
         self._logger.info(
-            "remove_all_jobs removed %d schedule(s)%s%s",
+            "remove_all_jobs (group %r%s) removed %d schedule(s)%s%s",
+            self.group,
+            ", admin's too" if include_admin else "",
             len(removed),
             f": {', '.join(removed)}" if removed else "",
-            "".join(f"; kept {n} from {source}" for source, n in sorted(kept.items())),
+            "".join(f"; kept {n} {why}" for why, n in sorted(kept.items())),
         )
         self._dispatch(SchedulerEvent(EVENT_ALL_JOBS_REMOVED, alias=jobstore))
         return removed
@@ -420,10 +519,11 @@ class BaseScheduler:
                 f"line above `def {qualname.rsplit('.', 1)[-1]}`"
             ) from exc
 
-    def _executor(self, executor: str, job: RegisteredJob) -> str:
-        """The SCHEDULES_EXECUTORS name for ``executor`` (an alias of this object or a name);
-        a job defined in a script runs on an in-process executor or is refused."""
-        name = self.executor_aliases.get(executor, executor)
+    def _executor(self, executor: str, job: RegisteredJob, *, alias: bool = True) -> str:
+        """The SCHEDULES_EXECUTORS name for ``executor`` (an alias of this object, or with
+        ``alias=False`` a name as stored); a job defined in a script runs on an in-process
+        executor (``"default"`` then means the first thread pool) or is refused."""
+        name = self.executor_aliases.get(executor, executor) if alias else executor
         if not job.name.startswith("__main__."):
             return name
         if config.backend_kind(name) in config.IN_PROCESS:
@@ -433,7 +533,9 @@ class BaseScheduler:
             return local[0]  # a script's job defaults to the thread pool
         raise InvalidSchedule(
             f"{job.name!r} is defined in a script (__main__), so it can run only in this "
-            f"process, and executor {name!r} runs jobs elsewhere: give a thread pool executor, "
+            f"process, and executor {executor!r}"
+            f"{f' ({name!r} in SCHEDULES_EXECUTORS)' if name != executor else ''} runs jobs "
+            "elsewhere: give a thread pool executor, "
             f'or register the function with @job(name="...") in an importable module',
             "executor",
             value=executor,
@@ -448,3 +550,18 @@ class BaseScheduler:
         if cls is not None and cls.zoned and args.get("timezone") is None:
             args["timezone"] = self.timezone
         return args
+
+
+def _lookup(func: Any) -> RegisteredJob | None:
+    """The registry entry of ``func``; None when it has none (api.modify_job refuses it)."""
+    try:
+        return lookup(func)
+    except JobNotRegistered:
+        return None
+
+
+def _owner(source: str, group: str) -> str:
+    """Who made a schedule that ``remove_all_jobs`` keeps, for its log line."""
+    if source != ScheduleSource.CODE:
+        return f"from {source}"
+    return f"of group {group!r}" if group else "made by the module functions (no group)"

@@ -13,7 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django_schedules.conf import conf
-from django_schedules.exceptions import SchedulerConfigError
+from django_schedules.exceptions import InvalidSchedule, SchedulerConfigError
+from django_schedules.models import GROUP_RE, GROUP_RULE
 
 # APScheduler's job defaults that have a counterpart here (add_job's keywords).
 JOB_DEFAULTS = ("misfire_grace_time", "coalesce", "max_instances")
@@ -64,6 +65,14 @@ def zone_name(value: Any) -> str:
     return key
 
 
+def group_name(value: Any) -> str:
+    """The engine's ``group``: the lease the object competes for, and the group its
+    ``add_job`` files schedules under (``remove_all_jobs`` removes that group's own)."""
+    if isinstance(value, str) and GROUP_RE.fullmatch(value):
+        return value
+    raise SchedulerConfigError(f"group must be {GROUP_RULE}, got {value!r}", "group", value=value)
+
+
 def job_defaults(value: Mapping[str, Any] | None) -> dict[str, Any]:
     """APScheduler's ``job_defaults``; the values are checked by ``add_job`` on first use."""
     if value is None:
@@ -82,12 +91,32 @@ def job_defaults(value: Mapping[str, Any] | None) -> dict[str, Any]:
         )
     from django_schedules import options
 
-    for key in value:  # checked now, so a bad default fails at construction, not at add_job
-        if key == "coalesce":
-            options.chosen_policy(value[key], options.UNSET)
-        else:
-            options.BY_NAME[key].clean(value[key])
-    return dict(value)
+    defaults = {key: _from_text(key, item) for key, item in value.items()}
+    for key in defaults:  # checked now, so a bad default fails at construction, not at add_job
+        try:
+            if key == "coalesce":
+                options.chosen_policy(defaults[key], options.UNSET)
+            else:
+                options.BY_NAME[key].clean(defaults[key])
+        except InvalidSchedule as exc:
+            raise SchedulerConfigError(f"job_defaults: {exc}", key, value=value[key]) from exc
+    return defaults
+
+
+_TRUE = frozenset({"true", "yes", "on", "y", "t", "1"})
+_FALSE = frozenset({"false", "no", "off", "n", "f", "0"})
+
+
+def _from_text(key: str, value: Any) -> Any:
+    """A job default given as text (an ini file's, through ``gconfig``) read as APScheduler
+    reads it: ``coalesce`` as a boolean word, the others as whole numbers; anything else is
+    left for the option's own check to refuse, naming it."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower()
+    if key == "coalesce":
+        return True if text in _TRUE else False if text in _FALSE else value
+    return int(text) if text.isascii() and text.isdigit() else value
 
 
 def backend_kind(name: str) -> str:
@@ -98,6 +127,60 @@ def backend_kind(name: str) -> str:
     backend = str(conf.SCHEDULES_EXECUTORS.get(name, {}).get("BACKEND", "threadpool"))
     by_path = {path: short for short, path in BACKENDS.items()}
     return by_path.get(backend, backend)
+
+
+def from_gconfig(gconfig: Mapping[Any, Any] | None, prefix: str) -> dict[str, Any]:
+    """APScheduler's ``gconfig``: the keys that start with ``prefix``, without it, their dots
+    nesting (``"job_defaults.coalesce"`` -> ``{"job_defaults": {"coalesce": ...}}``); other
+    keys are ignored, as in APScheduler."""
+    if gconfig is None:
+        return {}
+    if not isinstance(gconfig, Mapping):
+        raise SchedulerConfigError(f"gconfig must be a dict, got {gconfig!r}", "gconfig")
+    if not isinstance(prefix, str):
+        raise SchedulerConfigError(f"prefix must be a string, got {prefix!r}", "prefix")
+    nested: dict[str, Any] = {}
+    for key, value in gconfig.items():
+        if not isinstance(key, str) or not key.startswith(prefix):
+            continue
+        *parents, last = key[len(prefix) :].split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise SchedulerConfigError(
+                    f"gconfig[{key!r}] nests under {part!r}, which another key sets to a value",
+                    "gconfig",
+                    value=key,
+                )
+        node[last] = value
+    return nested
+
+
+def add_executor(executor: Any, alias: str, opts: Mapping[str, Any], where: str) -> str:
+    """``add_executor``'s executor as a SCHEDULES_EXECUTORS name: a name, an APScheduler kind
+    (``"processpool"``) or executor object, mapped as ``executors`` are."""
+    if opts:
+        raise SchedulerConfigError(
+            f"{where} does not take {', '.join(sorted(opts))}: pool sizes and options are set "
+            "in SCHEDULES_EXECUTORS, under the executor's OPTIONS",
+            sorted(opts)[0],
+        )
+    configured = conf.SCHEDULES_EXECUTORS
+    if isinstance(executor, str) and executor not in configured and executor in EXECUTOR_KINDS:
+        executor = {"type": executor}  # APScheduler's plugin alias: a kind
+    return _map_one(alias, executor, where)
+
+
+def add_jobstore(jobstore: Any, opts: Mapping[str, Any], where: str) -> None:
+    """Refuse ``add_jobstore``'s job store unless it is the database, with no options."""
+    _check_jobstore(jobstore, where, 'Leave add_jobstore() out (or give "database")')
+    if opts:
+        raise SchedulerConfigError(
+            f"{where} does not take {', '.join(sorted(opts))}: the database job store is "
+            "the Schedule table in SCHEDULES_DATABASE, with no options",
+            sorted(opts)[0],
+        )
 
 
 def executor_map(value: Mapping[str, Any] | None) -> dict[str, str]:
@@ -113,42 +196,50 @@ def executor_map(value: Mapping[str, Any] | None) -> dict[str, str]:
         raise SchedulerConfigError(
             f"executors must be a dict, got {value!r}", "executors", value=value
         )
+    return {
+        str(alias): _map_one(alias, spec, f"executors[{alias!r}]") for alias, spec in value.items()
+    }
+
+
+def _map_one(alias: object, spec: Any, where: str) -> str:
+    """One executor as a SCHEDULES_EXECUTORS name; ``where`` names it in a refusal."""
     configured = conf.SCHEDULES_EXECUTORS
-    mapped: dict[str, str] = {}
-    for alias, spec in value.items():
-        if isinstance(spec, str):
-            if spec not in configured:
-                raise SchedulerConfigError(
-                    f"executors[{alias!r}] names {spec!r}, which is not in SCHEDULES_EXECUTORS "
-                    f"(it has {', '.join(map(repr, configured))})",
-                    "executors",
-                    value=spec,
-                )
-            mapped[str(alias)] = spec
-            continue
-        kind = _kind(alias, spec)
-        backend = EXECUTOR_KINDS[kind]
-        found = [name for name in configured if backend_kind(name) == backend]
-        if not found:
+    if isinstance(spec, str):
+        if spec not in configured:
             raise SchedulerConfigError(
-                f"executors[{alias!r}] asks for a {kind} executor, and SCHEDULES_EXECUTORS "
-                f"has no {backend!r} one: add one, such as "
-                f'SCHEDULES_EXECUTORS["{alias}"] = {{"BACKEND": "{backend}"}}',
+                f"{where} names {spec!r}, which is not in SCHEDULES_EXECUTORS "
+                f"(it has {', '.join(map(repr, configured))})",
                 "executors",
                 value=spec,
             )
-        mapped[str(alias)] = found[0]
-    return mapped
+        return spec
+    kind = _kind(where, spec)
+    backend = EXECUTOR_KINDS[kind]
+    found = [name for name in configured if backend_kind(name) == backend]
+    if not found:
+        raise SchedulerConfigError(
+            f"{where} asks for a {kind} executor, and SCHEDULES_EXECUTORS "
+            f"has no {backend!r} one: add one, such as "
+            f'SCHEDULES_EXECUTORS["{alias}"] = {{"BACKEND": "{backend}"}}',
+            "executors",
+            value=spec,
+        )
+    return found[0]
 
 
-def _kind(alias: object, spec: Any) -> str:
+def _kind(where: str, spec: Any) -> str:
     if isinstance(spec, Mapping) and spec.get("type") in EXECUTOR_KINDS:
         return str(spec["type"])
+    if isinstance(spec, Mapping) and isinstance(spec.get("class"), str):
+        # gconfig's {"class": "apscheduler.executors.pool:ProcessPoolExecutor"}
+        path = spec["class"].replace(":", ".")
+        if path.startswith("apscheduler.") and path.rsplit(".", 1)[-1] in _CLASSES:
+            return _CLASSES[path.rsplit(".", 1)[-1]]
     kind = _CLASSES.get(type(spec).__name__)
     if kind is not None and type(spec).__module__.startswith("apscheduler."):
         return kind
     raise SchedulerConfigError(
-        f"executors[{alias!r}] must be a SCHEDULES_EXECUTORS name, "
+        f"{where} must be a SCHEDULES_EXECUTORS name, "
         f'{{"type": one of {", ".join(EXECUTOR_KINDS)}}} or an APScheduler executor, '
         f"got {spec!r}",
         "executors",
@@ -166,20 +257,24 @@ def jobstore_aliases(value: Mapping[str, Any] | None) -> frozenset[str]:
             f"jobstores must be a dict, got {value!r}", "jobstores", value=value
         )
     for alias, store in value.items():
-        if store == DATABASE or (isinstance(store, Mapping) and store.get("type") == DATABASE):
-            continue
-        described = (
-            repr(store.get("type"))
-            if isinstance(store, Mapping)
-            else repr(store)
-            if isinstance(store, str)
-            else f"a {type(store).__name__}"
-        )
-        raise SchedulerConfigError(
-            f"jobstores[{alias!r}] is {described}: django-schedules keeps every job in your "
-            "Django database (the Schedule table; arguments as JSON, never pickled), so no "
-            'other job store can be used. Remove jobstores= (or give "database")',
-            "jobstores",
-            value=store,
-        )
+        _check_jobstore(store, f"jobstores[{alias!r}]", 'Remove jobstores= (or give "database")')
     return frozenset({"default", *map(str, value)})
+
+
+def _check_jobstore(store: Any, where: str, remedy: str) -> None:
+    if store == DATABASE or (isinstance(store, Mapping) and store.get("type") == DATABASE):
+        return
+    described = (
+        repr(store.get("type", store.get("class")))
+        if isinstance(store, Mapping)
+        else repr(store)
+        if isinstance(store, str)
+        else f"a {type(store).__name__}"
+    )
+    raise SchedulerConfigError(
+        f"{where} is {described}: django-schedules keeps every job in your "
+        "Django database (the Schedule table; arguments as JSON, never pickled), so no "
+        f"other job store can be used. {remedy}",
+        "jobstores",
+        value=store,
+    )

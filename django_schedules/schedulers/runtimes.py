@@ -1,16 +1,22 @@
 """The schedulers for gevent, Twisted and Qt, whose runtimes are optional extras.
 
 Each runs the loop in a thread of its own beside the runtime's loop (under gevent's
-monkey-patching that thread is a greenlet), jobs in the executors' threads: never on the
-reactor's or the GUI thread. Constructing one whose runtime is missing raises ImportError
-naming the extra to install.
+monkey-patching that thread is a greenlet; under Qt it is a ``QThread``), jobs in the
+executors' threads: never on the reactor's or the GUI thread. Constructing one whose
+runtime is missing raises ImportError naming the extra to install.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from typing import Any
 
+from django.db import connections
+
+from django_schedules import scheduler as engine
 from django_schedules.exceptions import SchedulerConfigError
+from django_schedules.schedulers.base import BaseScheduler
 from django_schedules.schedulers.threads import BackgroundScheduler
 
 
@@ -28,9 +34,9 @@ class GeventScheduler(BackgroundScheduler):
     greenlets, and the database driver's waits yield to the hub. ``start()`` returns at
     once. Needs ``pip install "django-schedules[gevent]"``."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, gconfig: Mapping[str, Any] | None = None, **options: Any) -> None:
         self._check_runtime()
-        super().__init__(**options)
+        super().__init__(gconfig, **options)
 
     def _check_runtime(self) -> None:
         try:
@@ -52,9 +58,11 @@ class TwistedScheduler(BackgroundScheduler):
     down (a standby takes over at once). Jobs run in the executors' threads, never on the
     reactor's thread. Needs ``pip install "django-schedules[twisted]"``."""
 
-    def __init__(self, *, reactor: Any = None, **options: Any) -> None:
+    def __init__(
+        self, gconfig: Mapping[str, Any] | None = None, *, reactor: Any = None, **options: Any
+    ) -> None:
         self._check_runtime()
-        super().__init__(**options)
+        super().__init__(gconfig, **options)
         self._reactor = reactor
         self._trigger: Any = None
 
@@ -91,23 +99,29 @@ class TwistedScheduler(BackgroundScheduler):
         )
 
 
-class QtScheduler(BackgroundScheduler):
-    """APScheduler's ``QtScheduler``, for a Qt application (PySide6, or PyQt6): the loop runs
-    in its own thread and jobs in the executors' threads, so the GUI thread is never
-    blocked; quitting the application (``aboutToQuit``) shuts the scheduler down. Call
-    ``start()`` once the ``QApplication`` exists. Needs
-    ``pip install "django-schedules[qt]"``."""
+class QtScheduler(BaseScheduler):
+    """APScheduler's ``QtScheduler``, for a Qt application (PySide6, or PyQt6): a ``QThread``
+    runs the loop (its queries, its sleeps) and jobs run in the executors' threads, so the
+    GUI thread is never blocked; quitting the application (``aboutToQuit``) shuts the
+    scheduler down, letting running jobs end (up to ``SCHEDULES_SHUTDOWN_GRACE``) so no
+    ``QThread`` outlives the application. Call ``start()`` once the ``QApplication`` exists.
+    Needs ``pip install "django-schedules[qt]"``."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, gconfig: Mapping[str, Any] | None = None, **options: Any) -> None:
         self._check_runtime()
-        super().__init__(**options)
+        super().__init__(gconfig, **options)
+        self._thread: Any = None  # the QThread running the loop
         self._connected = False
+
+    def _build_engine(self) -> None:
+        self._engine = engine.Scheduler(**self._engine_options)
 
     def _check_runtime(self) -> None:
         _qt_core()
 
     def _start_engine(self) -> None:
-        app = _qt_core().QCoreApplication.instance()
+        core = _qt_core()
+        app = core.QCoreApplication.instance()
         if app is None:
             raise SchedulerConfigError(
                 "QtScheduler.start() needs a Qt application: create the QApplication "
@@ -117,13 +131,48 @@ class QtScheduler(BackgroundScheduler):
         if not self._connected:
             app.aboutToQuit.connect(self._on_quit)
             self._connected = True
-        super()._start_engine()
+        if self._thread is not None:
+            self._thread.wait()  # a loop still stopping (shutdown(wait=False)) ends first
+        self._thread = _loop_thread(core)(self._run_loop)
+        self._thread.start()
+
+    def _run_loop(self) -> None:
+        """The QThread's body: the engine's loop until ``stop()``."""
+        try:
+            self._engine.run()
+        except Exception:
+            self._logger.exception("the Qt scheduler's loop stopped on an error")
+        finally:
+            connections.close_all()
+
+    def _stop_engine(self, wait: bool) -> None:
+        self._engine.stop()
+        thread = self._thread
+        # From the loop's own thread (an inline job) there is nothing to wait for.
+        if wait and thread is not None and thread is not _qt_core().QThread.currentThread():
+            thread.wait()
 
     def _on_quit(self) -> None:
         if self.running:
-            # Releases the lease at once; jobs still running are given the shutdown grace in
-            # the loop's thread, not on the GUI thread that is quitting.
-            self.shutdown(wait=False)
+            # The lease is released at once; running jobs get the shutdown grace, so the
+            # QThread has ended before the application does.
+            self.shutdown(wait=True)
+
+
+@functools.cache
+def _loop_thread(core: Any) -> Any:
+    """The ``QThread`` class of Qt's ``core`` module whose ``run()`` calls ``target``."""
+
+    class LoopThread(core.QThread):  # type: ignore[misc]
+        def __init__(self, target: Any) -> None:
+            super().__init__()
+            self.setObjectName("schedules-loop")
+            self._target = target
+
+        def run(self) -> None:
+            self._target()
+
+    return LoopThread
 
 
 def _qt_core() -> Any:

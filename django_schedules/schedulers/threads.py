@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from django_schedules import scheduler as engine
@@ -15,14 +16,16 @@ class BlockingScheduler(BaseScheduler):
 
     For a script or a dedicated process; ``manage.py runscheduler`` is the same loop."""
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self._engine = engine.Scheduler(**self._engine_options)
+    def __init__(self, gconfig: Mapping[str, Any] | None = None, **options: Any) -> None:
+        super().__init__(gconfig, **options)
         self._wake = threading.Condition(self._lock)
         self._ended = threading.Event()
         self._ended.set()
         self._loop_thread: int | None = None
         self._in_run = False  # the loop thread is inside Scheduler.run()
+
+    def _build_engine(self) -> None:
+        self._engine = engine.Scheduler(**self._engine_options)
 
     def start(self, paused: bool = False) -> None:
         super().start(paused)
@@ -71,8 +74,7 @@ class BackgroundScheduler(BaseScheduler):
     """Run the loop in a daemon thread; ``start()`` returns at once. For a web or worker
     process: several processes (gunicorn workers) elect one leader through the lease."""
 
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
+    def _build_engine(self) -> None:
         self._face = engine.BackgroundScheduler(**self._engine_options)
 
     @property

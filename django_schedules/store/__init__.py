@@ -83,6 +83,7 @@ from django_schedules.store.schedules import (
     locked_schedule,
     locked_sync_rows,
     save_schedule,
+    schedule_owners,
     schedules_table_exists,
     unregistered_schedules,
 )
@@ -165,6 +166,7 @@ __all__ = [
     "retry_transient",
     "retrying",
     "save_schedule",
+    "schedule_owners",
     "scheduler_groups",
     "scheduler_status",
     "schedules_table_exists",

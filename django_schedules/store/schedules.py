@@ -159,6 +159,12 @@ def list_schedules(using: str | None = None) -> list[Schedule]:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def schedule_owners(using: str | None = None) -> list[tuple[str, str, str]]:
+    """``(job_id, source, group)`` of every schedule, by job id: who made each."""
+    rows = Schedule.objects.using(database_alias(using)).order_by("job_id")
+    return list(rows.values_list("job_id", "source", "group"))
+
+
 def insert_schedule(
     schedule: Schedule,
     *,

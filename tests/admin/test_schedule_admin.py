@@ -294,6 +294,16 @@ def test_the_change_list_shows_description_next_run_and_last_outcome(
     assert "schedules-status-bad" in html and "Failed" in html  # a word, not only a colour
 
 
+def test_the_change_list_says_which_scheduler_group_made_a_schedule_in_code(
+    superuser: User, client_for
+) -> None:
+    add_report("by-object", group="reports")
+    add_report("by-module")
+    html = client_for(superuser).get(LIST_URL).content.decode()
+    assert "Code, group reports (timing locked)" in html
+    assert html.count("Code (timing locked)") == 1  # the module function's: no group
+
+
 def test_the_change_list_costs_the_same_queries_at_any_size(superuser: User, client_for) -> None:
     client = client_for(superuser)
     add_report("r0")

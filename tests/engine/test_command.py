@@ -23,7 +23,7 @@ def test_it_accepts_positive_seconds(value: str) -> None:
     assert positive_seconds(value) == float(value)
 
 
-@pytest.mark.parametrize("value", ["", "a b", "x" * 101, "é", "a/b"])
+@pytest.mark.parametrize("value", ["", "a b", "x" * 101, "é", "a/b", "default\n"])
 def test_it_rejects_a_bad_group_name(value: str) -> None:
     with pytest.raises(ArgumentTypeError, match=re.escape(f"got {value!r}")):
         group_name(value)

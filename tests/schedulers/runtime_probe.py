@@ -15,6 +15,7 @@ if KIND == "gevent":  # before anything imports threading
 
     monkey.patch_all()
 
+import itertools  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import threading  # noqa: E402
@@ -111,29 +112,70 @@ def run_qt() -> None:
     app = QGuiApplication([])
     gui_thread = threading.get_ident()
     scheduler = QtScheduler(**FAST)
-    scheduler.add_job(jobs.where, "date", run_date=datetime.now(UTC), args=["qt", 0.5])
-    facts: dict[str, Any] = {"ticks": 0, "gui_is_main": QThread.currentThread() is app.thread()}
+    # The job sleeps two seconds: were it on the GUI thread, the GUI's timer would stall that long.
+    scheduler.add_job(jobs.where, "date", run_date=datetime.now(UTC), args=["qt", 2.0])
+    facts: dict[str, Any] = {
+        "gui_is_main": QThread.currentThread() is app.thread(),
+        "loop_threads": [],
+    }
+    beats: list[float] = []
+    engine_tick = scheduler._engine.tick
 
-    def tick() -> None:
-        facts["ticks"] += 1
+    def tick_spy() -> float:  # the real tick, noting which thread runs it
+        current = QThread.currentThread()
+        facts["loop_threads"].append(current is scheduler._thread and current is not app.thread())
+        return engine_tick()
 
-    def poll() -> None:
+    scheduler._engine.tick = tick_spy  # type: ignore[method-assign]
+
+    def beat() -> None:
+        beats.append(time.monotonic())
+
+    def second_run() -> None:  # after pause() and resume(): a new QThread, another job fired
         found = succeeded()
-        if found or time.monotonic() > DEADLINE:
+        if len(found) >= 2 or time.monotonic() > DEADLINE:
             facts["results"] = found
             facts["running_before_quit"] = scheduler.running
+            facts["python_loop_threads"] = [
+                t.name for t in threading.enumerate() if t.name == "schedules-loop"
+            ]
             app.quit()  # aboutToQuit shuts the scheduler down
+        else:
+            QTimer.singleShot(50, second_run)
+
+    def first_run() -> None:
+        found = succeeded()
+        if not found and time.monotonic() < DEADLINE:
+            QTimer.singleShot(50, first_run)
+            return
+        facts["first"] = found
+        facts["gaps_during_job"] = max(b - a for a, b in itertools.pairwise(beats))
+        facts["beats_during_job"] = len(beats)
+        first_thread = scheduler._thread
+        facts["loop_running_before_pause"] = first_thread.isRunning()
+        scheduler.pause()  # waits for the loop's QThread to end
+        facts["loop_finished_after_pause"] = first_thread.isFinished()
+        scheduler.resume()
+        facts["new_loop_thread"] = scheduler._thread is not first_thread
+        scheduler.add_job(jobs.where, "date", run_date=datetime.now(UTC), args=["again"])
+        QTimer.singleShot(50, second_run)
 
     ticker = QTimer()
-    ticker.timeout.connect(tick)
+    ticker.timeout.connect(beat)
     ticker.start(20)
-    poller = QTimer()
-    poller.timeout.connect(poll)
-    poller.start(50)
     QTimer.singleShot(0, scheduler.start)  # started from the Qt event loop
+    QTimer.singleShot(50, first_run)
     app.exec()
-    scheduler._face.shutdown(wait=True)  # let the loop thread end before reading the lease
-    report(gui_thread=gui_thread, running=scheduler.running, owner=lease_owner(), **facts)
+    facts["loop_finished_after_quit"] = scheduler._thread.isFinished()
+    loop_threads = facts.pop("loop_threads")
+    report(
+        gui_thread=gui_thread,
+        running=scheduler.running,
+        owner=lease_owner(),
+        loop_ticks=len(loop_threads),
+        ticks_in_loop_thread=all(loop_threads),
+        **facts,
+    )
 
 
 {"gevent": run_gevent, "twisted": run_twisted, "qt": run_qt}[KIND]()

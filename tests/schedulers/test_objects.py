@@ -224,6 +224,40 @@ def test_a_scripts_job_goes_to_the_thread_pool_and_is_refused_elsewhere(script_j
         scheduler.add_job(script_job, "interval", seconds=5, executor="pool")
 
 
+@override_settings(SCHEDULES_EXECUTORS={**POOLS, "threads": {"BACKEND": "threadpool"}})
+def test_modify_job_refuses_to_move_a_scripts_job_off_this_process(script_job) -> None:
+    scheduler = BlockingScheduler(executors={"processpool": {"type": "processpool"}})
+    scheduler.add_job(script_job, "interval", seconds=5, id="s", executor="threads")
+    for executor, named in (("pool", "'pool'"), ("processpool", "'processpool'")):
+        with pytest.raises(InvalidSchedule, match=r'@job\(name="..."\) in an importable') as caught:
+            scheduler.modify_job("s", executor=executor)
+        assert caught.value.field == "executor" and named in str(caught.value)
+    assert Schedule.objects.get(job_id="s").executor == "threads"  # nothing written
+    assert scheduler.modify_job("s", executor="default").executor == "default"  # a thread pool
+    assert scheduler.modify_job("s", executor="threads").executor == "threads"
+
+
+@override_settings(
+    SCHEDULES_EXECUTORS={
+        **POOLS,
+        "default": {"BACKEND": "processpool"},
+        "threads": {"BACKEND": "threadpool"},
+    }
+)
+def test_modify_job_checks_a_new_func_against_the_executor_it_keeps(script_job) -> None:
+    scheduler = BlockingScheduler()
+    scheduler.add_job(jobs.where, "interval", seconds=5, id="on-pool", executor="pool")
+    with pytest.raises(InvalidSchedule, match=r"executor 'pool' runs jobs elsewhere.*@job\(name="):
+        scheduler.modify_job("on-pool", func=script_job)
+    assert Schedule.objects.get(job_id="on-pool").func == "objects.where"
+    # On "default" (a process pool here) it goes to the thread pool, as add_job sends it.
+    scheduler.add_job(jobs.where, "interval", seconds=5, id="on-default")
+    moved = scheduler.modify_job("on-default", func=script_job)
+    assert (moved.func.startswith("__main__."), moved.executor) == (True, "threads")
+    # A job that is not a script's moves freely.
+    assert scheduler.modify_job("on-pool", executor="default").executor == "default"
+
+
 def test_another_process_refuses_a_scripts_job_naming_the_fix() -> None:
     with pytest.raises(JobNotRegistered, match=r"registered in a script \(__main__\).*@job\(name="):
         api.add_job("__main__.gone", "interval", seconds=5)
@@ -261,18 +295,85 @@ def test_scheduled_job_registers_and_schedules_the_function() -> None:
         unregister(Schedule.objects.get(job_id="decorated").func)
 
 
-def test_remove_all_jobs_removes_code_made_schedules_and_says_which() -> None:
-    scheduler = BackgroundScheduler()
-    scheduler.add_job(jobs.where, "interval", seconds=5, id="code")
+def test_remove_all_jobs_removes_only_its_groups_code_made_schedules_and_says_which(
+    caplog,
+) -> None:
+    reports = BackgroundScheduler(group="reports")
+    default = BlockingScheduler()
+    reports.add_job(jobs.where, "interval", seconds=5, id="reports-1")
+    reports.add_job(jobs.where, "interval", seconds=5, id="reports-2")
+    default.add_job(jobs.where, "interval", seconds=5, id="default-1")
+    api.add_job(jobs.where, "interval", seconds=5, id="module")
     api.add_job(jobs.where, "interval", seconds=5, id="admin", source="admin")
     api.add_job(jobs.where, "interval", seconds=5, id="settings", source="settings")
     seen = []
-    scheduler.add_listener(seen.append, EVENT_ALL_JOBS_REMOVED)
-    assert scheduler.remove_all_jobs() == ["code"]
-    assert sorted(Schedule.objects.values_list("job_id", flat=True)) == ["admin", "settings"]
-    assert scheduler.remove_all_jobs(include_admin=True) == ["admin"]
-    assert list(Schedule.objects.values_list("job_id", flat=True)) == ["settings"]
+    reports.add_listener(seen.append, EVENT_ALL_JOBS_REMOVED)
+    with caplog.at_level("INFO", logger="django_schedules.schedulers"):
+        assert reports.remove_all_jobs() == ["reports-1", "reports-2"]
+    assert caplog.messages[-1] == (
+        "remove_all_jobs (group 'reports') removed 2 schedule(s): reports-1, reports-2; "
+        "kept 1 from admin; kept 1 from settings; kept 1 made by the module functions "
+        "(no group); kept 1 of group 'default'"
+    )
+    assert sorted(Schedule.objects.values_list("job_id", flat=True)) == [
+        "admin",
+        "default-1",
+        "module",
+        "settings",
+    ]
+    assert reports.remove_all_jobs() == []  # nothing of its own is left
+    assert default.remove_all_jobs(include_admin=True) == ["admin", "default-1"]
+    assert sorted(Schedule.objects.values_list("job_id", flat=True)) == ["module", "settings"]
     assert [event.code for event in seen] == [EVENT_ALL_JOBS_REMOVED] * 2
+
+
+def test_the_group_that_added_a_schedule_is_recorded() -> None:
+    assert BackgroundScheduler(group="reports").add_job(jobs.where, id="a").group == "reports"
+    assert BlockingScheduler().add_job(jobs.where, id="b").group == "default"
+    assert api.add_job(jobs.where, id="c").group == ""  # the module functions: no group's
+    assert api.add_job(jobs.where, id="d", group="nightly").group == "nightly"
+    assert Schedule.objects.get(job_id="a").group == "reports"
+
+    @BackgroundScheduler(group="deco").scheduled_job("interval", minutes=5, id="e")
+    def decorated() -> None:
+        pass
+
+    try:
+        assert Schedule.objects.get(job_id="e").group == "deco"
+    finally:
+        unregister(Schedule.objects.get(job_id="e").func)
+
+
+def test_an_identical_add_job_from_another_group_takes_the_schedule_over() -> None:
+    first = BackgroundScheduler(group="one").add_job(jobs.where, "cron", hour=4, id="x")
+    again = BackgroundScheduler(group="two").add_job(
+        jobs.where, "cron", hour=4, id="x", replace_existing=True
+    )
+    assert (first.group, again.group) == ("one", "two")
+    assert Schedule.objects.get(job_id="x").group == "two"
+    assert BackgroundScheduler(group="one").remove_all_jobs() == []
+
+
+@pytest.mark.parametrize("group", ["", "a b", "x" * 101, "ok\n", 7])
+def test_a_bad_group_is_refused_by_name(group: object) -> None:
+    with pytest.raises(SchedulerConfigError, match=r"group must be 1 to 100 characters") as caught:
+        BackgroundScheduler(group=group)
+    assert caught.value.field == "group"
+    if group != "":
+        with pytest.raises(InvalidSchedule, match=r"group must be empty or 1 to 100"):
+            api.add_job(jobs.where, group=group)
+    assert not Schedule.objects.exists()
+
+
+def test_add_job_on_an_object_refuses_a_group_of_its_own() -> None:
+    with pytest.raises(SchedulerConfigError, match=r"this scheduler's group \('default'\)"):
+        BackgroundScheduler().add_job(jobs.where, group="other")
+    assert not Schedule.objects.exists()
+
+
+def test_remove_all_jobs_refuses_an_include_admin_that_is_not_a_bool() -> None:
+    with pytest.raises(SchedulerConfigError, match="include_admin must be True or False"):
+        BackgroundScheduler().remove_all_jobs(include_admin="yes")
 
 
 def test_listeners_get_the_events_in_their_mask() -> None:

@@ -75,14 +75,25 @@ def test_the_twisted_scheduler_runs_beside_the_reactor_and_stops_with_it() -> No
     assert facts["running"] is False and facts["owner"] == ""  # shut down with the reactor
 
 
-def test_the_qt_scheduler_keeps_jobs_off_the_gui_thread() -> None:
+def test_the_qt_scheduler_runs_its_loop_in_a_qthread_and_jobs_off_the_gui_thread() -> None:
     facts = probe("qt", QT_QPA_PLATFORM="offscreen")
-    (result,) = facts["results"]
     assert facts["gui_is_main"] is True
-    assert result.startswith("'qt@") and thread_of(result) != facts["gui_thread"]
-    assert facts["ticks"] >= 10  # the GUI's QTimer kept firing while the job ran
+    (first,) = facts["first"]
+    assert first.startswith("'qt@") and thread_of(first) != facts["gui_thread"]
+    # The GUI's 20 ms timer kept firing while the two-second job ran: no stall near its length.
+    assert facts["beats_during_job"] >= 20
+    assert facts["gaps_during_job"] < 1.5, facts["gaps_during_job"]
+    # Every tick of the loop ran in the scheduler's QThread, none in a plain Python thread.
+    assert facts["loop_ticks"] > 0 and facts["ticks_in_loop_thread"] is True
+    assert facts["python_loop_threads"] == []
+    # pause() ended that QThread; resume() started another, which fired the next job.
+    assert facts["loop_running_before_pause"] is True
+    assert facts["loop_finished_after_pause"] is True and facts["new_loop_thread"] is True
+    assert [r.split("@")[0] for r in facts["results"]] == ["'qt", "'again"]
     assert facts["running_before_quit"] is True
-    assert facts["running"] is False and facts["owner"] == ""  # aboutToQuit shut it down
+    # aboutToQuit shut it down: the lease is free and the QThread ended before the app did.
+    assert facts["running"] is False and facts["owner"] == ""
+    assert facts["loop_finished_after_quit"] is True
 
 
 def test_the_tornado_scheduler_runs_on_an_ioloop_serving_http(fast: dict[str, float]) -> None:

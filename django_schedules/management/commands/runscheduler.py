@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import math
 import os
-import re
 import signal
 import threading
 import time
@@ -23,10 +22,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_schedules import store
 from django_schedules.conf import conf
+from django_schedules.models import GROUP_RE, GROUP_RULE
 from django_schedules.scheduler import AsyncIOScheduler, Scheduler
-
-GROUP_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
-
 
 # A day is longer than any sensible poll interval or lease; far longer ones overflow the
 # waits and the lease's expiry date.
@@ -48,11 +45,8 @@ def positive_seconds(value: str) -> float:
 
 def group_name(value: str) -> str:
     """Parse --group: 1 to 100 characters among letters, digits, '_', '.', ':' and '-'."""
-    if not GROUP_RE.match(value):
-        raise ArgumentTypeError(
-            "must be 1 to 100 characters among letters, digits, '_', '.', ':' and '-', "
-            f"got {value!r}"
-        )
+    if not GROUP_RE.fullmatch(value):
+        raise ArgumentTypeError(f"must be {GROUP_RULE}, got {value!r}")
     return value
 
 

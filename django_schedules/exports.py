@@ -19,6 +19,7 @@ through ``store``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -154,7 +155,10 @@ def differences(existing: Schedule, wanted: Schedule) -> list[tuple[str, Any, An
         column = str(option.column)
         have, want = getattr(existing, column), getattr(wanted, column)
         if column == "trigger":
-            have = trigger_json(trigger_from_dict(have))
+            # The stored form as this version writes it, for a like-for-like comparison; a
+            # row that no trigger reads differs, and is shown as it is.
+            with contextlib.suppress(SchedulesError, TypeError, ValueError):
+                have = trigger_json(trigger_from_dict(have))
         if _plain(have) != _plain(want):
             found.append((option.name, _plain(have), _plain(want)))
     return found

@@ -270,3 +270,61 @@ def test_long_imports_report_progress(tmp_path: Path, monkeypatch: pytest.Monkey
     _out, err = run_import(path, "--commit")
     assert err.splitlines() == ["checked 2 of 5 schedules", "checked 4 of 5 schedules"]
     assert Schedule.objects.count() == 5
+
+
+def test_it_reads_standard_input(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    several()
+    text = exported()[0]
+    Schedule.objects.filter(job_id="launch").delete()
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    out, _ = run_import(Path("-"), "--commit")
+    assert out.splitlines()[-1] == "1 created, 5 unchanged, 0 conflicts"
+    assert Schedule.objects.filter(job_id="launch").exists()
+
+
+def test_format_goes_with_file_only() -> None:
+    with pytest.raises(CommandError, match="--format goes with --file"):
+        call_command("importschedules", "--from", "django-celery-beat", "--format", "json")
+
+
+def test_a_row_whose_stored_trigger_is_unreadable_is_a_conflict(tmp_path: Path) -> None:
+    several()
+    path = tmp_path / "s.json"
+    path.write_text(exported()[0])
+    Schedule.objects.filter(job_id="launch").update(trigger={"kind": "nope"})
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="the job ids launch are taken"):
+        call_command("importschedules", "--file", str(path), stdout=io.StringIO(), stderr=err)
+    assert "    trigger: {'kind': 'nope'} here, " in err.getvalue()
+
+
+def test_the_store_inserts_all_or_none() -> None:
+    from django_schedules import store
+    from django_schedules.exceptions import ScheduleExists
+
+    api.add_job(jobs.noop, "interval", minutes=5, id="taken")
+    fresh = api.build_schedule(jobs.noop, "interval", minutes=5, id="fresh")
+    again = api.build_schedule(jobs.noop, "interval", minutes=5, id="taken")
+    with pytest.raises(ScheduleExists, match="'taken'"):
+        store.insert_schedules([fresh, again])
+    assert list(Schedule.objects.values_list("job_id", flat=True)) == ["taken"]
+
+
+def test_an_import_announces_each_schedule_it_adds(
+    tmp_path: Path, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django_schedules.signals import schedule_changed
+
+    seen: list[tuple[str, str]] = []
+
+    def receiver(job_id: str, action: str, **kwargs: Any) -> None:
+        seen.append((job_id, action))
+
+    path = write_document(tmp_path, [good_entry("a"), good_entry("b")])
+    schedule_changed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            run_import(path, "--commit")
+    finally:
+        schedule_changed.disconnect(receiver)
+    assert sorted(seen) == [("a", "added"), ("b", "added")]

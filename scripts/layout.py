@@ -29,7 +29,20 @@ MAX_LINES = 600
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("edges", ("admin", "forms", "views", "urls", "management", "checks", "apps")),
     ("faces", ("faces", "schedulers")),
-    ("api", ("api", "options", "routing", "changes", "sync", "importers", "status", "listing")),
+    (
+        "api",
+        (
+            "api",
+            "options",
+            "routing",
+            "changes",
+            "sync",
+            "importers",
+            "exports",
+            "status",
+            "listing",
+        ),
+    ),
     (
         "engine",
         (

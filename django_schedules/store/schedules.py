@@ -9,7 +9,7 @@ The store never calls back into the API.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +37,37 @@ from django_schedules.triggers import trigger_from_dict
 
 def find_schedule(job_id: str, using: str | None = None) -> Schedule | None:
     return Schedule.objects.using(database_alias(using)).filter(job_id=job_id).first()
+
+
+def find_schedules(job_ids: Collection[str], using: str | None = None) -> dict[str, Schedule]:
+    """The schedules with these job ids, by job id (those that exist)."""
+    rows = Schedule.objects.using(database_alias(using)).filter(job_id__in=list(job_ids))
+    return {row.job_id: row for row in rows}
+
+
+def all_schedules(using: str | None = None) -> Iterator[Schedule]:
+    """Every schedule, by job id, read in chunks (an export of a million rows)."""
+    rows = Schedule.objects.using(database_alias(using)).order_by("job_id")
+    return rows.iterator(chunk_size=2000)
+
+
+def insert_schedules(schedules: list[Schedule], using: str | None = None) -> None:
+    """Insert new, fully validated schedules in one transaction: all of them, or (when a job
+    id is taken, say by another process since the caller looked) none, raising ScheduleExists.
+    Notifies the scheduler."""
+    with write_transaction(using) as alias:
+        taken = sorted(find_schedules([s.job_id for s in schedules], alias))
+        if taken:
+            raise _exists(taken[0])
+        try:
+            with transaction.atomic(using=alias):  # a savepoint: PostgreSQL aborts else
+                Schedule.objects.using(alias).bulk_create(schedules, batch_size=500)
+        except IntegrityError as exc:  # inserted by another process since the read
+            raise ScheduleExists(
+                f"a schedule with one of these job ids was created meanwhile: {exc}"
+            ) from exc
+        if schedules:
+            notify_change(alias)
 
 
 def get_schedule(job_id: str, using: str | None = None) -> Schedule:

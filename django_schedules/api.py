@@ -38,7 +38,7 @@ from django_schedules.options import (
     json_safe,
 )
 from django_schedules.registry import RegisteredJob, lookup
-from django_schedules.routing import check_routing
+from django_schedules.routing import check_routing, check_script_job
 
 if TYPE_CHECKING:
     from django_schedules.triggers import BaseTrigger
@@ -235,6 +235,7 @@ def build_schedule(
     if not options.BY_NAME["enabled"].clean(enabled):
         schedule.enabled = False
     check_routing(schedule.executor, schedule.queue, schedule.priority)
+    check_script_job(schedule.func, schedule.executor)
     schedule.pause_reason = options.BY_NAME["pause_reason"].clean(pause_reason)
     schedule.paused_until = options.BY_NAME["paused_until"].clean(paused_until)
     options.check_pause(schedule.enabled, schedule.pause_reason, schedule.paused_until, now)
@@ -425,6 +426,10 @@ def changed_values(schedule: Schedule, changes: Mapping[str, Any], now: datetime
             fields.get("executor", schedule.executor),
             fields.get("queue", schedule.queue),
             fields.get("priority", schedule.priority),
+        )
+    if {"func", "executor"} & set(changes):
+        check_script_job(
+            fields.get("func", schedule.func), fields.get("executor", schedule.executor)
         )
     policy = options.chosen_policy(
         changes.get("coalesce", UNSET), changes.get("misfire_policy", UNSET)

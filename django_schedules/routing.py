@@ -1,5 +1,6 @@
-"""Where a ``tasks`` executor sends a schedule's runs: the per-schedule ``queue`` and
-``priority`` (declared in options.py) checked against the executor's backend when written."""
+"""Where a schedule's runs can go, checked when it is written: the per-schedule ``queue`` and
+``priority`` (declared in options.py) against a ``tasks`` executor's backend, and a job defined
+in a script (``__main__``) kept on an executor that runs jobs in this process."""
 
 from __future__ import annotations
 
@@ -55,3 +56,38 @@ def check_routing(executor_name: str, queue_name: str, priority_value: int | Non
                 f"{executor_name!r}: {exc}",
                 at_fault,
             ) from exc
+
+
+# The backends that run a job in this process, where a function defined in a script
+# (``__main__``) exists.
+IN_PROCESS = frozenset({"threadpool", "inline"})
+
+
+def backend_kind(name: str) -> str:
+    """The backend of executor ``name`` in SCHEDULES_EXECUTORS, as a short name when it is
+    one of ours (``threadpool``...), else its dotted path."""
+    from django_schedules.executors.base import BACKENDS
+
+    executors: object = conf.SCHEDULES_EXECUTORS
+    entry = executors.get(name) if isinstance(executors, dict) else None
+    backend = str(entry.get("BACKEND", "threadpool") if isinstance(entry, dict) else "threadpool")
+    by_path = {path: short for short, path in BACKENDS.items()}
+    return by_path.get(backend, backend)
+
+
+def check_script_job(func_name: str, executor_name: str, given: str | None = None) -> None:
+    """Raise InvalidSchedule (field ``executor``) when `func_name` is defined in a script
+    (``__main__``) and executor `executor_name` runs jobs in another process, where that
+    function does not exist. `given`: the executor as the caller named it, when it was
+    mapped onto `executor_name` (a scheduler object's alias)."""
+    if not func_name.startswith("__main__.") or backend_kind(executor_name) in IN_PROCESS:
+        return
+    shown = executor_name if given is None else given
+    mapped = f" ({executor_name!r} in SCHEDULES_EXECUTORS)" if shown != executor_name else ""
+    raise InvalidSchedule(
+        f"{func_name!r} is defined in a script (__main__), so it can run only in this "
+        f"process, and executor {shown!r}{mapped} runs jobs elsewhere: give a thread pool "
+        f'executor, or register the function with @job(name="...") in an importable module',
+        "executor",
+        value=shown,
+    )

@@ -17,7 +17,6 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 from django_schedules import api, store, triggers
 from django_schedules.conf import conf
 from django_schedules.exceptions import (
-    InvalidSchedule,
     JobNotRegistered,
     ScheduleNotFound,
     SchedulerAlreadyRunningError,
@@ -27,13 +26,16 @@ from django_schedules.exceptions import (
 from django_schedules.models import Schedule, ScheduleSource
 from django_schedules.options import UNSET, _Unset
 from django_schedules.registry import RegisteredJob, lookup, register
+from django_schedules.routing import IN_PROCESS, backend_kind, check_script_job
 from django_schedules.schedulers import config
 from django_schedules.schedulers.events import (
     EVENT_ALL,
     EVENT_ALL_JOBS_REMOVED,
     EVENT_EXECUTOR_ADDED,
+    EVENT_EXECUTOR_REMOVED,
     EVENT_JOB_SUBMITTED,
     EVENT_JOBSTORE_ADDED,
+    EVENT_JOBSTORE_REMOVED,
     EVENT_SCHEDULER_PAUSED,
     EVENT_SCHEDULER_RESUMED,
     EVENT_SCHEDULER_SHUTDOWN,
@@ -160,6 +162,36 @@ class BaseScheduler:
             config.add_jobstore(jobstore, jobstore_opts, where)
             self.jobstores = self.jobstores | {alias}
         self._dispatch(SchedulerEvent(EVENT_JOBSTORE_ADDED, alias=alias))
+
+    def remove_executor(self, alias: str, shutdown: bool = True) -> None:
+        """APScheduler 3's ``remove_executor``: forget the alias (KeyError when unknown).
+        Its SCHEDULES_EXECUTORS executor belongs to the settings, so it is not shut down
+        and the schedules already on it keep running there; ``shutdown`` is accepted for
+        APScheduler's signature."""
+        with self._lock:
+            if alias not in self.executor_aliases:
+                raise KeyError(f"no executor by the alias of {alias!r}")
+            self.executor_aliases = {
+                name: mapped for name, mapped in self.executor_aliases.items() if name != alias
+            }
+        self._dispatch(SchedulerEvent(EVENT_EXECUTOR_REMOVED, alias=alias))
+
+    def remove_jobstore(self, alias: str, shutdown: bool = True) -> None:
+        """APScheduler 3's ``remove_jobstore``: forget an alias added by ``add_jobstore``
+        (KeyError when unknown). The database itself (``"default"``) cannot be removed:
+        every job lives there."""
+        with self._lock:
+            if alias == "default":
+                raise SchedulerConfigError(
+                    "the job store 'default' is the database, where every job lives: it "
+                    "cannot be removed",
+                    "alias",
+                    value=alias,
+                )
+            if alias not in self.jobstores:
+                raise KeyError(f"no job store by the alias of {alias!r}")
+            self.jobstores = self.jobstores - {alias}
+        self._dispatch(SchedulerEvent(EVENT_JOBSTORE_REMOVED, alias=alias))
 
     def _own_options(self) -> str:
         """The constructor's own keywords, for the unknown-option message."""
@@ -524,22 +556,13 @@ class BaseScheduler:
         ``alias=False`` a name as stored); a job defined in a script runs on an in-process
         executor (``"default"`` then means the first thread pool) or is refused."""
         name = self.executor_aliases.get(executor, executor) if alias else executor
-        if not job.name.startswith("__main__."):
-            return name
-        if config.backend_kind(name) in config.IN_PROCESS:
-            return name
-        local = [n for n in conf.SCHEDULES_EXECUTORS if config.backend_kind(n) == "threadpool"]
-        if executor == "default" and local:
-            return local[0]  # a script's job defaults to the thread pool
-        raise InvalidSchedule(
-            f"{job.name!r} is defined in a script (__main__), so it can run only in this "
-            f"process, and executor {executor!r}"
-            f"{f' ({name!r} in SCHEDULES_EXECUTORS)' if name != executor else ''} runs jobs "
-            "elsewhere: give a thread pool executor, "
-            f'or register the function with @job(name="...") in an importable module',
-            "executor",
-            value=executor,
-        )
+        script = job.name.startswith("__main__.")
+        if script and executor == "default" and backend_kind(name) not in IN_PROCESS:
+            local = [n for n in conf.SCHEDULES_EXECUTORS if backend_kind(n) == "threadpool"]
+            if local:
+                return local[0]  # a script's job defaults to the thread pool
+        check_script_job(job.name, name, given=executor)
+        return name
 
     def _zoned(self, trigger: Any, trigger_args: Mapping[str, Any]) -> dict[str, Any]:
         """``trigger_args`` with the scheduler's zone when a zoned trigger is named without

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django_schedules.conf import conf
 from django_schedules.exceptions import InvalidSchedule, SchedulerConfigError
 from django_schedules.models import GROUP_RE, GROUP_RULE
+from django_schedules.routing import backend_kind
 
 # APScheduler's job defaults that have a counterpart here (add_job's keywords).
 JOB_DEFAULTS = ("misfire_grace_time", "coalesce", "max_instances")
@@ -41,9 +42,6 @@ _CLASSES = {
     "TwistedExecutor": "twisted",
     "DebugExecutor": "debug",
 }
-# The backends that run a job in this process, where a function defined in a script
-# (``__main__``) exists.
-IN_PROCESS = frozenset({"threadpool", "inline"})
 DATABASE = "database"
 
 
@@ -117,16 +115,6 @@ def _from_text(key: str, value: Any) -> Any:
     if key == "coalesce":
         return True if text in _TRUE else False if text in _FALSE else value
     return int(text) if text.isascii() and text.isdigit() else value
-
-
-def backend_kind(name: str) -> str:
-    """The backend of executor ``name`` in SCHEDULES_EXECUTORS, as a short name when it is
-    one of ours (``threadpool``...), else its dotted path."""
-    from django_schedules.executors import BACKENDS
-
-    backend = str(conf.SCHEDULES_EXECUTORS.get(name, {}).get("BACKEND", "threadpool"))
-    by_path = {path: short for short, path in BACKENDS.items()}
-    return by_path.get(backend, backend)
 
 
 def from_gconfig(gconfig: Mapping[Any, Any] | None, prefix: str) -> dict[str, Any]:

@@ -9,7 +9,12 @@ from django.test import override_settings
 from django_schedules.exceptions import SchedulerAlreadyRunningError, SchedulerConfigError
 from django_schedules.models import Schedule
 from django_schedules.schedulers import AsyncIOScheduler, BackgroundScheduler, BlockingScheduler
-from django_schedules.schedulers.events import EVENT_EXECUTOR_ADDED, EVENT_JOBSTORE_ADDED
+from django_schedules.schedulers.events import (
+    EVENT_EXECUTOR_ADDED,
+    EVENT_EXECUTOR_REMOVED,
+    EVENT_JOBSTORE_ADDED,
+    EVENT_JOBSTORE_REMOVED,
+)
 from tests.schedulers import jobs
 from tests.schedulers.conftest import FAST
 
@@ -188,3 +193,34 @@ def test_add_jobstore_takes_the_database_only() -> None:
     with pytest.raises(SchedulerConfigError, match="already has a job store by the alias of 'db'"):
         scheduler.add_jobstore("database", "db")
     assert scheduler.jobstores == {"default", "db"}
+
+
+@override_settings(SCHEDULES_EXECUTORS=POOLS)
+def test_remove_executor_forgets_the_alias_and_the_schedules_on_it_keep_running() -> None:
+    scheduler = BackgroundScheduler(executors={"processpool": {"type": "processpool"}})
+    seen = []
+    scheduler.add_listener(seen.append, EVENT_EXECUTOR_REMOVED)
+    scheduler.add_job(jobs.where, "interval", seconds=5, id="p", executor="processpool")
+    scheduler.remove_executor("processpool")
+    assert scheduler.executor_aliases == {}
+    assert [(e.code, e.alias) for e in seen] == [(EVENT_EXECUTOR_REMOVED, "processpool")]
+    # The settings' executor is not the object's to shut down: its schedule stays on it.
+    assert Schedule.objects.get(job_id="p").executor == "pool"
+    with pytest.raises(KeyError, match="no executor by the alias of 'processpool'"):
+        scheduler.remove_executor("processpool")
+    assert len(seen) == 1
+
+
+def test_remove_jobstore_forgets_an_added_alias_never_the_database() -> None:
+    scheduler = BackgroundScheduler()
+    seen = []
+    scheduler.add_listener(seen.append, EVENT_JOBSTORE_REMOVED)
+    scheduler.add_jobstore("database", "db")
+    scheduler.remove_jobstore("db")
+    assert scheduler.jobstores == {"default"}
+    assert [(e.code, e.alias) for e in seen] == [(EVENT_JOBSTORE_REMOVED, "db")]
+    with pytest.raises(KeyError, match="no job store by the alias of 'db'"):
+        scheduler.remove_jobstore("db")
+    with pytest.raises(SchedulerConfigError, match="is the database, where every job") as caught:
+        scheduler.remove_jobstore("default")
+    assert (caught.value.field, scheduler.jobstores, len(seen)) == ("alias", {"default"}, 1)

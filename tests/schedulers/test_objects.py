@@ -258,6 +258,28 @@ def test_modify_job_checks_a_new_func_against_the_executor_it_keeps(script_job) 
     assert scheduler.modify_job("on-pool", executor="default").executor == "default"
 
 
+@override_settings(SCHEDULES_EXECUTORS={**POOLS, "threads": {"BACKEND": "threadpool"}})
+def test_the_module_functions_keep_a_scripts_job_in_this_process(script_job) -> None:
+    """The rule holds below the objects too: django_schedules.add_job and modify_job refuse
+    a script's job on an executor that runs jobs elsewhere, naming the executor, writing
+    nothing (it used to be stored, then failed at its first run)."""
+    with pytest.raises(InvalidSchedule, match=r'@job\(name="..."\) in an importable') as caught:
+        api.add_job(script_job, "interval", seconds=5, id="s", executor="pool")
+    assert (caught.value.field, "executor 'pool' runs" in str(caught.value)) == ("executor", True)
+    assert not Schedule.objects.filter(job_id="s").exists()
+    assert api.add_job(script_job, "interval", seconds=5, id="s", executor="threads").pk
+    with pytest.raises(InvalidSchedule, match="executor 'pool' runs jobs elsewhere"):
+        api.modify_job("s", executor="pool")
+    api.add_job(jobs.where, "interval", seconds=5, id="on-pool", executor="pool")
+    with pytest.raises(InvalidSchedule, match="executor 'pool' runs jobs elsewhere"):
+        api.modify_job("on-pool", func=script_job)
+    rows = Schedule.objects.order_by("job_id").values_list("job_id", "func", "executor")
+    assert [(j, f.split(".")[0], e) for j, f, e in rows] == [
+        ("on-pool", "objects", "pool"),
+        ("s", "__main__", "threads"),
+    ]
+
+
 def test_another_process_refuses_a_scripts_job_naming_the_fix() -> None:
     with pytest.raises(JobNotRegistered, match=r"registered in a script \(__main__\).*@job\(name="):
         api.add_job("__main__.gone", "interval", seconds=5)

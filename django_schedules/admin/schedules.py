@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # django-stubs' generics; at run time these take no parameter
 else:
     _ScheduleAdmin = admin.ModelAdmin
 from django_schedules.admin.actions import ScheduleActions
+from django_schedules.admin.charts import charts, run_history
 from django_schedules.admin.display import (
     PREVIEW_COUNT,
     RECENT_EXECUTIONS,
@@ -323,6 +324,10 @@ class ScheduleAdmin(ScheduleActions):
                 "has_run_permission": self.has_run_permission(request),
             }
         )
+        if obj is not None and obj.pk is not None:  # its runs: one aggregate query
+            zone = timezone.get_current_timezone()
+            history = run_history(obj.pk, timezone.now(), zone, store.database_alias())
+            context["run_charts"] = charts(history, zone)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def changelist_view(

@@ -216,6 +216,51 @@ def lateness_chart(bars: Sequence[Bar], label: str, fmt: str, zone: tzinfo) -> S
     )
 
 
+SPARKLINE_RUNS = 10  # the schedule list's sparkline: its last ten executions
+_SPARK_COLOURS = {status.value: colour for status, colour in OUTCOMES} | {
+    ExecutionStatus.PENDING.value: "#b0bec5",
+    ExecutionStatus.RUNNING.value: LATENESS_COLOUR,
+}
+
+
+def sparkline(statuses: Sequence[str | None]) -> SafeString:
+    """A row of squares, oldest left, of ``statuses`` (newest first, None past the first run),
+    coloured as the charts' outcomes, with the counts in words as its label."""
+    shown = [status for status in statuses if status][::-1]
+    labels = dict(ExecutionStatus.choices)
+    counts: dict[str, int] = {}
+    for status in shown:
+        counts[status] = counts.get(status, 0) + 1
+    words = ", ".join(f"{n} {labels.get(s, s).lower()}" for s, n in counts.items())
+    summary = _("Last %(n)s runs: %(words)s") % {"n": len(shown), "words": words}
+    size, gap = 7, 2
+    squares = format_html_join(
+        "",
+        '<rect x="{}" y="0" width="{}" height="{}" fill="{}"><title>{}</title></rect>',
+        (
+            (
+                (size + gap) * i,
+                size,
+                size,
+                _SPARK_COLOURS.get(status, "#999"),
+                labels.get(status, status),
+            )
+            for i, status in enumerate(shown)
+        ),
+    )
+    return format_html(
+        '<svg class="schedules-sparkline" width="{}" height="{}" viewBox="0 0 {} {}" role="img" '
+        'aria-label="{}"><title>{}</title>{}</svg>',
+        (size + gap) * SPARKLINE_RUNS,
+        size,
+        (size + gap) * SPARKLINE_RUNS,
+        size,
+        summary,
+        summary,
+        squares,
+    )
+
+
 def legend() -> SafeString:
     """The outcomes' colours, in words."""
     labels = dict(ExecutionStatus.choices)

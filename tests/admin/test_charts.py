@@ -112,3 +112,22 @@ def test_a_schedule_with_no_runs_says_so(superuser: User, client_for) -> None:
 def test_the_add_page_draws_nothing(superuser: User, client_for) -> None:
     page = client_for(superuser).get(reverse("admin:django_schedules_schedule_add"))
     assert page.status_code == 200 and 'id="schedules-charts"' not in page.content.decode()
+
+
+def test_the_list_shows_the_last_ten_outcomes_oldest_first_in_the_same_query(
+    superuser: User, client_for
+) -> None:
+    schedule = make_schedule()
+    make_schedule("never")
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    statuses = (
+        [ExecutionStatus.FAILED] + [ExecutionStatus.SUCCEEDED] * 10 + [ExecutionStatus.MISSED]
+    )
+    for k, status in enumerate(statuses):  # twelve runs: the oldest, a failure, falls off
+        run(schedule, start + timedelta(minutes=5 * k), status)
+    page = client_for(superuser).get(reverse("admin:django_schedules_schedule_changelist"))
+    html = page.content.decode()
+    assert html.count('class="schedules-sparkline"') == 1  # the schedule that never ran has none
+    assert 'aria-label="Last 10 runs: 9 succeeded, 1 missed"' in html
+    spark = html.split('class="schedules-sparkline"')[1].split("</svg>")[0]
+    assert re.findall(r"<title>(\w+)</title></rect>", spark) == ["Succeeded"] * 9 + ["Missed"]

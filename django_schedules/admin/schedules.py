@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # django-stubs' generics; at run time these take no parameter
 else:
     _ScheduleAdmin = admin.ModelAdmin
 from django_schedules.admin.actions import ScheduleActions
+from django_schedules.admin.charts import SPARKLINE_RUNS, charts, run_history, sparkline
 from django_schedules.admin.display import (
     PREVIEW_COUNT,
     RECENT_EXECUTIONS,
@@ -210,6 +211,11 @@ class ScheduleAdmin(ScheduleActions):
             .annotate(
                 last_status=Subquery(last.values("status")[:1]),
                 last_fire_time=Subquery(last.values("fire_time")[:1]),
+                # The sparkline's older outcomes: more index probes in the same query.
+                **{
+                    f"earlier_status_{k}": Subquery(last.values("status")[k : k + 1])
+                    for k in range(1, SPARKLINE_RUNS)
+                },
             )
         )
 
@@ -323,6 +329,10 @@ class ScheduleAdmin(ScheduleActions):
                 "has_run_permission": self.has_run_permission(request),
             }
         )
+        if obj is not None and obj.pk is not None:  # its runs: one aggregate query
+            zone = timezone.get_current_timezone()
+            history = run_history(obj.pk, timezone.now(), zone, store.database_alias())
+            context["run_charts"] = charts(history, zone)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def changelist_view(
@@ -431,14 +441,19 @@ class ScheduleAdmin(ScheduleActions):
 
     @admin.display(description=_("last run"))
     def last_run(self, obj: Schedule) -> SafeString | str:
-        """The latest execution's outcome and fire time ("—" when it never ran)."""
+        """The latest execution's outcome and fire time, and a sparkline of the last ten
+        ("—" when it never ran)."""
         status = getattr(obj, "last_status", None)
         if not status:
             return "—"
+        recent = [status] + [
+            getattr(obj, f"earlier_status_{k}", None) for k in range(1, SPARKLINE_RUNS)
+        ]
         return format_html(
-            '{}<br><span class="schedules-when">{}</span>',
+            '{}<br><span class="schedules-when">{}</span><br>{}',
             status_badge(status),
             when(getattr(obj, "last_fire_time", None)),
+            sparkline(recent),
         )
 
     @admin.display(description=_("declared in"), ordering="source")

@@ -437,3 +437,40 @@ def test_both_lists_fit_a_1400_pixel_window(browser: Any, live_server: Any) -> N
         assert button["y"] + button["height"] <= panel["y"], (button, panel)
     finally:
         context.close()
+
+
+def test_a_schedules_page_charts_its_runs(page: Any, live_server: Any) -> None:
+    """The charts as staff see them: bars with height where runs were, their tooltips, the
+    legend; inline SVG that needs no script."""
+    from datetime import UTC, datetime, timedelta
+
+    from django_schedules import api
+
+    schedule = api.add_job(
+        "tests.testapp.jobs.add", "interval", minutes=20, id="charted", kwargs={"a": 1}
+    )
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    outcomes = [ExecutionStatus.SUCCEEDED] * 9 + [ExecutionStatus.FAILED]
+    for k in range(7 * 24 * 3):  # every 20 minutes for a week
+        fire = now - timedelta(minutes=20 * (k + 1))
+        status = outcomes[k % len(outcomes)] if k % 37 else ExecutionStatus.MISSED
+        started = None if status == ExecutionStatus.MISSED else fire + timedelta(seconds=k % 5)
+        Execution.objects.create(
+            schedule=schedule, job_id="charted", name="charted", fire_time=fire,
+            status=status, started_at=started,
+        )  # fmt: skip
+    log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/django_schedules/schedule/{schedule.pk}/change/")
+    charts = page.locator("#schedules-charts")
+    charts.scroll_into_view_if_needed()
+    sync_api.expect(charts.locator("svg")).to_have_count(4)
+    box = charts.locator("svg").first.bounding_box()
+    assert box is not None and box["width"] > 200 and box["height"] > 40
+    heights = charts.locator(".schedules-bar rect:not([fill=transparent])").evaluate_all(
+        "rects => rects.map(r => r.getBoundingClientRect().height)"
+    )
+    assert len(heights) > 24 and max(heights) > 20, heights
+    sync_api.expect(charts.locator("figcaption").first).to_contain_text("succeeded")
+    sync_api.expect(charts.locator(".schedules-legend li")).to_have_count(5)
+    shot(page, "admin-run-charts", full_page=False)
+    charts.screenshot(path=str(SHOTS / "admin-run-charts-only.png"))

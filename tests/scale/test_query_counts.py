@@ -103,7 +103,8 @@ def newest_execution() -> Execution:
 # oldest due and, the test's schedules being due, the overdue count, then the oldest claimed run
 # waiting past its start time; then the schedules paused after failing, one query on the index
 # schedules_failing_idx whatever the table's size), the capped count and the rows. The change
-# form: the schedule and its last ten executions. The execution list: the capped count and the
+# form: the schedule, its last ten executions and its runs' charts (one aggregate over its
+# last 7 days, admin/charts.py). The execution list: the capped count and the
 # rows (one schedule: and that schedule's name for the filter).
 PAGES: list[tuple[str, Callable[[], str], int]] = [
     ("schedule list", lambda: SCHEDULES, 13),
@@ -117,7 +118,7 @@ PAGES: list[tuple[str, Callable[[], str], int]] = [
     ("schedule list, sorted by next run", lambda: SCHEDULES + "?o=-4", 13),
     # One aggregate per filter with counts (enabled, kind, job, declared in).
     ("schedule list, filter counts", lambda: SCHEDULES + "?_facets=True", 17),
-    ("schedule change form", lambda: f"{SCHEDULES}{busy_schedule().pk}/change/", 4),
+    ("schedule change form", lambda: f"{SCHEDULES}{busy_schedule().pk}/change/", 5),
     ("schedule add form", lambda: SCHEDULES + "add/", 2),
     ("execution list", lambda: EXECUTIONS, 4),
     ("execution list, failed", lambda: EXECUTIONS + "?status__exact=failed", 4),

@@ -32,6 +32,18 @@ class MisfirePolicy(models.TextChoices):
     RUN_ALL = "run_all", _("Run every missed occurrence")
 
 
+class OverlapPolicy(models.TextChoices):
+    """What an occurrence does while a run of its schedule is still going (docs/overlap.md).
+    Empty (the default): ``max_instances`` decides, as before overlap policies existed."""
+
+    NONE = "", _("By max instances")
+    SKIP = "skip", _("Skip it")
+    BUFFER_ONE = "buffer_one", _("Run once more when the running one ends")
+    BUFFER_ALL = "buffer_all", _("Queue every occurrence, oldest first")
+    CANCEL_RUNNING = "cancel_running", _("Stop the running one and start")
+    ALLOW = "allow", _("Start another run")
+
+
 class ScheduleSource(models.TextChoices):
     CODE = "code", _("Code")
     SETTINGS = "settings", _("Settings")
@@ -52,6 +64,9 @@ class ExecutionStatus(models.TextChoices):
     MISSED = "missed", _("Missed")
     SKIPPED = "skipped", _("Skipped")
     LOST = "lost", _("Lost")
+    # Waiting for the schedule's running run to end (overlap buffer_one, buffer_all): then
+    # it becomes pending, oldest first (store.controls.release_buffered).
+    BUFFERED = "buffered", _("Buffered")
 
 
 FINISHED_STATUSES = frozenset(
@@ -145,6 +160,16 @@ class Schedule(models.Model):
     max_instances = models.PositiveIntegerField(
         _("max instances"), default=1, help_text=_("How many runs may overlap.")
     )
+    overlap = models.CharField(
+        _("overlap policy"),
+        max_length=20,
+        blank=True,
+        default=OverlapPolicy.NONE,
+        choices=OverlapPolicy.choices,
+    )
+    # Occurrences an overlap policy (or max_instances) skipped, and those it buffered.
+    overlaps_skipped = models.PositiveIntegerField(_("overlaps skipped"), default=0)
+    overlaps_buffered = models.PositiveIntegerField(_("overlaps buffered"), default=0)
     timeout = models.FloatField(
         _("timeout"), null=True, blank=True, help_text=_("Seconds a run may take.")
     )

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from django_schedules.conf import conf
 from django_schedules.exceptions import InvalidSchedule
-from django_schedules.models import MisfirePolicy, Schedule, ScheduleSource
+from django_schedules.models import MisfirePolicy, OverlapPolicy, Schedule, ScheduleSource
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
@@ -239,6 +239,16 @@ def chosen_policy(coalesce_value: Any, policy: Any) -> MisfirePolicy | None:
             "misfire_policy",
         )
     return chosen or from_coalesce
+
+
+def overlap(value: Any) -> OverlapPolicy:
+    """An overlap policy; None or "" for none (``max_instances`` decides)."""
+    if value is None or value == "":
+        return OverlapPolicy.NONE
+    if value not in OverlapPolicy.values:
+        known = ", ".join(repr(v) for v in OverlapPolicy.values if v)
+        raise InvalidSchedule(f"overlap must be one of {known}, or None, got {value!r}", "overlap")
+    return OverlapPolicy(value)
 
 
 def source(value: Any) -> ScheduleSource:
@@ -479,6 +489,15 @@ OPTIONS: tuple[Option, ...] = (
         help_text=_(
             "How many runs of this job may overlap; 1 never starts a run while one is going."
         ),
+    ),
+    Option(
+        "overlap",
+        OverlapPolicy.NONE,
+        overlap,
+        column="overlap",
+        definition=True,
+        form=True,
+        help_text=_("When a run is still going at the next occurrence. Empty: max instances."),
     ),
     Option(
         "max_runs",

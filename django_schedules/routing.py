@@ -55,3 +55,28 @@ def check_routing(executor_name: str, queue_name: str, priority_value: int | Non
                 f"{executor_name!r}: {exc}",
                 at_fault,
             ) from exc
+
+
+def check_overlap(policy: str, executor_name: str) -> None:
+    """Raise InvalidSchedule (field ``overlap``) for ``overlap="cancel_running"`` on an
+    executor that cannot stop a run: only a process pool kills its worker. A thread cannot
+    be killed, and a tasks worker is another process that nothing here can stop."""
+    if policy != "cancel_running":
+        return
+    executors: object = conf.SCHEDULES_EXECUTORS
+    entry = executors.get(executor_name) if isinstance(executors, dict) else None
+    backend = str(entry.get("BACKEND", "threadpool")) if isinstance(entry, dict) else ""
+    from django_schedules.executors.base import BACKENDS
+
+    if BACKENDS.get(backend, backend) != BACKENDS["processpool"]:
+        raise InvalidSchedule(
+            f"overlap='cancel_running' needs an executor that can stop a run (a process "
+            f"pool); executor {executor_name!r} is {backend!r}, which cannot",
+            "overlap",
+        )
+
+
+def check_executor(executor_name: str, queue_name: str, priority: int | None, overlap: str) -> None:
+    """``check_routing`` and ``check_overlap``: what a schedule asks of its executor."""
+    check_routing(executor_name, queue_name, priority)
+    check_overlap(overlap, executor_name)

@@ -110,6 +110,7 @@ class Upkeep:
                 executor.sweep(epoch)
         if self.lease.held:
             self.end_pauses(now)
+            self.release_stranded(now)
         if self.lease.held and mono >= self.lost_check_at:
             self.lost_check_at = mono + self.lease_ttl
             self.mark_lost(now)
@@ -130,6 +131,40 @@ class Upkeep:
         if lost:
             logger.warning("%d execution(s) lost: their worker stopped", len(lost))
             runner.announce_failed(lost, self.using)
+
+    def stop_overlapped(self, schedule_ids: list[int], now: datetime) -> None:
+        """overlap=cancel_running: mark failed the running runs of these schedules, then
+        stop each in the executor of ours that runs it (a process pool kills its worker).
+        A run in another process (a former leader's pool) is marked but runs on; its late
+        finish finds the row failed and is dropped."""
+        if not schedule_ids:
+            return
+        reason = "cancelled: overlap=cancel_running started the next occurrence"
+        try:
+            ids = store.stop_running(schedule_ids, reason, now, self.using)
+        except DatabaseError as exc:  # the new run starts anyway; the old one runs on
+            logger.warning("could not cancel the runs overlapped by the next: %s", exc)
+            return
+        for execution_id in ids:
+            stopped = any(e.stop_run(execution_id) for e in self._executors().values())
+            fate = "stopped" if stopped else "marked failed (not running here: not stopped)"
+            logger.warning(
+                "execution %d cancelled by overlap=cancel_running: %s", execution_id, fate
+            )
+        if ids:
+            runner.announce_failed(ids, self.using)
+
+    def release_stranded(self, now: datetime) -> None:
+        """Release the buffered runs of schedules with no run going: the finisher releases
+        them as a run ends, and this backstop the ones it could not (a run that ended while
+        the claim buffered, was marked lost or timed out)."""
+        try:
+            released = store.release_stranded(now, PAUSE_BATCH, self.using)
+        except DatabaseError as exc:
+            logger.warning("releasing buffered runs failed: %s", exc)
+            return
+        if released:
+            logger.info("%d buffered run(s) released", len(released))
 
     def end_pauses(self, now: datetime) -> None:
         """Resume the schedules whose pause ended (``pause_job(..., until=...)``), each from its

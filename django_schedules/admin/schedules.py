@@ -189,6 +189,7 @@ class ScheduleAdmin(ScheduleActions):
         "misfire_policy",
         "misfire_grace_time",
         "max_instances",
+        "overlap",
         "max_runs",
         "pause_after_failures",
         "timeout",

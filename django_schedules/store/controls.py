@@ -203,3 +203,89 @@ def paused_after_failures(limit: int, using: str) -> tuple[int, list[tuple[int, 
     )
     first = list(paused.order_by("job_id").values_list("pk", "job_id")[:limit])
     return (len(first) if len(first) < limit else paused.count()), first
+
+
+# --- overlap policies (docs/overlap.md) ---
+
+
+def count_overlaps(counts: dict[int, tuple[int, int]], using: str) -> None:
+    """Add each schedule's (skipped, buffered) occurrences to its counters: a step of the
+    claim's transaction, for the schedules whose occurrence met a run still going."""
+    schedules = Schedule.objects.using(using)
+    for pk, (skipped, buffered) in counts.items():
+        schedules.filter(pk=pk).update(
+            overlaps_skipped=F("overlaps_skipped") + skipped,
+            overlaps_buffered=F("overlaps_buffered") + buffered,
+        )
+
+
+def _release(schedule_id: int, now: datetime, using: str) -> int | None:
+    """Make the schedule's oldest buffered execution pending (unstamped: the leader adopts
+    and dispatches it), unless a run of it is pending or running. A step of the caller's
+    write transaction; the id released, or None. The compare-and-swap on the status lets
+    one caller release it however many try at once."""
+    table = executions(using)
+    if table.live().filter(schedule_id=schedule_id).exists():
+        return None
+    oldest = (
+        table.filter(schedule_id=schedule_id, status=ExecutionStatus.BUFFERED)
+        .order_by("fire_time", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if oldest is None:
+        return None
+    won = table.filter(pk=oldest, status=ExecutionStatus.BUFFERED).update(
+        status=ExecutionStatus.PENDING, epoch=None, run_at=now
+    )
+    if not won:
+        return None
+    notify_change(using)  # wake the leader: a pending run waits
+    return oldest
+
+
+def release_buffered(execution_id: int, now: datetime, using: str) -> int | None:
+    """After `execution_id` ended: release the next buffered run of its schedule
+    (``_release``). Return the id released, or None."""
+
+    def attempt() -> int | None:
+        with write_transaction(using):
+            found = executions(using).filter(pk=execution_id).values_list("schedule_id")
+            row = found.first()
+            return None if row is None or row[0] is None else _release(row[0], now, using)
+
+    return retry(attempt, using=using)
+
+
+def release_stranded(now: datetime, limit: int, using: str) -> list[int]:
+    """The leader's backstop: release the buffered runs of schedules with no run going (the
+    run ended while the claim buffered, or it was marked lost or timed out). Return the ids
+    released."""
+    table = executions(using)
+    schedule_ids = list(
+        table.filter(status=ExecutionStatus.BUFFERED)
+        .values_list("schedule_id", flat=True)
+        .distinct()
+        .order_by()[:limit]
+    )
+    released = []
+    for schedule_id in schedule_ids:
+        with write_transaction(using):
+            found = _release(schedule_id, now, using)
+        if found is not None:
+            released.append(found)
+    return released
+
+
+def stop_running(schedule_ids: list[int], reason: str, now: datetime, using: str) -> list[int]:
+    """Mark failed, with `reason`, the running executions of the schedules (overlap
+    cancel_running); return their ids, for their executor to stop them."""
+    ids: list[int] = []
+    with write_transaction(using):
+        table = executions(using).running().filter(schedule_id__in=schedule_ids)
+        ids = list(table.values_list("pk", flat=True))
+        if ids:
+            executions(using).running().filter(pk__in=ids).update(
+                status=ExecutionStatus.FAILED, reason=reason[:500], finished_at=now
+            )
+    return ids

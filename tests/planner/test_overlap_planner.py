@@ -14,6 +14,10 @@ from django_schedules.planner import overlap_verdict, plan_schedule
 from .test_planner import HORIZON, NOW, due
 
 BUFFERED, SKIPPED, PENDING = plans.BUFFERED, plans.SKIPPED, plans.PENDING
+WAIT_ONE = (BUFFERED, "overlap=buffer_one: buffered until the running run ends")
+FULL_ONE = (SKIPPED, "overlap=buffer_one: the buffer is full (a run already waits)")
+WAIT_ALL = (BUFFERED, "overlap=buffer_all: buffered until the running run ends")
+FULL_ALL = (SKIPPED, "overlap=buffer_all: the buffer is full (100 runs already wait)")
 
 
 def test_the_policy_values_agree_with_the_model_choices() -> None:
@@ -39,15 +43,15 @@ def test_the_policy_values_agree_with_the_model_choices() -> None:
         ("allow", 2, 2, 0, (SKIPPED, "overlap=allow: max_instances reached (2 already running)")),
         # buffer_one: one waits, the next is skipped.
         ("buffer_one", 1, 0, 0, None),
-        ("buffer_one", 1, 1, 0, (BUFFERED, "overlap=buffer_one: buffered until the running run ends")),
-        ("buffer_one", 1, 1, 1, (SKIPPED, "overlap=buffer_one: the buffer is full (a run already waits)")),
+        ("buffer_one", 1, 1, 0, WAIT_ONE),
+        ("buffer_one", 1, 1, 1, FULL_ONE),
         # A buffered run not yet released (live 0): the new one queues behind it.
-        ("buffer_one", 1, 0, 1, (SKIPPED, "overlap=buffer_one: the buffer is full (a run already waits)")),
+        ("buffer_one", 1, 0, 1, FULL_ONE),
         # buffer_all: up to MAX_BUFFERED wait, oldest first.
-        ("buffer_all", 1, 1, 0, (BUFFERED, "overlap=buffer_all: buffered until the running run ends")),
-        ("buffer_all", 1, 0, 3, (BUFFERED, "overlap=buffer_all: buffered until the running run ends")),
-        ("buffer_all", 1, 1, plans.MAX_BUFFERED - 1, (BUFFERED, "overlap=buffer_all: buffered until the running run ends")),
-        ("buffer_all", 1, 1, plans.MAX_BUFFERED, (SKIPPED, "overlap=buffer_all: the buffer is full (100 runs already wait)")),
+        ("buffer_all", 1, 1, 0, WAIT_ALL),
+        ("buffer_all", 1, 0, 3, WAIT_ALL),
+        ("buffer_all", 1, 1, plans.MAX_BUFFERED - 1, WAIT_ALL),
+        ("buffer_all", 1, 1, plans.MAX_BUFFERED, FULL_ALL),
         # cancel_running: it always runs (the claim stops the running one).
         ("cancel_running", 1, 1, 0, None),
     ],

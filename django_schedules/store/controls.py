@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.db.models import F, Subquery
 
@@ -224,6 +225,12 @@ def _release(schedule_id: int, now: datetime, using: str) -> int | None:
     and dispatches it), unless a run of it is pending or running. A step of the caller's
     write transaction; the id released, or None. The compare-and-swap on the status lets
     one caller release it however many try at once."""
+    # Releasers of one schedule queue on its row: this is the transaction's first statement
+    # (a locking read), so what follows reads what the one before committed, also under
+    # InnoDB's repeatable read.
+    locked = Schedule.objects.using(using).select_for_update().filter(pk=schedule_id)
+    if not list(locked.values_list("pk", flat=True)):
+        return None
     table = executions(using)
     if table.live().filter(schedule_id=schedule_id).exists():
         return None
@@ -248,13 +255,17 @@ def release_buffered(execution_id: int, now: datetime, using: str) -> int | None
     """After `execution_id` ended: release the next buffered run of its schedule
     (``_release``). Return the id released, or None."""
 
-    def attempt() -> int | None:
-        with write_transaction(using):
-            found = executions(using).filter(pk=execution_id).values_list("schedule_id")
-            row = found.first()
-            return None if row is None or row[0] is None else _release(row[0], now, using)
+    found = executions(using).filter(pk=execution_id).values_list("schedule_id", flat=True)
+    schedule_id = found.first()
+    if schedule_id is None:
+        return None
 
-    return retry(attempt, using=using)
+    return retry(partial(_in_transaction, schedule_id, now, using), using=using)
+
+
+def _in_transaction(schedule_id: int, now: datetime, using: str) -> int | None:
+    with write_transaction(using):
+        return _release(schedule_id, now, using)
 
 
 def release_stranded(now: datetime, limit: int, using: str) -> list[int]:
@@ -270,8 +281,7 @@ def release_stranded(now: datetime, limit: int, using: str) -> list[int]:
     )
     released = []
     for schedule_id in schedule_ids:
-        with write_transaction(using):
-            found = _release(schedule_id, now, using)
+        found = retry(partial(_in_transaction, schedule_id, now, using), using=using)
         if found is not None:
             released.append(found)
     return released

@@ -251,6 +251,7 @@ class ScheduleAdmin(ScheduleActions):
                     "source_label",
                     "next_run",
                     "runs_started",
+                    ("overlaps_skipped", "overlaps_buffered"),
                     "last_error",
                     "recent_executions",
                 ]
@@ -263,6 +264,8 @@ class ScheduleAdmin(ScheduleActions):
             "source_label",
             "next_run",
             "runs_started",
+            "overlaps_skipped",
+            "overlaps_buffered",
             "last_error",
             "recent_executions",
             "description",

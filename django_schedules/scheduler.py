@@ -68,7 +68,7 @@ def claim_batch(
             claimed, errors = claim.record(rows, plans, now)
             if in_transaction is not None and claimed:
                 claimed = in_transaction(claimed)
-            return store.ClaimResult(claimed, errors, more, claim.cancel_running)
+            return store.ClaimResult(claimed, errors, more, claim.cancel_running, claim.buffered)
 
     return store.retry(attempt, using=using)
 
@@ -252,7 +252,7 @@ class Scheduler:
                 logger.error("schedule %d: %s", schedule_id, error)
             for claimed in result.claimed:
                 self._schedule_start(claimed, epoch)
-            self.upkeep.stop_overlapped(result.cancel_running, now)  # overlap=cancel_running
+            self.upkeep.after_claim(result, now)  # overlap: cancel_running, buffered runs
             if not result.more:
                 return
 

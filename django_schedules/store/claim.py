@@ -92,6 +92,7 @@ class ClaimTransaction:
         # Schedules whose running runs overlap=cancel_running asks to stop (the scheduler
         # stops them after the commit: runner.cancel_running).
         self.cancel_running: list[int] = []
+        self.buffered = False  # it buffered occurrences: the leader's upkeep looks after them
 
     def batch_limit(self, batch: int) -> int:
         """`batch`, capped by the parameters the UPDATE may carry on this database."""
@@ -150,6 +151,7 @@ class ClaimTransaction:
         }
         if counted:  # only schedules whose occurrence met a run still going
             count_overlaps(counted, self.using)
+            self.buffered = self.buffered or any(b for _, b in counted.values())
         cancel = [pk for pk in by_pk if plans[pk].cancel_running]
         if cancel:  # before the insert: only what was pending until now is skipped
             for pk in cancel:

@@ -268,10 +268,10 @@ def _in_transaction(schedule_id: int, now: datetime, using: str) -> int | None:
         return _release(schedule_id, now, using)
 
 
-def release_stranded(now: datetime, limit: int, using: str) -> list[int]:
+def release_stranded(now: datetime, limit: int, using: str) -> tuple[list[int], bool]:
     """The leader's backstop: release the buffered runs of schedules with no run going (the
     run ended while the claim buffered, or it was marked lost or timed out). Return the ids
-    released."""
+    released, and whether any schedule had buffered runs."""
     table = executions(using)
     schedule_ids = list(
         table.filter(status=ExecutionStatus.BUFFERED)
@@ -284,7 +284,7 @@ def release_stranded(now: datetime, limit: int, using: str) -> list[int]:
         found = retry(partial(_in_transaction, schedule_id, now, using), using=using)
         if found is not None:
             released.append(found)
-    return released
+    return released, bool(schedule_ids)
 
 
 def stop_running(schedule_ids: list[int], reason: str, now: datetime, using: str) -> list[int]:

@@ -36,4 +36,5 @@ class ClaimResult:
     more: bool = False
     # Schedules whose running runs overlap=cancel_running stops (after the commit).
     cancel_running: list[int] = field(default_factory=list)
+    buffered: bool = False  # it buffered occurrences (overlap buffer_one, buffer_all)
     fenced_out: bool = False

@@ -4,6 +4,7 @@ process pool for cancel_running): what the next occurrence does while a run is s
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from django_schedules.scheduler import Scheduler
 from tests.engine import jobs
 from tests.polling import wait_until
 
-from .conftest import interval_schedule, make_scheduler
+from .conftest import NOW, interval_schedule, make_scheduler
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DEADLINE = 120  # seconds: a loaded machine is slow, never this slow
@@ -202,3 +203,26 @@ def test_cancel_running_kills_the_running_run_in_a_process_pool(
     # The first run's job started and never reached its end: its worker was killed.
     assert [(int(e), what) for e, what, *_ in lines if int(e) == first.pk] == [(first.pk, "1")]
     assert [what for e, what, *_ in lines if int(e) == second.pk] == ["1", "end"]
+
+
+def test_the_leader_releases_a_buffered_run_nobody_released(clock) -> None:
+    # Its run ended while the claim was buffering this one (or was marked lost): nobody's
+    # finish released it, so the leader's upkeep does, and it runs once.
+    parent = interval_schedule(
+        "stranded", 60, overlap="buffer_one", next_run_at=NOW + timedelta(hours=1)
+    )
+    Execution.objects.create(
+        schedule=parent,
+        job_id=parent.job_id,
+        func="engine.record",
+        kwargs={"tag": "buffered"},
+        fire_time=NOW - timedelta(minutes=1),
+        status="buffered",
+    )
+    scheduler = make_scheduler(clock)  # inline: a run starts and ends in tick()
+    wait_until(
+        lambda: scheduler.tick() or statuses("stranded") == ["succeeded"],
+        timeout=DEADLINE,
+        message="the stranded run to be released and run",
+    )
+    assert jobs.RUNS == [("record", "buffered")]

@@ -59,7 +59,7 @@ def test_racing_finishers_and_leaders_release_exactly_one_run() -> None:
         try:
             barrier.wait(timeout=60)
             if backstop:
-                got = store.release_stranded(at(5), 100, "default")
+                got, _ = store.release_stranded(at(5), 100, "default")
             else:
                 one = store.release_buffered(ended.pk, at(5), "default")
                 got = [] if one is None else [one]
@@ -86,7 +86,7 @@ def test_the_backstop_releases_only_schedules_with_no_run_going() -> None:
     waiting = execution(stranded, 1, status=BUFFERED)
     execution(busy, 0, status=RUNNING)
     execution(busy, 1, status=BUFFERED)
-    assert store.release_stranded(at(5), 100, "default") == [waiting.pk]
+    assert store.release_stranded(at(5), 100, "default") == ([waiting.pk], True)
     assert Execution.objects.get(pk=waiting.pk).status == PENDING
     assert Execution.objects.filter(schedule=busy, status=BUFFERED).count() == 1
 
@@ -98,4 +98,12 @@ def test_removing_the_schedule_skips_its_buffered_runs() -> None:
     api.remove_job("gone")
     row = Execution.objects.get(pk=buffered.pk)
     assert row.status == "skipped" and row.finished_at is not None
-    assert store.release_stranded(at(5), 100, "default") == []
+    assert store.release_stranded(at(5), 100, "default") == ([], False)
+
+
+def test_the_backstop_says_whether_buffered_runs_still_wait() -> None:
+    # The leader keeps looking each heartbeat round while it says so, and stops when not.
+    parent = schedule("busy", overlap="buffer_one")
+    execution(parent, 0, status=RUNNING)
+    execution(parent, 1, status=BUFFERED)
+    assert store.release_stranded(at(5), 100, "default") == ([], True)

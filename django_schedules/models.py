@@ -166,6 +166,7 @@ class Schedule(models.Model):
         blank=True,
         default=OverlapPolicy.NONE,
         choices=OverlapPolicy.choices,
+        help_text=_("When a run is still going at the next occurrence. Empty: max instances."),
     )
     # Occurrences an overlap policy (or max_instances) skipped, and those it buffered.
     overlaps_skipped = models.PositiveIntegerField(_("overlaps skipped"), default=0)

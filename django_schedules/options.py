@@ -490,15 +490,7 @@ OPTIONS: tuple[Option, ...] = (
             "How many runs of this job may overlap; 1 never starts a run while one is going."
         ),
     ),
-    Option(
-        "overlap",
-        OverlapPolicy.NONE,
-        overlap,
-        column="overlap",
-        definition=True,
-        form=True,
-        help_text=_("When a run is still going at the next occurrence. Empty: max instances."),
-    ),
+    Option("overlap", OverlapPolicy.NONE, overlap, column="overlap", definition=True, form=True),
     Option(
         "max_runs",
         None,

@@ -1,6 +1,6 @@
 """The planner: what a due schedule does now (misfire policy, coalescing, max instances and
-the overlap policy, catch-up), over plain values. No query, no clock: the claim hands it a due row and the
-number of live runs, and records the plan it returns.
+the overlap policy, catch-up), over plain values. No query, no clock: the claim hands it a
+due row and the number of live runs, and records the plan it returns.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ from django_schedules.options import (
     json_safe,
 )
 from django_schedules.registry import RegisteredJob, lookup
-from django_schedules.routing import check_routing, check_script_job
+from django_schedules.routing import check_executor
 
 if TYPE_CHECKING:
     from django_schedules.triggers import BaseTrigger
@@ -64,6 +64,7 @@ TRIGGER_NAMES = triggers.trigger_kinds()
 _ZONED = frozenset(kind for kind, cls in triggers.TRIGGER_KINDS.items() if cls.zoned)
 # The options add_job sets from its keyword alone: each one's check gives its column's value.
 # ``name`` defaults to the callable's name, and ``misfire_policy`` goes with ``coalesce``.
+ROUTED = ("executor", "queue", "priority", "overlap")  # what a schedule asks of its executor
 SETTINGS = tuple(
     option
     for option in options.PLAIN
@@ -183,6 +184,7 @@ def build_schedule(
     executor: Any = "default",
     *,
     misfire_policy: Any = UNSET,
+    overlap: Any = "",
     max_runs: Any = None,
     pause_after_failures: Any = None,
     timeout: Any = None,
@@ -234,8 +236,8 @@ def build_schedule(
         schedule.enabled = run_at is not None  # APScheduler: next_run_time=None adds it paused
     if not options.BY_NAME["enabled"].clean(enabled):
         schedule.enabled = False
-    check_routing(schedule.executor, schedule.queue, schedule.priority)
-    check_script_job(schedule.func, schedule.executor)
+    routed = [getattr(schedule, f) for f in ROUTED]
+    check_executor(*routed, func_name=schedule.func)
     schedule.pause_reason = options.BY_NAME["pause_reason"].clean(pause_reason)
     schedule.paused_until = options.BY_NAME["paused_until"].clean(paused_until)
     options.check_pause(schedule.enabled, schedule.pause_reason, schedule.paused_until, now)
@@ -261,6 +263,7 @@ def add_job(
     replace_existing: bool = False,
     *,
     misfire_policy: MisfirePolicy | str | _Unset = UNSET,
+    overlap: str | None = "",
     max_runs: int | None = None,
     pause_after_failures: int | None = None,
     timeout: float | None = None,
@@ -298,6 +301,7 @@ def add_job(
         next_run_time,
         executor,
         misfire_policy=misfire_policy,
+        overlap=overlap,
         max_runs=max_runs,
         pause_after_failures=pause_after_failures,
         timeout=timeout,
@@ -421,16 +425,9 @@ def changed_values(schedule: Schedule, changes: Mapping[str, Any], now: datetime
     for option in options.PLAIN:
         if option.name in changes and option.name not in ("misfire_policy", "enabled"):
             fields[option.column or option.name] = option.clean(changes[option.name])
-    if {"executor", "queue", "priority"} & set(changes):
-        check_routing(
-            fields.get("executor", schedule.executor),
-            fields.get("queue", schedule.queue),
-            fields.get("priority", schedule.priority),
-        )
-    if {"func", "executor"} & set(changes):
-        check_script_job(
-            fields.get("func", schedule.func), fields.get("executor", schedule.executor)
-        )
+    if {*ROUTED, "func"} & set(changes):
+        routed = [fields.get(f, getattr(schedule, f)) for f in ROUTED]
+        check_executor(*routed, func_name=fields.get("func", schedule.func))
     policy = options.chosen_policy(
         changes.get("coalesce", UNSET), changes.get("misfire_policy", UNSET)
     )

@@ -38,6 +38,18 @@ GROUP_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,100}$")
 GROUP_RULE = "1 to 100 characters among letters, digits, '_', '.', ':' and '-'"
 
 
+class OverlapPolicy(models.TextChoices):
+    """What an occurrence does while a run of its schedule is still going (docs/overlap.md).
+    Empty (the default): ``max_instances`` decides, as before overlap policies existed."""
+
+    NONE = "", _("By max instances")
+    SKIP = "skip", _("Skip it")
+    BUFFER_ONE = "buffer_one", _("Run once more when the running one ends")
+    BUFFER_ALL = "buffer_all", _("Queue every occurrence, oldest first")
+    CANCEL_RUNNING = "cancel_running", _("Stop the running one and start")
+    ALLOW = "allow", _("Start another run")
+
+
 class ScheduleSource(models.TextChoices):
     CODE = "code", _("Code")
     SETTINGS = "settings", _("Settings")
@@ -58,6 +70,9 @@ class ExecutionStatus(models.TextChoices):
     MISSED = "missed", _("Missed")
     SKIPPED = "skipped", _("Skipped")
     LOST = "lost", _("Lost")
+    # Waiting for the schedule's running run to end (overlap buffer_one, buffer_all): then
+    # it becomes pending, oldest first (store.controls.release_buffered).
+    BUFFERED = "buffered", _("Buffered")
 
 
 FINISHED_STATUSES = frozenset(
@@ -151,6 +166,17 @@ class Schedule(models.Model):
     max_instances = models.PositiveIntegerField(
         _("max instances"), default=1, help_text=_("How many runs may overlap.")
     )
+    overlap = models.CharField(
+        _("overlap policy"),
+        max_length=20,
+        blank=True,
+        default=OverlapPolicy.NONE,
+        choices=OverlapPolicy.choices,
+        help_text=_("When a run is still going at the next occurrence. Empty: max instances."),
+    )
+    # Occurrences an overlap policy (or max_instances) skipped, and those it buffered.
+    overlaps_skipped = models.PositiveIntegerField(_("overlaps skipped"), default=0)
+    overlaps_buffered = models.PositiveIntegerField(_("overlaps buffered"), default=0)
     timeout = models.FloatField(
         _("timeout"), null=True, blank=True, help_text=_("Seconds a run may take.")
     )

@@ -21,9 +21,10 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_lazy as _
 
+from django_schedules import models
 from django_schedules.conf import conf
 from django_schedules.exceptions import InvalidSchedule
-from django_schedules.models import GROUP_RE, GROUP_RULE, MisfirePolicy, Schedule, ScheduleSource
+from django_schedules.models import MisfirePolicy, OverlapPolicy, Schedule, ScheduleSource
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
@@ -241,6 +242,16 @@ def chosen_policy(coalesce_value: Any, policy: Any) -> MisfirePolicy | None:
     return chosen or from_coalesce
 
 
+def overlap(value: Any) -> OverlapPolicy:
+    """An overlap policy; None or "" for none (``max_instances`` decides)."""
+    if value is None or value == "":
+        return OverlapPolicy.NONE
+    if value not in OverlapPolicy.values:
+        known = ", ".join(repr(v) for v in OverlapPolicy.values if v)
+        raise InvalidSchedule(f"overlap must be one of {known}, or None, got {value!r}", "overlap")
+    return OverlapPolicy(value)
+
+
 def source(value: Any) -> ScheduleSource:
     if value not in ScheduleSource.values:
         raise InvalidSchedule(
@@ -251,9 +262,10 @@ def source(value: Any) -> ScheduleSource:
 
 def group(value: Any) -> str:
     """The scheduler group a code-made schedule is filed under: empty (none), or a name."""
-    if value == "" or (isinstance(value, str) and GROUP_RE.fullmatch(value)):
+    if value == "" or (isinstance(value, str) and models.GROUP_RE.fullmatch(value)):
         return str(value)
-    raise InvalidSchedule(f"group must be empty or {GROUP_RULE}, got {short(value)}", "group")
+    rule = models.GROUP_RULE
+    raise InvalidSchedule(f"group must be empty or {rule}, got {short(value)}", "group")
 
 
 def next_run_time(value: Any, zone: tzinfo) -> datetime | None:
@@ -487,6 +499,7 @@ OPTIONS: tuple[Option, ...] = (
             "How many runs of this job may overlap; 1 never starts a run while one is going."
         ),
     ),
+    Option("overlap", OverlapPolicy.NONE, overlap, column="overlap", definition=True, form=True),
     Option(
         "max_runs",
         None,

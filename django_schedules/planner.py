@@ -1,6 +1,6 @@
-"""The planner: what a due schedule does now (misfire policy, coalescing, max instances,
-catch-up), over plain values. No query, no clock: the claim hands it a due row and the
-number of live runs, and records the plan it returns.
+"""The planner: what a due schedule does now (misfire policy, coalescing, max instances and
+the overlap policy, catch-up), over plain values. No query, no clock: the claim hands it a
+due row and the number of live runs, and records the plan it returns.
 """
 
 from __future__ import annotations
@@ -12,10 +12,17 @@ from typing import Any
 
 from django_schedules.exceptions import JobNotRegistered
 from django_schedules.plans import (
+    ALLOW,
+    BUFFER_ONE,
+    BUFFERED,
+    CANCEL_RUNNING,
     CATCH_UP,
     FAILED,
     FAILURES_REASON,
+    MAX_BUFFERED,
     MISSED,
+    NO_OVERLAP_POLICY,
+    OVERLAP_SKIP,
     RUN_ALL,
     RUN_LIMIT_REASON,
     RUN_ONCE,
@@ -212,21 +219,23 @@ def plan_schedule(
             )
     limit = schedule.max_runs
     left = None if limit is None else limit - schedule.runs_started  # runs it may still start
+    buffered, counted_buffered, skipped, cancel, going = schedule.buffered, 0, 0, False, live
     for fire, kind in runs:
         if refusal:
             rows.append(NewExecution(fire, kind, FAILED, reason=refusal[:500]))
         elif left is not None and left <= 0:
             rows.append(NewExecution(fire, kind, SKIPPED, reason=run_limit_reason(limit)))
-        elif live >= schedule.max_instances:
-            rows.append(
-                NewExecution(
-                    fire,
-                    kind,
-                    SKIPPED,
-                    reason=f"max_instances reached ({schedule.max_instances} already running)",
-                )
-            )
+        elif (verdict := overlap_verdict(schedule, live, buffered)) is not None:
+            status, reason = verdict
+            rows.append(NewExecution(fire, kind, status, reason=reason))
+            if status == BUFFERED:
+                buffered += 1
+                counted_buffered += 1
+            else:
+                skipped += 1
         else:
+            # cancel_running stops the runs going before this claim, not those it plans.
+            cancel = cancel or (schedule.overlap == CANCEL_RUNNING and going > 0)
             live += 1
             left = None if left is None else left - 1
             run_at = fire + trigger.get_jitter(fire)
@@ -235,7 +244,42 @@ def plan_schedule(
     # since): pause it. Runs claimed past the limit are refused when they start.
     reached = limit is not None and schedule.runs_started >= limit
     pause = run_limit_reason(limit) if reached else ""
-    return SchedulePlan(next_run_at, rows, error=refusal, pause_reason=pause)
+    return SchedulePlan(
+        next_run_at,
+        rows,
+        error=refusal,
+        pause_reason=pause,
+        overlap_skipped=skipped,
+        overlap_buffered=counted_buffered,
+        cancel_running=cancel,
+    )
+
+
+def overlap_verdict(schedule: DueSchedule, live: int, buffered: int) -> tuple[str, str] | None:
+    """What an occurrence does given the schedule's `live` runs (pending or running) and its
+    `buffered` ones: None to run it now, else its status (skipped or buffered) and reason.
+    Without an overlap policy, ``max_instances`` decides as it always did
+    (docs/overlap.md)."""
+    policy, cap = schedule.overlap, schedule.max_instances
+    if policy == NO_OVERLAP_POLICY:
+        if live >= cap:
+            return SKIPPED, f"max_instances reached ({cap} already running)"
+        return None
+    if policy == ALLOW:
+        if cap > 1 and live >= cap:  # a cap of 1 would be "skip": allow means no cap then
+            return SKIPPED, f"overlap=allow: max_instances reached ({cap} already running)"
+        return None
+    if policy == CANCEL_RUNNING:
+        return None  # it runs; the claim stops the running one (plan.cancel_running)
+    if live == 0 and buffered == 0:
+        return None
+    if policy == OVERLAP_SKIP:
+        return SKIPPED, "overlap=skip: a run of the schedule is still going"
+    room = 1 if policy == BUFFER_ONE else MAX_BUFFERED
+    if buffered >= room:
+        waiting = "a run already waits" if room == 1 else f"{room} runs already wait"
+        return SKIPPED, f"overlap={policy}: the buffer is full ({waiting})"
+    return BUFFERED, f"overlap={policy}: buffered until the running run ends"
 
 
 def run_limit_reason(limit: int | None) -> str:

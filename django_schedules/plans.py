@@ -13,6 +13,19 @@ from datetime import datetime
 RUN_ONCE, SKIP, RUN_ALL = "run_once", "skip", "run_all"
 SCHEDULED, CATCH_UP = "scheduled", "catch_up"
 PENDING, FAILED, MISSED, SKIPPED = "pending", "failed", "missed", "skipped"
+BUFFERED = "buffered"
+# The values of models.OverlapPolicy.
+NO_OVERLAP_POLICY, OVERLAP_SKIP, BUFFER_ONE, BUFFER_ALL, CANCEL_RUNNING, ALLOW = (
+    "",
+    "skip",
+    "buffer_one",
+    "buffer_all",
+    "cancel_running",
+    "allow",
+)
+BUFFERING = frozenset({BUFFER_ONE, BUFFER_ALL})
+# How many occurrences buffer_all keeps waiting; the next ones are skipped, with the reason.
+MAX_BUFFERED = 100
 # Why a schedule at its max_runs is paused, and why a run past it is skipped.
 RUN_LIMIT_REASON = "run limit reached: max_runs={limit} runs started"
 # Why a schedule with pause_after_failures was paused.
@@ -43,6 +56,9 @@ class DueSchedule:
     priority: int | None = None
     max_runs: int | None = None
     runs_started: int = 0
+    overlap: str = NO_OVERLAP_POLICY
+    # Not a column: its buffered executions, counted with its live ones (claim.live_counts).
+    buffered: int = 0
 
 
 @dataclass
@@ -65,6 +81,11 @@ class SchedulePlan:
     error: str = ""
     # Not empty: the claim pauses the schedule (enabled=False) with this as its pause_reason.
     pause_reason: str = ""
+    # Occurrences skipped, and buffered, because a run was still going (counted on the row).
+    overlap_skipped: int = 0
+    overlap_buffered: int = 0
+    # overlap=cancel_running met a run still going: stop it (and skip what has not started).
+    cancel_running: bool = False
 
 
 Planner = Callable[[DueSchedule, int], SchedulePlan]

@@ -91,3 +91,28 @@ def check_script_job(func_name: str, executor_name: str, given: str | None = Non
         "executor",
         value=shown,
     )
+
+
+def check_overlap(policy: str, executor_name: str) -> None:
+    """Raise InvalidSchedule (field ``overlap``) for ``overlap="cancel_running"`` on an
+    executor that cannot stop a run: only a process pool kills its worker. A thread cannot
+    be killed, and a tasks worker is another process that nothing here can stop."""
+    if policy != "cancel_running":
+        return
+    backend = backend_kind(executor_name)
+    if backend != "processpool":
+        raise InvalidSchedule(
+            f"overlap='cancel_running' needs an executor that can stop a run (a process "
+            f"pool); executor {executor_name!r} is {backend!r}, which cannot",
+            "overlap",
+        )
+
+
+def check_executor(
+    executor_name: str, queue_name: str, priority: int | None, overlap: str, *, func_name: str
+) -> None:
+    """``check_routing``, ``check_overlap`` and ``check_script_job``: what a schedule asks
+    of its executor."""
+    check_routing(executor_name, queue_name, priority)
+    check_overlap(overlap, executor_name)
+    check_script_job(func_name, executor_name)

@@ -35,6 +35,7 @@ from django_schedules import planner, signals, store
 from django_schedules.conf import conf
 from django_schedules.exceptions import JobNotRegistered
 from django_schedules.models import Execution, ExecutionStatus, Schedule
+from django_schedules.plans import BUFFERING
 from django_schedules.registry import JobContext, get_registered
 
 if TYPE_CHECKING:
@@ -157,6 +158,7 @@ def run_started(
             reason=reason,
             traceback=traceback,
             pause_after_failures=spec.pause_after_failures,
+            overlap=spec.overlap,
         )
         if record is not None:
             record(end)
@@ -229,6 +231,11 @@ def finished(end: store.Finish, using: str) -> None:
     send_signals(using, end.execution_id, *names)
     if end.pause_after_failures is not None:
         count_outcome(end.execution_id, failed, using)
+    if end.overlap in BUFFERING:  # the next buffered run of its schedule may start now
+        try:
+            store.release_buffered(end.execution_id, datetime.now(UTC), using)
+        except DatabaseError as exc:  # the leader's upkeep releases it (release_stranded)
+            logger.warning("could not release the run buffered after %d: %s", end.execution_id, exc)
 
 
 def count_outcome(execution_id: int, failed: bool, using: str) -> None:

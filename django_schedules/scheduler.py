@@ -3,8 +3,7 @@
 ``Scheduler.tick()`` is one pass (tests drive it with a manual clock); ``run()`` loops until
 ``stop()``; ``BackgroundScheduler`` runs the loop in a daemon thread and ``AsyncIOScheduler``
 beside an asyncio event loop. Its parts: what a due schedule does now is ``planner``'s, the
-executions waiting for their instant are ``timers``', and the sleep between passes is
-``wakers``'.
+executions waiting for their instant are ``timers``', the sleep between passes ``wakers``'.
 """
 
 from __future__ import annotations
@@ -69,7 +68,7 @@ def claim_batch(
             claimed, errors = claim.record(rows, plans, now)
             if in_transaction is not None and claimed:
                 claimed = in_transaction(claimed)
-            return store.ClaimResult(claimed=claimed, errors=errors, more=more)
+            return store.ClaimResult(claimed, errors, more, claim.cancel_running, claim.buffered)
 
     return store.retry(attempt, using=using)
 
@@ -253,6 +252,7 @@ class Scheduler:
                 logger.error("schedule %d: %s", schedule_id, error)
             for claimed in result.claimed:
                 self._schedule_start(claimed, epoch)
+            self.upkeep.after_claim(result, now)  # overlap: cancel_running, buffered runs
             if not result.more:
                 return
 

@@ -79,6 +79,9 @@ class Upkeep:
         self.lost_check_at = 0.0
         self._prune_at = 0.0
         self._expire_at = 0.0
+        # Buffered runs may wait with no run going (a claim buffered some, a run was lost or
+        # timed out): look each heartbeat round until none is found, and every prune round.
+        self.buffers_waiting = False
         self._reported_role = ""
 
     def run(self) -> None:
@@ -89,6 +92,7 @@ class Upkeep:
         executors = self._executors().values()
         for executor in executors:
             for execution_id, timeout in executor.overdue():
+                self.buffers_waiting = True
                 runner.time_out(
                     execution_id,
                     timeout,
@@ -110,10 +114,13 @@ class Upkeep:
                 executor.sweep(epoch)
         if self.lease.held:
             self.end_pauses(now)
+        if self.lease.held and self.buffers_waiting:
+            self.release_stranded(now)
         if self.lease.held and mono >= self.lost_check_at:
             self.lost_check_at = mono + self.lease_ttl
             self.mark_lost(now)
         if self.lease.held and mono >= self._prune_at:
+            self.release_stranded(now)
             self.prune()
             self._prune_at = mono + PRUNE_EVERY
 
@@ -128,8 +135,50 @@ class Upkeep:
             using=self.using,
         )
         if lost:
+            self.buffers_waiting = True
             logger.warning("%d execution(s) lost: their worker stopped", len(lost))
             runner.announce_failed(lost, self.using)
+
+    def after_claim(self, result: store.ClaimResult, now: datetime) -> None:
+        """What a claim asks of the upkeep: stop the runs overlap=cancel_running replaces,
+        and look for buffered runs to release on the next rounds."""
+        self.buffers_waiting = self.buffers_waiting or result.buffered
+        self.stop_overlapped(result.cancel_running, now)
+
+    def stop_overlapped(self, schedule_ids: list[int], now: datetime) -> None:
+        """overlap=cancel_running: mark failed the running runs of these schedules, then
+        stop each in the executor of ours that runs it (a process pool kills its worker).
+        A run in another process (a former leader's pool) is marked but runs on; its late
+        finish finds the row failed and is dropped."""
+        if not schedule_ids:
+            return
+        reason = "cancelled: overlap=cancel_running started the next occurrence"
+        try:
+            ids = store.stop_running(schedule_ids, reason, now, self.using)
+        except DatabaseError as exc:  # the new run starts anyway; the old one runs on
+            logger.warning("could not cancel the runs overlapped by the next: %s", exc)
+            return
+        for execution_id in ids:
+            stopped = any(e.stop_run(execution_id) for e in self._executors().values())
+            fate = "stopped" if stopped else "marked failed (not running here: not stopped)"
+            logger.warning(
+                "execution %d cancelled by overlap=cancel_running: %s", execution_id, fate
+            )
+        if ids:
+            runner.announce_failed(ids, self.using)
+
+    def release_stranded(self, now: datetime) -> None:
+        """Release the buffered runs of schedules with no run going: the finisher releases
+        them as a run ends, and this backstop the ones it could not (a run that ended while
+        the claim buffered, was marked lost or timed out)."""
+        try:
+            released, waiting = store.release_stranded(now, PAUSE_BATCH, self.using)
+        except DatabaseError as exc:
+            logger.warning("releasing buffered runs failed: %s", exc)
+            return
+        self.buffers_waiting = waiting
+        if released:
+            logger.info("%d buffered run(s) released", len(released))
 
     def end_pauses(self, now: datetime) -> None:
         """Resume the schedules whose pause ended (``pause_job(..., until=...)``), each from its

@@ -14,7 +14,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta, tzinfo
 
-from django.db.models import Aggregate, Count, DurationField, ExpressionWrapper, F, Max, Q
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
@@ -223,6 +234,20 @@ _SPARK_COLOURS = {status.value: colour for status, colour in OUTCOMES} | {
 }
 
 
+def earlier_outcomes(last: QuerySet[Execution]) -> dict[str, Subquery]:
+    """Annotations of the schedule list: the statuses of the 2nd to 10th newest executions of
+    ``last`` (a row's executions, newest first), each one more probe of the same index."""
+    return {
+        f"earlier_status_{k}": Subquery(last.values("status")[k : k + 1])
+        for k in range(1, SPARKLINE_RUNS)
+    }
+
+
+def recent_outcomes(row: object) -> list[str | None]:
+    """The statuses ``earlier_outcomes`` annotated on ``row``, newest first."""
+    return [getattr(row, f"earlier_status_{k}", None) for k in range(1, SPARKLINE_RUNS)]
+
+
 def sparkline(statuses: Sequence[str | None]) -> SafeString:
     """A row of squares, oldest left, of ``statuses`` (newest first, None past the first run),
     coloured as the charts' outcomes, with the counts in words as its label."""
@@ -287,3 +312,9 @@ def charts(history: History, zone: tzinfo) -> dict[str, SafeString]:
         ),
         "legend": legend(),
     }
+
+
+def for_page(schedule_id: int, using: str) -> dict[str, SafeString]:
+    """The charts of a schedule's admin page, in the viewer's zone, up to now."""
+    zone = timezone.get_current_timezone()
+    return charts(run_history(schedule_id, timezone.now(), zone, using), zone)

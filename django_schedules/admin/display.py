@@ -49,6 +49,7 @@ STATUS_STYLE: dict[str, tuple[str, str]] = {
     ExecutionStatus.SKIPPED: ("warn", "\u2013"),  # en dash
     ExecutionStatus.RUNNING: ("busy", "▶"),
     ExecutionStatus.PENDING: ("busy", "…"),
+    ExecutionStatus.BUFFERED: ("busy", "⏸"),  # waits for the running run (overlap)
 }
 
 

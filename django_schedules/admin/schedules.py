@@ -44,8 +44,8 @@ if TYPE_CHECKING:  # django-stubs' generics; at run time these take no parameter
     _ScheduleAdmin = admin.ModelAdmin[Schedule]
 else:
     _ScheduleAdmin = admin.ModelAdmin
+from django_schedules.admin import charts
 from django_schedules.admin.actions import ScheduleActions
-from django_schedules.admin.charts import SPARKLINE_RUNS, charts, run_history, sparkline
 from django_schedules.admin.display import (
     PREVIEW_COUNT,
     RECENT_EXECUTIONS,
@@ -190,6 +190,7 @@ class ScheduleAdmin(ScheduleActions):
         "misfire_policy",
         "misfire_grace_time",
         "max_instances",
+        "overlap",
         "max_runs",
         "pause_after_failures",
         "timeout",
@@ -211,11 +212,7 @@ class ScheduleAdmin(ScheduleActions):
             .annotate(
                 last_status=Subquery(last.values("status")[:1]),
                 last_fire_time=Subquery(last.values("fire_time")[:1]),
-                # The sparkline's older outcomes: more index probes in the same query.
-                **{
-                    f"earlier_status_{k}": Subquery(last.values("status")[k : k + 1])
-                    for k in range(1, SPARKLINE_RUNS)
-                },
+                **charts.earlier_outcomes(last),  # the sparkline's
             )
         )
 
@@ -256,6 +253,7 @@ class ScheduleAdmin(ScheduleActions):
                     "source_label",
                     "next_run",
                     "runs_started",
+                    ("overlaps_skipped", "overlaps_buffered"),
                     "last_error",
                     "recent_executions",
                 ]
@@ -268,6 +266,8 @@ class ScheduleAdmin(ScheduleActions):
             "source_label",
             "next_run",
             "runs_started",
+            "overlaps_skipped",
+            "overlaps_buffered",
             "last_error",
             "recent_executions",
             "description",
@@ -330,9 +330,7 @@ class ScheduleAdmin(ScheduleActions):
             }
         )
         if obj is not None and obj.pk is not None:  # its runs: one aggregate query
-            zone = timezone.get_current_timezone()
-            history = run_history(obj.pk, timezone.now(), zone, store.database_alias())
-            context["run_charts"] = charts(history, zone)
+            context["run_charts"] = charts.for_page(obj.pk, store.database_alias())
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def changelist_view(
@@ -446,14 +444,11 @@ class ScheduleAdmin(ScheduleActions):
         status = getattr(obj, "last_status", None)
         if not status:
             return "—"
-        recent = [status] + [
-            getattr(obj, f"earlier_status_{k}", None) for k in range(1, SPARKLINE_RUNS)
-        ]
         return format_html(
             '{}<br><span class="schedules-when">{}</span><br>{}',
             status_badge(status),
             when(getattr(obj, "last_fire_time", None)),
-            sparkline(recent),
+            charts.sparkline([status, *charts.recent_outcomes(obj)]),
         )
 
     @admin.display(description=_("declared in"), ordering="source")

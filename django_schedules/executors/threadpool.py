@@ -184,6 +184,7 @@ class ThreadPoolExecutor(Executor):
                     timedelta(0),
                     reason=f"missed: no worker was free for {late:.1f} s, past its "
                     f"misfire_grace_time of {grace} s",
+                    overlap=spec.overlap,  # its end releases the next buffered run
                 )
             )
             return

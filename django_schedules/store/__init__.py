@@ -21,6 +21,9 @@ from django_schedules.store.controls import (
     expired_pauses,
     paused_after_failures,
     record_outcome,
+    release_buffered,
+    release_stranded,
+    stop_running,
 )
 from django_schedules.store.executions import (
     Finish,
@@ -164,7 +167,9 @@ __all__ = [
     "probe",
     "prune_executions",
     "record_outcome",
+    "release_buffered",
     "release_lease",
+    "release_stranded",
     "renew_lease",
     "report_process",
     "retry",
@@ -180,6 +185,7 @@ __all__ = [
     "start_execution",
     "start_executions",
     "still_pending",
+    "stop_running",
     "take_lease",
     "time_out",
     "time_out_overdue",

@@ -20,12 +20,13 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, TextField
+from django.db.models import Count, Q, TextField
 from django.db.models.functions import Cast
 
 from django_schedules.models import ExecutionStatus, Schedule
-from django_schedules.store.controls import pause_at_limit
+from django_schedules.store.controls import count_overlaps, pause_at_limit
 from django_schedules.store.dialects import NewRow, dialect_for
+from django_schedules.store.executions import cancel_pending
 from django_schedules.store.lease import fence
 from django_schedules.store.rows import (
     Claimed,
@@ -34,6 +35,10 @@ from django_schedules.store.rows import (
     SchedulePlan,
 )
 from django_schedules.store.transactions import executions, write_transaction
+
+_UNFINISHED = frozenset({ExecutionStatus.PENDING, ExecutionStatus.BUFFERED})
+# Why a run not started yet was skipped when overlap=cancel_running started a newer one.
+CANCELLED_PENDING = "overlap=cancel_running: a newer occurrence replaced it before it started"
 
 # The columns a claim reads of a due schedule, in DueSchedule's order.
 _DUE_COLUMNS = (
@@ -55,6 +60,7 @@ _DUE_COLUMNS = (
     "priority",
     "max_runs",
     "runs_started",
+    "overlap",
 )
 
 
@@ -83,6 +89,10 @@ class ClaimTransaction:
         self.epoch = epoch
         self.using = using
         self.fenced_out = False
+        # Schedules whose running runs overlap=cancel_running asks to stop (the scheduler
+        # stops them after the commit: runner.cancel_running).
+        self.cancel_running: list[int] = []
+        self.buffered = False  # it buffered occurrences: the leader's upkeep looks after them
 
     def batch_limit(self, batch: int) -> int:
         """`batch`, capped by the parameters the UPDATE may carry on this database."""
@@ -95,18 +105,29 @@ class ClaimTransaction:
         return rows[:batch], len(rows) > batch
 
     def live_counts(self, rows: Sequence[DueSchedule]) -> dict[int, int]:
-        """Pending and running executions per schedule of `rows`, for ``max_instances``;
-        a schedule with none is left out."""
+        """Pending and running executions per schedule of `rows`, for ``max_instances`` and
+        the overlap policy; a schedule with none is left out. The same query counts each
+        row's buffered executions into its ``buffered``."""
         if not rows:
             return {}
-        return dict(
+        live = [ExecutionStatus.PENDING, ExecutionStatus.RUNNING]
+        counts = (
             executions(self.using)
-            .live()
-            .filter(schedule_id__in=[r.pk for r in rows])
+            .filter(
+                schedule_id__in=[r.pk for r in rows],
+                status__in=[*live, ExecutionStatus.BUFFERED],
+            )
             .values("schedule_id")
-            .annotate(n=Count("pk"))
-            .values_list("schedule_id", "n")
+            .annotate(
+                n=Count("pk", filter=Q(status__in=live)),
+                b=Count("pk", filter=Q(status=ExecutionStatus.BUFFERED)),
+            )
+            .values_list("schedule_id", "n", "b")
         )
+        found = {pk: (n, b) for pk, n, b in counts}
+        for row in rows:
+            row.buffered = found.get(row.pk, (0, 0))[1]
+        return {pk: n for pk, (n, _) in found.items() if n}
 
     def record(
         self, rows: Sequence[DueSchedule], plans: dict[int, SchedulePlan], now: datetime
@@ -123,6 +144,19 @@ class ClaimTransaction:
         if at_limit:  # rare: only a schedule found at its max_runs
             pause_at_limit(at_limit, self.using)
         by_pk = {r.pk: r for r in rows if r.pk in won}
+        counted = {
+            pk: (plans[pk].overlap_skipped, plans[pk].overlap_buffered)
+            for pk in by_pk
+            if plans[pk].overlap_skipped or plans[pk].overlap_buffered
+        }
+        if counted:  # only schedules whose occurrence met a run still going
+            count_overlaps(counted, self.using)
+            self.buffered = self.buffered or any(b for _, b in counted.values())
+        cancel = [pk for pk in by_pk if plans[pk].cancel_running]
+        if cancel:  # before the insert: only what was pending until now is skipped
+            for pk in cancel:
+                cancel_pending(pk, CANCELLED_PENDING, now, self.using)
+            self.cancel_running.extend(cancel)
         inserts = [
             _new_row(by_pk[pk], e, self.epoch, now) for pk in by_pk for e in plans[pk].executions
         ]
@@ -173,5 +207,5 @@ def _new_row(s: DueSchedule, e: NewExecution, epoch: int, now: datetime) -> NewR
         reason=e.reason[:500],
         executor=s.executor,
         epoch=epoch,
-        finished_at=None if e.status == ExecutionStatus.PENDING else now,
+        finished_at=None if e.status in _UNFINISHED else now,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from django.db.models import F, Subquery
 
@@ -203,3 +204,98 @@ def paused_after_failures(limit: int, using: str) -> tuple[int, list[tuple[int, 
     )
     first = list(paused.order_by("job_id").values_list("pk", "job_id")[:limit])
     return (len(first) if len(first) < limit else paused.count()), first
+
+
+# --- overlap policies (docs/overlap.md) ---
+
+
+def count_overlaps(counts: dict[int, tuple[int, int]], using: str) -> None:
+    """Add each schedule's (skipped, buffered) occurrences to its counters: a step of the
+    claim's transaction, for the schedules whose occurrence met a run still going."""
+    schedules = Schedule.objects.using(using)
+    for pk, (skipped, buffered) in counts.items():
+        schedules.filter(pk=pk).update(
+            overlaps_skipped=F("overlaps_skipped") + skipped,
+            overlaps_buffered=F("overlaps_buffered") + buffered,
+        )
+
+
+def _release(schedule_id: int, now: datetime, using: str) -> int | None:
+    """Make the schedule's oldest buffered execution pending (unstamped: the leader adopts
+    and dispatches it), unless a run of it is pending or running. A step of the caller's
+    write transaction; the id released, or None. The compare-and-swap on the status lets
+    one caller release it however many try at once."""
+    # Releasers of one schedule queue on its row: this is the transaction's first statement
+    # (a locking read), so what follows reads what the one before committed, also under
+    # InnoDB's repeatable read.
+    locked = Schedule.objects.using(using).select_for_update().filter(pk=schedule_id)
+    if not list(locked.values_list("pk", flat=True)):
+        return None
+    table = executions(using)
+    if table.live().filter(schedule_id=schedule_id).exists():
+        return None
+    oldest = (
+        table.filter(schedule_id=schedule_id, status=ExecutionStatus.BUFFERED)
+        .order_by("fire_time", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if oldest is None:
+        return None
+    won = table.filter(pk=oldest, status=ExecutionStatus.BUFFERED).update(
+        status=ExecutionStatus.PENDING, epoch=None, run_at=now
+    )
+    if not won:
+        return None
+    notify_change(using)  # wake the leader: a pending run waits
+    return oldest
+
+
+def release_buffered(execution_id: int, now: datetime, using: str) -> int | None:
+    """After `execution_id` ended: release the next buffered run of its schedule
+    (``_release``). Return the id released, or None."""
+
+    found = executions(using).filter(pk=execution_id).values_list("schedule_id", flat=True)
+    schedule_id = found.first()
+    if schedule_id is None:
+        return None
+
+    return retry(partial(_in_transaction, schedule_id, now, using), using=using)
+
+
+def _in_transaction(schedule_id: int, now: datetime, using: str) -> int | None:
+    with write_transaction(using):
+        return _release(schedule_id, now, using)
+
+
+def release_stranded(now: datetime, limit: int, using: str) -> tuple[list[int], bool]:
+    """The leader's backstop: release the buffered runs of schedules with no run going (the
+    run ended while the claim buffered, or it was marked lost or timed out). Return the ids
+    released, and whether any schedule had buffered runs."""
+    table = executions(using)
+    schedule_ids = list(
+        table.filter(status=ExecutionStatus.BUFFERED)
+        .values_list("schedule_id", flat=True)
+        .distinct()
+        .order_by()[:limit]
+    )
+    released = []
+    for schedule_id in schedule_ids:
+        found = retry(partial(_in_transaction, schedule_id, now, using), using=using)
+        if found is not None:
+            released.append(found)
+    return released, bool(schedule_ids)
+
+
+def stop_running(schedule_ids: list[int], reason: str, now: datetime, using: str) -> list[int]:
+    """Mark failed, with `reason`, the running executions of the schedules (overlap
+    cancel_running); return their ids, for their executor to stop them."""
+    ids: list[int] = []
+    with write_transaction(using):
+        table = executions(using).running().filter(schedule_id__in=schedule_ids)
+        ids = list(table.values_list("pk", flat=True))
+        if ids:
+            executions(using).running().filter(pk__in=ids).update(
+                status=ExecutionStatus.FAILED, reason=reason[:500], finished_at=now
+            )
+    return ids

@@ -78,6 +78,7 @@ class RunSpec:
     timeout: float | None = None  # seconds; the schedule's, read when the run starts
     misfire_grace_time: int | None = None  # seconds; the schedule's (None: no limit)
     pause_after_failures: int | None = None  # the schedule's: its end is counted when set
+    overlap: str = ""  # the schedule's overlap policy: a buffering one releases at the end
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ _SPEC_COLUMNS = (
     "run_number",
     "kind",
     "schedule__pause_after_failures",
+    "schedule__overlap",
 )
 
 
@@ -160,6 +162,7 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
             timeout=timeout,
             misfire_grace_time=grace,
             pause_after_failures=pause_after_failures,
+            overlap=overlap or "",
         )
         for (
             pk,
@@ -178,6 +181,7 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
             _run_number,
             _kind,
             pause_after_failures,
+            overlap,
         ) in rows
         if pk not in refused
     }
@@ -193,10 +197,12 @@ def start_execution(
 
 
 def cancel_pending(schedule_id: int, reason: str, now: datetime, using: str) -> int:
-    """Finish the schedule's executions that have not started as skipped, with `reason`:
-    the start's compare-and-swap (pending -> running) then finds nothing to start, whichever
-    executor holds them. A step of the caller's write transaction. Return how many."""
-    qs = executions(using).pending().filter(schedule_id=schedule_id)
+    """Finish the schedule's executions that have not started (pending or buffered) as
+    skipped, with `reason`: the start's compare-and-swap (pending -> running) then finds
+    nothing to start, whichever executor holds them. A step of the caller's write
+    transaction. Return how many."""
+    waiting = [ExecutionStatus.PENDING, ExecutionStatus.BUFFERED]
+    qs = executions(using).filter(schedule_id=schedule_id, status__in=waiting)
     return qs.update(status=ExecutionStatus.SKIPPED, reason=reason[:500], finished_at=now)
 
 
@@ -231,6 +237,8 @@ class Finish:
     traceback: str = ""
     # Not written: the run's schedule counts failures in a row (runner.finished counts it).
     pause_after_failures: int | None = None
+    # Not written: the schedule's overlap policy (a buffering one releases its next run).
+    overlap: str = ""
 
 
 @retrying(transient=True)

@@ -31,7 +31,10 @@ class Claimed:
 
 @dataclass
 class ClaimResult:
-    fenced_out: bool = False
     claimed: list[Claimed] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
     more: bool = False
+    # Schedules whose running runs overlap=cancel_running stops (after the commit).
+    cancel_running: list[int] = field(default_factory=list)
+    buffered: bool = False  # it buffered occurrences (overlap buffer_one, buffer_all)
+    fenced_out: bool = False

@@ -20,6 +20,15 @@ PACKAGE = Path(django_schedules.__file__).parent
 SERIALIZERS = {"pickle", "_pickle", "cPickle", "marshal", "shelve", "dill", "cloudpickle"}
 SERIALIZERS |= {"jsonpickle", "yaml", "copyreg"}
 EVALUATORS = {"eval", "exec", "compile", "__import__"}
+# The one serializer import, with its reason: PyYAML for exportschedules/importschedules
+# --format yaml, used only through safe_load and safe_dump (checked below) on the file the
+# operator names, never on a row.
+SAFE_YAML_IMPORTS = {
+    (
+        "management/commands/exportschedules.py",
+        "yaml",
+    ): "safe_load/safe_dump of the operator's file",
+}
 # Every place the package imports by a name known only at run time, and where the name comes
 # from: a new one must be added here, with its reason, after checking it never reads a row.
 DYNAMIC_IMPORTS = {
@@ -51,7 +60,26 @@ def test_the_package_imports_no_serializer_that_runs_code() -> None:
             else:
                 continue
             found += [(name, m) for m in modules if m.split(".")[0] in SERIALIZERS]
-    assert found == []
+    assert found == list(SAFE_YAML_IMPORTS)
+
+
+def test_yaml_is_read_and_written_only_with_its_safe_functions() -> None:
+    """PyYAML's ``load``/``full_load`` build any Python object a document names: the package
+    touches the module (``yaml``, or what ``yaml_module()`` returns) only for ``safe_load``,
+    ``safe_dump`` and its error class."""
+
+    def is_yaml(node: ast.expr) -> bool:
+        if isinstance(node, ast.Call):
+            return called_name(node) == "yaml_module"
+        return isinstance(node, ast.Name) and node.id == "yaml"
+
+    used = {
+        (name, node.attr)
+        for name, tree in package_sources()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and is_yaml(node.value)
+    }
+    assert {attr for _name, attr in used} == {"safe_load", "safe_dump", "YAMLError"}, used
 
 
 def test_the_package_never_evaluates_and_imports_by_name_only_from_settings() -> None:

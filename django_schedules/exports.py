@@ -47,6 +47,8 @@ NOT_EXPORTED = {
     "next_run_at": "computed from the trigger at import, as add_job does",
     "failures_in_a_row": "a count of this database's runs: an import starts afresh",
     "runs_started": "a count of this database's runs: an import starts afresh",
+    "overlaps_skipped": "a count of this database's runs: an import starts afresh",
+    "overlaps_buffered": "a count of this database's runs: an import starts afresh",
     "last_error": "this database's history",
     "last_error_at": "this database's history",
     "version": "this database's change counter",

@@ -154,6 +154,19 @@ def _outcomes_text(counts: dict[str, int]) -> str:
     return ", ".join(shown) if shown else _("no runs")
 
 
+def _figure(summary: str, shapes: Sequence[SafeString]) -> SafeString:
+    """A chart: ``shapes`` in an SVG labelled ``summary``, which its caption says too."""
+    return format_html(
+        '<figure class="schedules-chart"><svg viewBox="0 0 {} {}" role="img" aria-label="{}" '
+        'preserveAspectRatio="none">{}</svg><figcaption>{}</figcaption></figure>',
+        WIDTH,
+        HEIGHT,
+        summary,
+        SafeString("".join(shapes)),
+        summary,
+    )
+
+
 def outcome_chart(bars: Sequence[Bar], label: str, fmt: str, zone: tzinfo) -> SafeString:
     """Stacked bars of ``bars``' outcomes, each with a tooltip naming its window (``fmt`` in
     ``zone``) and its counts, and a text line of the totals for screen readers and print."""
@@ -197,15 +210,7 @@ def outcome_chart(bars: Sequence[Bar], label: str, fmt: str, zone: tzinfo) -> Sa
         for name, n in bar.counts.items():
             totals[name] = totals.get(name, 0) + n
     summary = f"{label}: {_outcomes_text(totals)}"
-    return format_html(
-        '<figure class="schedules-chart"><svg viewBox="0 0 {} {}" role="img" aria-label="{}" '
-        'preserveAspectRatio="none">{}</svg><figcaption>{}</figcaption></figure>',
-        WIDTH,
-        HEIGHT,
-        summary,
-        SafeString("".join(rects)),
-        summary,
-    )
+    return _figure(summary, rects)
 
 
 def lateness_chart(bars: Sequence[Bar], label: str, fmt: str, zone: tzinfo) -> SafeString:
@@ -237,15 +242,7 @@ def lateness_chart(bars: Sequence[Bar], label: str, fmt: str, zone: tzinfo) -> S
         summary = _("%(label)s: nothing started") % {"label": label}
     else:
         summary = _("%(label)s: at most %(late)s late") % {"label": label, "late": _seconds(worst)}
-    return format_html(
-        '<figure class="schedules-chart"><svg viewBox="0 0 {} {}" role="img" aria-label="{}" '
-        'preserveAspectRatio="none">{}</svg><figcaption>{}</figcaption></figure>',
-        WIDTH,
-        HEIGHT,
-        summary,
-        SafeString("".join(rects)),
-        summary,
-    )
+    return _figure(summary, rects)
 
 
 SPARKLINE_RUNS = 10  # the schedule list's sparkline: its last ten executions

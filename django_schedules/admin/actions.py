@@ -1,19 +1,26 @@
-"""The schedule list's actions: pause, resume and run the selected schedules now."""
+"""The schedule list's actions: pause (at once, or with a reason and an end asked on a page of
+its own), resume and run the selected schedules now."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from django_schedules import api
-from django_schedules.exceptions import SchedulesError
+from django_schedules.exceptions import InvalidSchedule, SchedulesError
 from django_schedules.models import Schedule
+from django_schedules.options import BY_NAME, check_pause
 
 if TYPE_CHECKING:  # django-stubs' generics; at run time these take no parameters.
     _ScheduleAdmin = admin.ModelAdmin[Schedule]
@@ -23,6 +30,13 @@ else:
 
 class ScheduleActions(_ScheduleAdmin):
     """The actions of ``ScheduleAdmin`` (and the run permission its buttons check too)."""
+
+    actions = (
+        "pause_schedules",
+        "pause_schedules_with_reason",
+        "resume_schedules",
+        "run_schedules_now",
+    )
 
     def has_run_permission(self, request: HttpRequest, obj: Schedule | None = None) -> bool:
         user: Any = request.user
@@ -36,6 +50,36 @@ class ScheduleActions(_ScheduleAdmin):
         paused = [api.pause_job(s.job_id) for s in queryset if s.enabled]
         count = len(paused)
         self.message_user(request, _("Paused %(count)d schedule(s).") % {"count": count})
+
+    @admin.action(description=_("Pause selected schedules with a reason…"), permissions=["change"])
+    def pause_schedules_with_reason(
+        self, request: HttpRequest, queryset: QuerySet[Schedule]
+    ) -> TemplateResponse | None:
+        """Ask why and until when, then pause the selected running schedules with that reason:
+        every value is checked before the first is paused, so a bad one pauses nothing."""
+        running = [s for s in queryset if s.enabled]
+        if not running:
+            self.message_user(request, _("None of the selected schedules is running."))
+            return None
+        form = PauseForm(request.POST if request.POST.get("post") == "yes" else None)
+        if form.is_valid():
+            reason, until = form.cleaned_data["reason"], form.cleaned_data["until"]
+            for schedule in running:
+                api.pause_job(schedule.job_id, reason=reason, until=until)
+            self.message_user(request, _("Paused %(count)d schedule(s).") % {"count": len(running)})
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Pause schedules"),
+            "opts": self.model._meta,
+            "schedules": running,
+            "form": form,
+            "media": self.media + form.media,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(
+            request, "admin/django_schedules/schedule/pause_selected.html", context
+        )
 
     @admin.action(description=_("Resume selected schedules"), permissions=["change"])
     def resume_schedules(self, request: HttpRequest, queryset: QuerySet[Schedule]) -> None:
@@ -66,3 +110,31 @@ class ScheduleActions(_ScheduleAdmin):
                 _("See its execution."),
             ),
         )
+
+
+class PauseForm(forms.Form):
+    """The reason and the end of a pause, checked as ``pause_job`` checks them."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        required=False,
+        help_text=_("Why they are paused: shown in the list and on each schedule's page."),
+    )
+    until = forms.SplitDateTimeField(
+        label=_("Paused until"),
+        required=False,
+        widget=AdminSplitDateTime,
+        help_text=_("Empty: until someone resumes them. In your time zone."),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        try:
+            data["reason"] = BY_NAME["pause_reason"].clean(data.get("reason", ""))
+            check_pause(False, data["reason"], data.get("until"), timezone.now())
+        except InvalidSchedule as exc:
+            if exc.field == "paused_until":
+                self.add_error("until", _("Give an end later than now, or leave it empty."))
+            else:
+                self.add_error("reason" if exc.field == "pause_reason" else None, str(exc))
+        return data

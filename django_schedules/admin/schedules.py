@@ -147,7 +147,6 @@ class ScheduleAdmin(ScheduleActions):
     # By the column shown first; the job id tells apart schedules of one name.
     ordering = ("name", "job_id")
     search_fields = ("name", "job_id")
-    actions = ("pause_schedules", "resume_schedules", "run_schedules_now")
     list_per_page = 50
     show_full_result_count = False  # no COUNT(*) over a table of 100,000 on every page
     paginator = EstimatedCountPaginator

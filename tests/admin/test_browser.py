@@ -474,3 +474,29 @@ def test_a_schedules_page_charts_its_runs(page: Any, live_server: Any) -> None:
     sync_api.expect(charts.locator(".schedules-legend li")).to_have_count(5)
     shot(page, "admin-run-charts", full_page=False)
     charts.screenshot(path=str(SHOTS / "admin-run-charts-only.png"))
+
+
+def test_staff_pause_schedules_with_a_reason_from_the_list(page: Any, live_server: Any) -> None:
+    """The action's own page, with the admin's date and time widgets, as staff use it."""
+    from django_schedules import api
+
+    schedule = api.add_job(
+        "tests.testapp.jobs.add", "interval", hours=1, id="paused-by-staff", kwargs={"a": 1}
+    )
+    log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/django_schedules/schedule/")
+    page.check(f"input[name=_selected_action][value='{schedule.pk}']")
+    page.select_option("select[name=action]", "pause_schedules_with_reason")
+    page.click("button[name=index]")
+    page.wait_for_selector("#schedules-pause-form")
+    page.fill("#id_reason", "Quarter-end freeze")
+    page.click(".field-until .datetimeshortcuts a:has-text('Today')")  # the admin's widget
+    assert page.input_value("#id_until_0")  # the widget filled in today's date
+    page.fill("#id_until_0", f"{time.gmtime().tm_year + 1}-01-01")  # safely ahead of now
+    page.fill("#id_until_1", "06:00:00")
+    shot(page, "admin-pause-with-reason", full_page=False)
+    page.click("#schedules-pause-form input[type=submit]")
+    sync_api.expect(page.locator(".messagelist")).to_contain_text("Paused 1")
+    schedule.refresh_from_db()
+    assert (schedule.enabled, schedule.pause_reason) == (False, "Quarter-end freeze")
+    assert schedule.paused_until is not None

@@ -66,6 +66,16 @@ def first_run_going(clock: ManualClock, pool, job_id: str) -> Scheduler:
     return scheduler
 
 
+def occurrences_while_running(clock: ManualClock, pool, job_id: str, more: int) -> Scheduler:
+    """The first run of `job_id` going, then `more` occurrences falling due, a minute apart,
+    each met by a tick: where an overlap policy acts."""
+    scheduler = first_run_going(clock, pool, job_id)
+    for _ in range(more):
+        clock.advance(60)
+        scheduler.tick()
+    return scheduler
+
+
 def test_skip_skips_the_occurrence_while_a_run_is_going(clock, pool) -> None:
     blocked("skips", "skip")
     scheduler = first_run_going(clock, pool, "skips")
@@ -83,10 +93,7 @@ def test_skip_skips_the_occurrence_while_a_run_is_going(clock, pool) -> None:
 
 def test_allow_starts_another_run_beside_the_one_going(clock, pool) -> None:
     blocked("allows", "allow")  # max_instances 1 (the default): no cap under allow
-    scheduler = first_run_going(clock, pool, "allows")
-    for _ in range(2):
-        clock.advance(60)
-        scheduler.tick()
+    scheduler = occurrences_while_running(clock, pool, "allows", 2)
     wait_until(lambda: running("allows") == 3, timeout=DEADLINE, message="three runs at once")
     jobs.RELEASE.set()
     settle(scheduler, "allows", "the runs to end")
@@ -96,10 +103,7 @@ def test_allow_starts_another_run_beside_the_one_going(clock, pool) -> None:
 
 def test_allow_with_max_instances_caps_the_runs_at_once(clock, pool) -> None:
     blocked("capped", "allow", max_instances=2)
-    scheduler = first_run_going(clock, pool, "capped")
-    for _ in range(2):
-        clock.advance(60)
-        scheduler.tick()
+    scheduler = occurrences_while_running(clock, pool, "capped", 2)
     wait_until(lambda: running("capped") == 2, timeout=DEADLINE, message="two runs at once")
     assert statuses("capped") == ["running", "running", "skipped"]
     jobs.RELEASE.set()
@@ -109,10 +113,7 @@ def test_allow_with_max_instances_caps_the_runs_at_once(clock, pool) -> None:
 
 def test_buffer_one_runs_once_more_when_the_running_one_ends(clock, pool) -> None:
     blocked("buffers", "buffer_one")
-    scheduler = first_run_going(clock, pool, "buffers")
-    for _ in range(2):
-        clock.advance(60)
-        scheduler.tick()
+    scheduler = occurrences_while_running(clock, pool, "buffers", 2)
     assert statuses("buffers") == ["running", "buffered", "skipped"]
     reasons = list(
         Execution.objects.filter(job_id="buffers").order_by("fire_time").values_list("reason")
@@ -135,10 +136,7 @@ def test_buffer_one_runs_once_more_when_the_running_one_ends(clock, pool) -> Non
 
 def test_buffer_all_runs_every_occurrence_one_at_a_time_oldest_first(clock, pool) -> None:
     blocked("queues", "buffer_all")
-    scheduler = first_run_going(clock, pool, "queues")
-    for _ in range(3):
-        clock.advance(60)
-        scheduler.tick()
+    scheduler = occurrences_while_running(clock, pool, "queues", 3)
     assert statuses("queues") == ["running", "buffered", "buffered", "buffered"]
     jobs.RELEASE.set()
     settle(scheduler, "queues", "every buffered run to end")
@@ -152,10 +150,7 @@ def test_buffer_all_runs_every_occurrence_one_at_a_time_oldest_first(clock, pool
 
 def test_without_a_policy_max_instances_keeps_its_meaning(clock, pool) -> None:
     blocked("classic", "", max_instances=2)
-    scheduler = first_run_going(clock, pool, "classic")
-    for _ in range(2):
-        clock.advance(60)
-        scheduler.tick()
+    scheduler = occurrences_while_running(clock, pool, "classic", 2)
     wait_until(lambda: running("classic") == 2, timeout=DEADLINE, message="two runs at once")
     skipped = Execution.objects.get(job_id="classic", status="skipped")
     assert skipped.reason == "max_instances reached (2 already running)"

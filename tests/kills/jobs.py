@@ -22,3 +22,23 @@ def hang_first(seconds: float, context: JobContext) -> str:
 def chaos(n: int = 0) -> int:
     """The chaos case's job (tests/kills/chaos.py): returns at once."""
     return n
+
+
+@job(name="kills.ledger")
+def ledger(path: str, seconds: float, context: JobContext) -> str:
+    """Write a line when the run starts and another when it ends (O_APPEND: one write each, so
+    lines of runs in several processes never interleave), sleeping `seconds` between them."""
+    import os
+
+    def note(what: str) -> None:
+        line = f"{what} {context.execution_id} {context.attempt} {time.time():.6f}\n"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
+    note("start")
+    time.sleep(seconds)
+    note("end")
+    return "done"

@@ -16,6 +16,7 @@ at import for a backend that refuses it: the system checks report that
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import signal
@@ -329,6 +330,14 @@ def _rq_enqueue_many(task: Any, deliveries: list[Delivery]) -> None:
     queue.enqueue_many(datas)
 
 
+def _batched(producer: Any, size: int) -> contextlib.AbstractContextManager[Any]:
+    """kombu's publish batch (5.7+): on Redis the messages go in one pipeline, sent when the
+    block ends (on an error, none not yet sent is: the caller sends them all again). Other
+    transports, and older kombu, publish each at once."""
+    batch = getattr(producer, "batch", None)
+    return batch(max_size=max(size, 1)) if batch is not None else contextlib.nullcontext()
+
+
 def _celery_app(configured: Any) -> Any:
     """The Celery app a django-tasks-celery or django-tasks-fennel backend sends with."""
     if type(configured).__module__.startswith("django_tasks_celery."):
@@ -355,7 +364,7 @@ def _celery_enqueue_many(task: Any, configured: Any, deliveries: list[Delivery])
             "priority": fennel._map_priority(task.priority),
             "headers": {fennel.DJANGO_TASKS_PRIORITY_HEADER: task.priority},
         }
-    with app.producer_or_acquire() as producer:
+    with app.producer_or_acquire() as producer, _batched(producer, len(deliveries)):
         for execution_id, delivery, instant, _ in deliveries:
             app.send_task(
                 name,

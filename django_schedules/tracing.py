@@ -41,6 +41,7 @@ MAX_WAITING = 100_000
 _waiting: OrderedDict[int, dict[str, str]] = OrderedDict()
 _lock = threading.Lock()
 _api: list[ModuleType | None] = []  # [opentelemetry.trace or None], imported on first use
+_tracers: list[Any] = []  # our tracer: a proxy until the project sets its SDK's provider
 
 
 def _trace() -> Any:
@@ -55,7 +56,9 @@ def _trace() -> Any:
 
 
 def _tracer(trace: Any) -> Any:
-    return trace.get_tracer(TRACER, __version__)
+    if not _tracers:
+        _tracers.append(trace.get_tracer(TRACER, __version__))
+    return _tracers[0]
 
 
 @contextlib.contextmanager
@@ -116,19 +119,22 @@ def run_span(spec: RunSpec, job_id: str, carrier: dict[str, str] | None) -> Iter
         from opentelemetry import propagate
 
         parent = propagate.extract(carrier)
-    attributes = {
-        "schedules.job_id": job_id,
-        "schedules.execution_id": spec.execution_id,
-        "schedules.func": spec.func,
-        "schedules.fire_time": spec.fire_time.isoformat(),
-        "schedules.attempt": spec.attempt,
-        "schedules.lateness_s": max(time.time() - spec.fire_time.timestamp(), 0.0),
-    }
-    tracer = _tracer(trace)
+    late = max(time.time() - spec.fire_time.timestamp(), 0.0)
     kind = trace.SpanKind.CONSUMER if carrier else trace.SpanKind.INTERNAL
-    with tracer.start_as_current_span(
-        RUN_SPAN, context=parent, kind=kind, attributes=attributes, record_exception=False
+    with _tracer(trace).start_as_current_span(
+        RUN_SPAN, context=parent, kind=kind, record_exception=False
     ) as span:
+        if span.is_recording():  # without an SDK, nothing more is built
+            span.set_attributes(
+                {
+                    "schedules.job_id": job_id,
+                    "schedules.execution_id": spec.execution_id,
+                    "schedules.func": spec.func,
+                    "schedules.fire_time": spec.fire_time.isoformat(),
+                    "schedules.attempt": spec.attempt,
+                    "schedules.lateness_s": late,
+                }
+            )
         yield span
 
 

@@ -136,7 +136,7 @@ class ProcessPoolExecutor(Executor):
                 execution_id, epoch, start_at = self._waiting.popleft()
                 delay = max(start_at - time.monotonic(), 0.0)
                 try:
-                    trace = tracing.carrier_for(execution_id, take=False)
+                    trace = tracing.carrier_for(execution_id)
                     worker.conn.send((execution_id, epoch, self.using, delay, trace))
                 except OSError:  # it died idle: replace it and try again
                     self._waiting.appendleft((execution_id, epoch, start_at))

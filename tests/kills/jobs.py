@@ -7,6 +7,7 @@ import time
 
 from django_schedules import job
 from django_schedules.registry import JobContext
+from tests.ledger import append_line
 
 
 @job(name="kills.hang_first")
@@ -28,15 +29,9 @@ def chaos(n: int = 0) -> int:
 def ledger(path: str, seconds: float, context: JobContext) -> str:
     """Write a line when the run starts and another when it ends (O_APPEND: one write each, so
     lines of runs in several processes never interleave), sleeping `seconds` between them."""
-    import os
 
     def note(what: str) -> None:
-        line = f"{what} {context.execution_id} {context.attempt} {time.time():.6f}\n"
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
-            os.write(fd, line.encode())
-        finally:
-            os.close(fd)
+        append_line(path, f"{what} {context.execution_id} {context.attempt} {time.time():.6f}\n")
 
     note("start")
     time.sleep(seconds)

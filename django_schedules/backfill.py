@@ -117,7 +117,7 @@ def backfill_job(
             left_alone=sum(o.action == LEFT_ALONE for o in plan),
             dry_run=True,
         )
-    written = store.write_backfill(job_id, fire_times, start, end, now)
+    written = store.write_backfill(job_id, fire_times, start, end)
     if written.created or written.retried:
         announce(schedule, "backfill")
     return BackfillResult(

@@ -51,7 +51,7 @@ def recorded_statuses(
 
 
 def write_backfill(
-    job_id: str, fire_times: Sequence[datetime], start: datetime, end: datetime, now: datetime
+    job_id: str, fire_times: Sequence[datetime], start: datetime, end: datetime
 ) -> BackfillWrite:
     """In one write transaction, with the schedule's row locked: insert a pending backfill
     Execution for each of `fire_times` (UTC, within ``[start, end)``) not recorded yet, and
@@ -78,7 +78,6 @@ def write_backfill(
                         kind=ExecutionKind.BACKFILL,
                         attempt=F("attempt") + 1,
                         reason=BACKFILL_REASON,
-                        run_at=now,
                         epoch=None,
                         worker="",
                         started_at=None,
@@ -87,7 +86,7 @@ def write_backfill(
                         duration=None,
                     )
                 )
-            new = [_new_execution(schedule, f, now) for f in fire_times if f not in before]
+            new = [_new_execution(schedule, f) for f in fire_times if f not in before]
             created = 0
             if new:
                 counted = executions(alias).filter(schedule_id=schedule.pk)
@@ -106,7 +105,7 @@ def write_backfill(
     return retry(attempt, once_in_transaction=True)
 
 
-def _new_execution(schedule: Schedule, fire_time: datetime, now: datetime) -> Execution:
+def _new_execution(schedule: Schedule, fire_time: datetime) -> Execution:
     return Execution(
         schedule=schedule,
         job_id=schedule.job_id,
@@ -115,7 +114,8 @@ def _new_execution(schedule: Schedule, fire_time: datetime, now: datetime) -> Ex
         args=schedule.args,
         kwargs=schedule.kwargs,
         fire_time=fire_time,
-        run_at=now,  # a past occurrence: it starts as soon as a worker takes it
+        # Past: it starts as soon as a worker takes it, whatever the clocks of the hosts.
+        run_at=fire_time,
         kind=ExecutionKind.BACKFILL,
         status=ExecutionStatus.PENDING,
         reason=BACKFILL_REASON,

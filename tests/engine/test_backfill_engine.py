@@ -14,7 +14,7 @@ from django_schedules.clock import ManualClock
 from django_schedules.models import Execution, ExecutionKind, ExecutionStatus, Schedule
 from tests.engine import jobs
 
-from .conftest import interval_schedule, make_scheduler
+from .conftest import RecordingExecutor, interval_schedule, make_scheduler
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,3 +82,45 @@ def test_a_backfill_is_not_counted_by_the_run_limit(clock: ManualClock) -> None:
     rows = Execution.objects.filter(job_id="limited")
     assert {(r.status, r.run_number) for r in rows} == {(ExecutionStatus.SUCCEEDED, None)}
     assert Schedule.objects.get(job_id="limited").runs_started == 1
+
+
+def test_a_backfill_ahead_of_the_schedulers_claim_records_each_occurrence_once() -> None:
+    """The scheduler was down since DAY: the backfill records three of its due occurrences,
+    then the scheduler's claim meets them (the unique constraint) and adds only the fourth."""
+    clock = ManualClock(DAY + timedelta(hours=3))
+    interval_schedule(
+        "down",
+        3600,
+        start=DAY,
+        next_run_at=DAY,
+        misfire_grace_time=None,
+        max_instances=10,
+        kwargs={"tag": "d"},
+    )
+    assert backfill_job("down", DAY, DAY + timedelta(hours=3)).created == 3
+    scheduler = make_scheduler(clock)
+    for _ in range(3):
+        scheduler.tick()
+    rows = Execution.objects.filter(job_id="down").order_by("fire_time")
+    assert [(r.fire_time, r.kind, r.status) for r in rows] == [
+        (DAY + timedelta(hours=h), kind, ExecutionStatus.SUCCEEDED)
+        for h, kind in [
+            (0, ExecutionKind.BACKFILL),
+            (1, ExecutionKind.BACKFILL),
+            (2, ExecutionKind.BACKFILL),
+            (3, ExecutionKind.SCHEDULED),
+        ]
+    ]
+    assert jobs.RUNS == [("record", "d")] * 4
+
+
+def test_pending_backfilled_runs_count_as_live_runs_of_the_schedule() -> None:
+    """Like a manual run, a backfilled run waiting or going is a live run: a scheduled
+    occurrence due meanwhile meets max_instances (docs/backfill.md)."""
+    clock = ManualClock(DAY + timedelta(hours=3))
+    interval_schedule("busy", 3600, start=DAY, next_run_at=DAY + timedelta(hours=3))
+    backfill_job("busy", DAY, DAY + timedelta(hours=3))
+    make_scheduler(clock, RecordingExecutor()).tick()
+    due = Execution.objects.get(job_id="busy", fire_time=DAY + timedelta(hours=3))
+    assert (due.kind, due.status) == (ExecutionKind.SCHEDULED, ExecutionStatus.SKIPPED)
+    assert due.reason.startswith("max_instances reached")

@@ -124,3 +124,27 @@ def test_pending_backfilled_runs_count_as_live_runs_of_the_schedule() -> None:
     due = Execution.objects.get(job_id="busy", fire_time=DAY + timedelta(hours=3))
     assert (due.kind, due.status) == (ExecutionKind.SCHEDULED, ExecutionStatus.SKIPPED)
     assert due.reason.startswith("max_instances reached")
+
+
+def test_a_leader_that_stalls_after_adopting_a_backfill_hands_it_over_run_once(
+    clock: ManualClock,
+) -> None:
+    """The leader adopts the backfilled rows (its epoch), then stalls past its lease before
+    starting them: the next leader adopts them under its epoch and runs each once; the old
+    leader's workers then find nothing to start (the fence on the epoch)."""
+    from django_schedules.dbclock import DbNow
+    from django_schedules.executors import run_execution_now
+    from django_schedules.models import SchedulerLease
+
+    interval_schedule("handed", 3600, start=DAY, next_run_at=None, kwargs={"tag": "x"})
+    backfill_job("handed", DAY, DAY + timedelta(hours=3))
+    old_executor = RecordingExecutor()
+    make_scheduler(clock, old_executor).tick()
+    assert len(old_executor.submitted) == 3  # handed to its executor, not started
+    SchedulerLease.objects.update(expires_at=DbNow() - timedelta(seconds=1))  # stalled
+    make_scheduler(clock).tick()  # takes over at epoch 2, adopts and runs them
+    for execution_id, old_epoch in old_executor.submitted:
+        assert run_execution_now(execution_id, old_epoch) == ""
+    assert jobs.RUNS == [("record", "x")] * 3
+    statuses = Execution.objects.filter(job_id="handed").values_list("status", "attempt")
+    assert set(statuses) == {(ExecutionStatus.SUCCEEDED, 1)}

@@ -106,8 +106,10 @@ class ScheduleActions(_ScheduleAdmin):
             self.message_user(request, _("Select one schedule to backfill."), messages.WARNING)
             return None
         schedule = selected[0]
-        step = request.POST.get("step", "")
-        form = BackfillForm(request.POST if step else None)
+        # The buttons: "_preview" shows what the range holds, "_confirm" backfills it.
+        step = "confirm" if "_confirm" in request.POST else "preview"
+        asked = "_confirm" in request.POST or "_preview" in request.POST
+        form = BackfillForm(request.POST if asked else None)
         preview: BackfillResult | None = None
         if form.is_valid():
             start, end = form.cleaned_data["start"], form.cleaned_data["end"]
@@ -138,7 +140,7 @@ class ScheduleActions(_ScheduleAdmin):
                 preview = result
         context = {
             **self.admin_site.each_context(request),
-            "title": _("Backfill %(name)s") % {"name": schedule},
+            "title": _("Backfill a schedule"),
             "opts": self.model._meta,
             "schedule": schedule,
             "form": form,

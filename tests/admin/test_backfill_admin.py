@@ -62,17 +62,19 @@ def test_the_page_previews_the_range_then_backfills_it_on_confirm(runner: User, 
 
     before = snapshot()
     fields = range_fields(DAY, DAY + timedelta(hours=3))
-    page = act(client, [schedule], step="preview", **fields)
+    page = act(client, [schedule], _preview="Preview", **fields)
     html = page.content.decode()
     assert "3 occurrences: 2 new, 1 re-run, 0 left alone." in html
     rows = re.findall(r'<tr class="backfill-([a-z-]+)">', html)
     assert rows == ["new", "re-run", "new"]
-    assert 'value="confirm"' in html
+    assert 'name="_confirm"' in html
     assert snapshot() == before  # a preview writes nothing
 
     previewed = re.search(r'name="previewed" value="([^"]+)"', html)
     assert previewed is not None
-    page = act(client, [schedule], step="confirm", previewed=previewed.group(1), **fields)
+    page = act(
+        client, [schedule], _confirm="Confirm backfill", previewed=previewed.group(1), **fields
+    )
     assert "backfilled 3 occurrence(s): 2 new, 1 re-run, 0 left alone." in page.content.decode()
     kinds = Execution.objects.filter(job_id="nightly").values_list("kind", "status", "attempt")
     assert sorted(kinds) == [
@@ -88,7 +90,7 @@ def test_a_confirm_of_a_range_not_previewed_previews_it_instead(runner: User, cl
     previewed = f"{DAY.isoformat()}/{(DAY + timedelta(hours=1)).isoformat()}"
     before = snapshot()
     fields = range_fields(DAY, DAY + timedelta(hours=5))
-    page = act(client, [schedule], step="confirm", previewed=previewed, **fields)
+    page = act(client, [schedule], _confirm="Confirm backfill", previewed=previewed, **fields)
     assert "5 occurrences: 5 new, 0 re-run, 0 left alone." in page.content.decode()
     assert snapshot() == before
 
@@ -100,13 +102,15 @@ def test_a_bad_range_is_refused_under_its_field_and_writes_nothing(
     schedule = add("nightly")
     before = snapshot()
     future = datetime.now(UTC) + timedelta(days=2)
-    page = act(client, [schedule], step="preview", **range_fields(DAY, future))
+    page = act(client, [schedule], _preview="Preview", **range_fields(DAY, future))
     html = page.content.decode()
     assert re.search(
         r'field-end">\s*<ul class="errorlist[^"]*"[^>]*><li>end .* is in the future', html
     )
     assert "schedules-backfill-preview" not in html
-    page = act(client, [schedule], step="preview", **range_fields(DAY, DAY + timedelta(days=60)))
+    page = act(
+        client, [schedule], _preview="Preview", **range_fields(DAY, DAY + timedelta(days=60))
+    )
     assert "more than its limit of 1,000" in page.content.decode()
     assert snapshot() == before
 
@@ -124,7 +128,7 @@ def test_staff_who_may_not_run_schedules_neither_see_nor_use_it(editor: User, cl
     before = snapshot()
     fields = range_fields(DAY, DAY + timedelta(hours=3))
     previewed = f"{DAY.isoformat()}/{(DAY + timedelta(hours=3)).isoformat()}"
-    act(client, [schedule], step="confirm", previewed=previewed, **fields)
+    act(client, [schedule], _confirm="Confirm backfill", previewed=previewed, **fields)
     assert snapshot() == before
 
 

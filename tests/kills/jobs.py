@@ -22,3 +22,12 @@ def hang_first(seconds: float, context: JobContext) -> str:
 def chaos(n: int = 0) -> int:
     """The chaos case's job (tests/kills/chaos.py): returns at once."""
     return n
+
+
+@job(name="kills.note")
+def note(path: str, seconds: float, context: JobContext) -> int:
+    """Append the execution id to `path` (one line per run started), then take `seconds`."""
+    with open(path, "a") as out:
+        out.write(f"{context.execution_id}\n")
+    time.sleep(seconds)
+    return context.attempt

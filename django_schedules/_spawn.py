@@ -49,11 +49,11 @@ def worker_main(conn: Any) -> None:
                 return  # the scheduler went away
             if message is None:
                 return
-            execution_id, epoch, using, delay = message
+            execution_id, epoch, using, delay, trace = message
             error = ""
             try:
                 # Started `delay` seconds from now, as the pool was told: never early.
-                run_execution_now(execution_id, epoch, using, time.monotonic() + delay)
+                run_execution_now(execution_id, epoch, using, time.monotonic() + delay, trace=trace)
             except BaseException as exc:  # report it; the next run gets a fresh connection
                 error = repr(exc)
                 connections.close_all()

@@ -95,17 +95,42 @@ def check_script_job(func_name: str, executor_name: str, given: str | None = Non
 
 def check_overlap(policy: str, executor_name: str) -> None:
     """Raise InvalidSchedule (field ``overlap``) for ``overlap="cancel_running"`` on an
-    executor that cannot stop a run: only a process pool kills its worker. A thread cannot
-    be killed, and a tasks worker is another process that nothing here can stop."""
+    executor that cannot stop a run. A process pool kills its worker; a tasks executor on
+    Celery or RQ has the engine stop it (``tasks.stop_in_engine``). A thread cannot be
+    killed, and django-tasks-db's worker has no way to be told."""
     if policy != "cancel_running":
         return
     backend = backend_kind(executor_name)
-    if backend != "processpool":
-        raise InvalidSchedule(
-            f"overlap='cancel_running' needs an executor that can stop a run (a process "
-            f"pool); executor {executor_name!r} is {backend!r}, which cannot",
-            "overlap",
-        )
+    if backend == "processpool":
+        return
+    engine = ""
+    if backend == "tasks":
+        engine = _tasks_engine(executor_name)
+        from django_schedules.tasks import STOPPING_ENGINES
+
+        if engine in STOPPING_ENGINES:
+            return
+    what = f"{backend!r}" + (f" on {engine}" if engine else "")
+    raise InvalidSchedule(
+        f"overlap='cancel_running' needs an executor that can stop a run (a process pool, "
+        f"or a tasks executor on Celery or RQ); executor {executor_name!r} is {what}, "
+        "which cannot",
+        "overlap",
+    )
+
+
+def _tasks_engine(executor_name: str) -> str:
+    """The engine package of a tasks executor's backend ("" when it cannot be built)."""
+    executors: object = conf.SCHEDULES_EXECUTORS
+    entry = executors.get(executor_name) if isinstance(executors, dict) else None
+    options = entry.get("OPTIONS", {}) if isinstance(entry, dict) else {}
+    alias = str(options.get("backend", "default")) if isinstance(options, dict) else "default"
+    try:
+        from django_schedules.tasks import engine_of
+
+        return engine_of(alias)
+    except Exception:  # no tasks framework, or no such backend: the system checks say so
+        return ""
 
 
 def check_executor(

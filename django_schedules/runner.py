@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import DatabaseError, connections
 
-from django_schedules import planner, signals, store
+from django_schedules import planner, signals, store, tracing
 from django_schedules.conf import conf
 from django_schedules.exceptions import JobNotRegistered
 from django_schedules.models import Execution, ExecutionStatus, Schedule
@@ -88,6 +88,7 @@ def run_execution_now(
     stop_at_timeout: bool = False,
     loop: asyncio.AbstractEventLoop | None = None,
     commit: GroupCommit | None = None,
+    trace: dict[str, str] | None = None,
 ) -> str:
     """Run one execution to its end in this thread; return its final status ("" if another
     worker or a newer lease holder has it, or it was finished elsewhere meanwhile).
@@ -100,6 +101,7 @@ def run_execution_now(
     ``loop``: a running event loop of another thread on which an ``async def`` job runs (the
     AsyncIOScheduler's); without one it runs on a private loop in this thread. ``commit``:
     where the row's writes go (a thread pool on SQLite shares one between its threads).
+    ``trace``: the claim's trace context, sent with the run from another process.
     """
     using = using or conf.SCHEDULES_DATABASE
     worker = worker_identity()
@@ -110,7 +112,7 @@ def run_execution_now(
         logger.debug("execution %d is not ours to start", execution_id)
         return ""
     return run_started(
-        spec, using, start_at, write=write, stop_at_timeout=stop_at_timeout, loop=loop
+        spec, using, start_at, write=write, stop_at_timeout=stop_at_timeout, loop=loop, trace=trace
     )
 
 
@@ -130,18 +132,33 @@ def run_started(
     record: Callable[[store.Finish], None] | None = None,
     stop_at_timeout: bool = False,
     loop: asyncio.AbstractEventLoop | None = None,
+    trace: dict[str, str] | None = None,
 ) -> str:
     """Run an execution whose start this worker won (its row is ``running`` under us): wait
     for `start_at`, call the job (retried as the schedule says), and record how it ended.
 
     ``write``: where the row's writes go (default: at once, in this thread). ``record``: a
     finisher that writes the end later, with other runs' (the thread pool's), and sends the
-    signals then; without one the end is written here and the signals sent.
+    signals then; without one the end is written here and the signals sent. ``trace``: the
+    claim's trace context, sent with a run to another process (:mod:`tracing`).
     """
-    write = write or _now
-    execution_id = spec.execution_id
     if start_at is not None and (left := start_at - time.monotonic()) > 0:
         time.sleep(left)
+    with tracing.run_span(spec, spec.job_id, trace) as span:
+        status = _run(spec, using, write or _now, record, stop_at_timeout, loop)
+        tracing.ended(span, status)
+        return status
+
+
+def _run(
+    spec: store.RunSpec,
+    using: str,
+    write: Callable[[Callable[[], Any]], Any],
+    record: Callable[[store.Finish], None] | None,
+    stop_at_timeout: bool,
+    loop: asyncio.AbstractEventLoop | None,
+) -> str:
+    execution_id = spec.execution_id
     send_signals(using, execution_id, "execution_started")
     started = time.monotonic()
 

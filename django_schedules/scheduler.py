@@ -19,7 +19,7 @@ from typing import Any
 
 from django.db import DatabaseError, connections, transaction
 
-from django_schedules import store
+from django_schedules import store, tracing
 from django_schedules.clock import Clock, SystemClock
 from django_schedules.conf import conf
 from django_schedules.executors import Executor, build_executors
@@ -66,11 +66,13 @@ def claim_batch(
             live = claim.live_counts(rows)
             plans = {r.pk: planner(r, live.get(r.pk, 0)) for r in rows}
             claimed, errors = claim.record(rows, plans, now)
+            tracing.claimed(claimed, len(errors))  # a run's span is a child of its claim's
             if in_transaction is not None and claimed:
                 claimed = in_transaction(claimed)
             return store.ClaimResult(claimed, errors, more, claim.cancel_running, claim.buffered)
 
-    return store.retry(attempt, using=using)
+    with tracing.claim_span(group, epoch):  # docs/tracing.md
+        return store.retry(attempt, using=using)
 
 
 class Scheduler:
@@ -304,8 +306,7 @@ class Scheduler:
         self._timers.push(claimed.run_at - timedelta(seconds=self.lookahead), claimed, epoch)
 
     def _drop_timers(self) -> None:
-        # Rows claimed ahead stay pending; the next holder adopts them.
-        self._timers.clear()
+        self._timers.clear()  # rows claimed ahead stay pending; the next holder adopts them
 
     def _release_timers(self) -> None:
         for claimed, epoch in self._timers.pop_due(self.clock.now()):
@@ -355,13 +356,12 @@ class Scheduler:
         finally:
             connections.close_all()
 
-    # Upkeep (upkeep.py).
+    # Upkeep (upkeep.py), and its next instants under the loop's names: tick() (and tests)
+    # set them to 0 to have the heartbeats or the look for lost runs done on the next pass.
 
     def _housekeeping(self) -> None:
         self.upkeep.run()
 
-    # The upkeep's next instants under the loop's names: tick() (and tests) set them to 0 to
-    # have the heartbeats or the look for lost runs done on the next pass.
     @property
     def _housekeeping_at(self) -> float:
         return self.upkeep.heartbeat_at

@@ -16,6 +16,7 @@ at import for a backend that refuses it: the system checks report that
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import signal
@@ -42,7 +43,7 @@ except ImportError:  # Django 5.2: the backport
 from django.core.signals import setting_changed
 from django.db import connections
 
-from django_schedules import store
+from django_schedules import store, tracing
 from django_schedules.conf import conf
 from django_schedules.runner import run_execution_now
 
@@ -105,13 +106,19 @@ def _in_rq_job() -> bool:
     return get_current_job() is not None
 
 
-def _run_execution(execution_id: int, delivery: int = 1, not_before: float | None = None) -> str:
+def _run_execution(
+    execution_id: int,
+    delivery: int = 1,
+    not_before: float | None = None,
+    trace: dict[str, str] | None = None,
+) -> str:
     """Run one Execution of django-schedules (a no-op when another worker has it).
 
     ``delivery``: which enqueue of this execution this message is (1 the first; the
     sweeper's re-deliveries count on), for the engine's logs. ``not_before``: the
     occurrence's instant as a POSIX timestamp: the worker claims the row at once and starts
-    the job then, so a short lead needs no deferral by the broker."""
+    the job then, so a short lead needs no deferral by the broker. ``trace``: the claim's
+    trace context (W3C ``traceparent``), so the run's span continues the claim's trace."""
     using = conf.SCHEDULES_DATABASE
     start_at = None
     if not_before is not None:
@@ -120,7 +127,9 @@ def _run_execution(execution_id: int, delivery: int = 1, not_before: float | Non
     wait = 0.0 if start_at is None else max(start_at - time.monotonic(), 0.0)
     with _heartbeat(execution_id, using), _engine_time_limit(execution_id, using, wait):
         # No scheduler watches this run: the worker stops it at its timeout itself.
-        return run_execution_now(execution_id, None, using, start_at=start_at, stop_at_timeout=True)
+        return run_execution_now(
+            execution_id, None, using, start_at=start_at, stop_at_timeout=True, trace=trace
+        )
 
 
 # The frameworks find a task by its function's dotted path, which must lead back to a task
@@ -234,8 +243,16 @@ def enqueue(
     if run_after is not None and configured.get_backend().supports_defer:
         configured = configured.using(run_after=run_after)
     instant = None if not_before is None else not_before.timestamp()
-    result = configured.enqueue(execution_id, delivery, instant)
+    result = configured.enqueue(*_args(execution_id, delivery, instant))
     return str(result.id)
+
+
+def _args(execution_id: int, delivery: int, instant: float | None) -> list[Any]:
+    """``run_execution``'s arguments for a delivery: the claim's trace context last, when
+    there is one (:mod:`tracing`; kept for a delivery sent again)."""
+    carrier = tracing.carrier_for(execution_id, take=False)
+    args: list[Any] = [execution_id, delivery, instant]
+    return args if carrier is None else [*args, carrier]
 
 
 # One delivery for enqueue_many: (execution id, delivery number, instant, run_after or None).
@@ -265,7 +282,7 @@ def enqueue_many(
     if now and engine == "django_tasks_rq":
         _rq_enqueue_many(task, now)
         now = []
-    elif now and engine in ("django_tasks_celery", "django_tasks_fennel"):
+    elif now and engine in CELERY_ENGINES:
         _celery_enqueue_many(task, configured, now)
         now = []
     for execution_id, delivery, instant, run_after in now + later:
@@ -300,7 +317,7 @@ def _rq_enqueue_many(task: Any, deliveries: list[Delivery]) -> None:
     datas = [
         queue.prepare_data(
             task.module_path,
-            args=(execution_id, delivery, instant.timestamp()),
+            args=_args(execution_id, delivery, instant.timestamp()),
             kwargs={},
             job_id=engine_id(execution_id, delivery),
             at_front=task.priority >= 100,
@@ -313,35 +330,89 @@ def _rq_enqueue_many(task: Any, deliveries: list[Delivery]) -> None:
     queue.enqueue_many(datas)
 
 
+def _batched(producer: Any, size: int) -> contextlib.AbstractContextManager[Any]:
+    """kombu's publish batch (5.7+): on Redis the messages go in one pipeline, sent when the
+    block ends (on an error, none not yet sent is: the caller sends them all again). Other
+    transports, and older kombu, publish each at once."""
+    batch = getattr(producer, "batch", None)
+    return batch(max_size=max(size, 1)) if batch is not None else contextlib.nullcontext()
+
+
+def _celery_app(configured: Any) -> Any:
+    """The Celery app a django-tasks-celery or django-tasks-fennel backend sends with."""
+    if type(configured).__module__.startswith("django_tasks_celery."):
+        return configured._get_celery_app()
+    from celery import current_app
+
+    return current_app
+
+
 def _celery_enqueue_many(task: Any, configured: Any, deliveries: list[Delivery]) -> None:
     """What django-tasks-celery's or django-tasks-fennel's ``enqueue`` sends (the Celery
     task name they register, the queue, the priority), for many messages over one producer,
     with the task id :func:`engine_id`."""
-    app: Any
+    app = _celery_app(configured)
     if type(configured).__module__.startswith("django_tasks_celery."):
-        app = configured._get_celery_app()
         name = task.module_path
         options = configured._build_send_options(task)
     else:
-        from celery import current_app
         from django_tasks_fennel import backend as fennel
 
-        app = current_app
         name = fennel._to_celery_name(task.module_path)
         options = {
             "queue": task.queue_name,
             "priority": fennel._map_priority(task.priority),
             "headers": {fennel.DJANGO_TASKS_PRIORITY_HEADER: task.priority},
         }
-    with app.producer_or_acquire() as producer:
+    with app.producer_or_acquire() as producer, _batched(producer, len(deliveries)):
         for execution_id, delivery, instant, _ in deliveries:
             app.send_task(
                 name,
-                args=[execution_id, delivery, instant.timestamp()],
+                args=_args(execution_id, delivery, instant.timestamp()),
                 task_id=engine_id(execution_id, delivery),
                 producer=producer,
                 **options,
             )
+
+
+# The engines whose workers can stop a run that is going (overlap=cancel_running): Celery
+# revokes a task with terminate (its prefork child is killed); RQ's stop-job command kills
+# the work horse. django-tasks-db's db_worker and the immediate backend have no such thing.
+CELERY_ENGINES = ("django_tasks_celery", "django_tasks_fennel")
+STOPPING_ENGINES = ("django_tasks_rq", *CELERY_ENGINES)
+
+
+def engine_of(backend: str) -> str:
+    """The package of the TASKS backend `backend` (``django_tasks_rq``...)."""
+    return type(task_backends[backend]).__module__.split(".")[0]
+
+
+def stop_in_engine(
+    backend: str, queue_name: str | None, execution_id: int, deliveries: int
+) -> bool:
+    """Stop the run of `execution_id` in its engine's worker, by the engine ids of its first
+    `deliveries` messages (:func:`engine_id`); False where the engine cannot stop a run."""
+    engine = engine_of(backend)
+    ids = [engine_id(execution_id, d) for d in range(1, deliveries + 1)]
+    if engine in CELERY_ENGINES:
+        task = task_for(backend, queue_name)
+        _celery_app(task.get_backend()).control.revoke(ids, terminate=True, signal="SIGKILL")
+        return True
+    if engine != "django_tasks_rq":
+        return False
+    import django_rq
+    from rq.command import send_stop_job_command
+    from rq.exceptions import InvalidJobOperation, NoSuchJobError
+
+    connection = django_rq.get_connection(task_for(backend, queue_name).queue_name)
+    stopped = False
+    for job_id in ids:
+        try:
+            send_stop_job_command(connection, job_id)
+        except (NoSuchJobError, InvalidJobOperation):  # no such message, or not running
+            continue
+        stopped = True
+    return stopped
 
 
 def backend_runs_at_once(backend: str) -> bool:

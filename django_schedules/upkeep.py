@@ -147,25 +147,27 @@ class Upkeep:
 
     def stop_overlapped(self, schedule_ids: list[int], now: datetime) -> None:
         """overlap=cancel_running: mark failed the running runs of these schedules, then
-        stop each in the executor of ours that runs it (a process pool kills its worker).
-        A run in another process (a former leader's pool) is marked but runs on; its late
-        finish finds the row failed and is dropped."""
+        have the executor that ran each stop it (a process pool kills its worker; a tasks
+        executor asks Celery or RQ to). A run in a process pool of another process (a former
+        leader's) is marked but runs on; its late finish finds the row failed and is dropped."""
         if not schedule_ids:
             return
         reason = "cancelled: overlap=cancel_running started the next occurrence"
         try:
-            ids = store.stop_running(schedule_ids, reason, now, self.using)
+            found = store.stop_running(schedule_ids, reason, now, self.using)
         except DatabaseError as exc:  # the new run starts anyway; the old one runs on
             logger.warning("could not cancel the runs overlapped by the next: %s", exc)
             return
-        for execution_id in ids:
-            stopped = any(e.stop_run(execution_id) for e in self._executors().values())
+        executors = self._executors()
+        for execution_id, name in found:
+            executor = executors.get(name or "default")
+            stopped = executor is not None and executor.stop_run(execution_id)
             fate = "stopped" if stopped else "marked failed (not running here: not stopped)"
             logger.warning(
                 "execution %d cancelled by overlap=cancel_running: %s", execution_id, fate
             )
-        if ids:
-            runner.announce_failed(ids, self.using)
+        if found:
+            runner.announce_failed([pk for pk, _ in found], self.using)
 
     def release_stranded(self, now: datetime) -> None:
         """Release the buffered runs of schedules with no run going: the finisher releases

@@ -58,6 +58,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "timers",
             "tasks",
             "_spawn",
+            "tracing",
             "groupcommit",
         ),
     ),

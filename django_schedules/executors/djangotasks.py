@@ -148,6 +148,28 @@ class TasksExecutor(Executor):
             waiting.update(item.execution_id for _, batch in self._busy.values() for item in batch)
         return sorted(waiting.union(super().running_ids()))
 
+    def stop_run(self, execution_id: int) -> bool:
+        """Stop a run going in the engine's worker (overlap=cancel_running): Celery revokes
+        its messages with terminate, RQ sends its stop-job command (``tasks.stop_in_engine``).
+        The messages are named by their deliveries: those this executor sent, else every one
+        the sweeper could have sent (another leader enqueued it). False where the engine
+        cannot stop a run, or the broker could not be reached (logged)."""
+        with self._lock:
+            known = self._enqueued.get(execution_id)
+        deliveries = known[1] if known is not None else self.max_redeliveries + 1
+        queue = known[2] if known is not None else None
+        try:
+            from django_schedules import tasks
+
+            return tasks.stop_in_engine(
+                self.backend, queue or self.queue_name, execution_id, deliveries
+            )
+        except Exception as exc:
+            logger.warning(
+                "tasks executor %r could not stop execution %d: %r", self.name, execution_id, exc
+            )
+            return False
+
     def submit_claimed(self, claimed: Claimed, epoch: int | None, start_in: float) -> None:
         """``submit`` to the schedule's queue at its priority (the executor's own when it
         names none)."""

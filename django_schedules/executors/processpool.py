@@ -11,7 +11,7 @@ import time
 from collections import deque
 from typing import Any
 
-from django_schedules import _spawn
+from django_schedules import _spawn, tracing
 from django_schedules.executors.base import Executor
 
 logger = logging.getLogger("django_schedules.executors")
@@ -136,7 +136,8 @@ class ProcessPoolExecutor(Executor):
                 execution_id, epoch, start_at = self._waiting.popleft()
                 delay = max(start_at - time.monotonic(), 0.0)
                 try:
-                    worker.conn.send((execution_id, epoch, self.using, delay))
+                    trace = tracing.carrier_for(execution_id)
+                    worker.conn.send((execution_id, epoch, self.using, delay, trace))
                 except OSError:  # it died idle: replace it and try again
                     self._waiting.appendleft((execution_id, epoch, start_at))
                     self._workers.remove(worker)

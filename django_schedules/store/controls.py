@@ -287,15 +287,17 @@ def release_stranded(now: datetime, limit: int, using: str) -> tuple[list[int], 
     return released, bool(schedule_ids)
 
 
-def stop_running(schedule_ids: list[int], reason: str, now: datetime, using: str) -> list[int]:
+def stop_running(
+    schedule_ids: list[int], reason: str, now: datetime, using: str
+) -> list[tuple[int, str]]:
     """Mark failed, with `reason`, the running executions of the schedules (overlap
-    cancel_running); return their ids, for their executor to stop them."""
-    ids: list[int] = []
+    cancel_running); return their ids and executors' names, for the executor to stop them."""
+    found: list[tuple[int, str]] = []
     with write_transaction(using):
         table = executions(using).running().filter(schedule_id__in=schedule_ids)
-        ids = list(table.values_list("pk", flat=True))
-        if ids:
-            executions(using).running().filter(pk__in=ids).update(
+        found = list(table.values_list("pk", "executor"))
+        if found:
+            executions(using).running().filter(pk__in=[pk for pk, _ in found]).update(
                 status=ExecutionStatus.FAILED, reason=reason[:500], finished_at=now
             )
-    return ids
+    return found

@@ -79,6 +79,7 @@ class RunSpec:
     misfire_grace_time: int | None = None  # seconds; the schedule's (None: no limit)
     pause_after_failures: int | None = None  # the schedule's: its end is counted when set
     overlap: str = ""  # the schedule's overlap policy: a buffering one releases at the end
+    job_id: str = ""  # the execution's, for logs and traces
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ _SPEC_COLUMNS = (
     "kind",
     "schedule__pause_after_failures",
     "schedule__overlap",
+    "job_id",
 )
 
 
@@ -163,6 +165,7 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
             misfire_grace_time=grace,
             pause_after_failures=pause_after_failures,
             overlap=overlap or "",
+            job_id=job_id,
         )
         for (
             pk,
@@ -182,6 +185,7 @@ def start_executions(starts: Sequence[Start], worker: str, using: str) -> dict[i
             _kind,
             pause_after_failures,
             overlap,
+            job_id,
         ) in rows
         if pk not in refused
     }

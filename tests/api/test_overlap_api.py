@@ -78,6 +78,34 @@ def test_cancel_running_is_refused_where_the_executor_cannot_stop_a_run() -> Non
     assert Schedule.objects.get(job_id="t").overlap == "skip"
 
 
+def test_cancel_running_on_a_tasks_executor_depends_on_its_engine(settings) -> None:
+    # Celery and RQ can stop a run in their worker (tests/workers/test_cancel_running.py);
+    # django-tasks-db's worker and the immediate backend cannot.
+    settings.TASKS = {
+        **settings.TASKS,
+        "rq": {"BACKEND": "django_tasks_rq.RQBackend", "QUEUES": ["default"]},
+    }
+    settings.SCHEDULES_EXECUTORS = {
+        **EXECUTORS,
+        "rq": {"BACKEND": "tasks", "OPTIONS": {"backend": "rq"}},
+        "at_once": {"BACKEND": "tasks", "OPTIONS": {"backend": "default"}},
+        "missing": {"BACKEND": "tasks", "OPTIONS": {"backend": "nowhere"}},
+    }
+    added = api.add_job(
+        jobs.noop, "interval", hours=1, id="r", executor="rq", overlap="cancel_running"
+    )
+    assert added.overlap == "cancel_running"
+    immediate = settings.TASKS["default"]["BACKEND"].split(".")[0]
+    for name, what in (("at_once", f"'tasks' on {immediate}"), ("missing", "'tasks',")):
+        with pytest.raises(InvalidSchedule) as caught:
+            api.add_job(
+                jobs.noop, "interval", hours=1, id=name, executor=name, overlap="cancel_running"
+            )
+        assert caught.value.field == "overlap"
+        assert f"executor {name!r} is {what}" in str(caught.value)
+    assert list(Schedule.objects.values_list("job_id", flat=True)) == ["r"]
+
+
 def test_schedules_jobs_declares_a_policy() -> None:
     entry = {"func": "tests.testapp.jobs.noop", "trigger": "interval", "hours": 1}
     sync_schedules({"o": {**entry, "overlap": "buffer_one"}})

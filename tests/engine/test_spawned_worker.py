@@ -17,7 +17,7 @@ def test_a_worker_whose_scheduler_died_meanwhile_exits_quietly() -> None:
     theirs.close()
     # A database alias the worker does not know: the run fails at once, without a query, and
     # the worker answers down a closed pipe.
-    ours.send((1, None, "no-such-database", 0.0))
+    ours.send((1, None, "no-such-database", 0.0, None))
     ours.close()
     worker.join(120)
     assert worker.exitcode == 0

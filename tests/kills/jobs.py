@@ -24,10 +24,21 @@ def chaos(n: int = 0) -> int:
     return n
 
 
-@job(name="kills.note")
-def note(path: str, seconds: float, context: JobContext) -> int:
-    """Append the execution id to `path` (one line per run started), then take `seconds`."""
-    with open(path, "a") as out:
-        out.write(f"{context.execution_id}\n")
+@job(name="kills.ledger")
+def ledger(path: str, seconds: float, context: JobContext) -> str:
+    """Write a line when the run starts and another when it ends (O_APPEND: one write each, so
+    lines of runs in several processes never interleave), sleeping `seconds` between them."""
+    import os
+
+    def note(what: str) -> None:
+        line = f"{what} {context.execution_id} {context.attempt} {time.time():.6f}\n"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
+    note("start")
     time.sleep(seconds)
-    return context.attempt
+    note("end")
+    return "done"

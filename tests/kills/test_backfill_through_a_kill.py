@@ -2,7 +2,7 @@
 executions; the standby takes over, runs what was left pending, and marks lost what was
 running in the dead process (or, with ``rerun_lost``, runs it again as its next attempt).
 Every occurrence keeps one Execution, none is run twice but a lost attempt's re-run (each run
-notes its execution id in a file), none is left pending or running, and a second backfill of
+notes its start in a ledger file), none is left pending or running, and a second backfill of
 the range adds and re-runs nothing.
 """
 
@@ -35,7 +35,7 @@ from .harness import (
     wait_for_takeover,
 )
 
-assert jobs.note  # imported to register kills.note here too: backfill_job checks it
+assert jobs.ledger  # imported to register kills.ledger here too: backfill_job checks it
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -47,13 +47,13 @@ def test_a_leader_killed_while_running_a_backfill_runs_nothing_twice(
     tmp_path: Path, rerun_lost: bool
 ) -> None:
     schedules, hours = scale("BACKFILL_SCHEDULES", 5), scale("BACKFILL_HOURS", 24)
-    notes = tmp_path / "runs.txt"
+    notes = tmp_path / "ledger.txt"
     notes.touch()
     trigger = IntervalTrigger(hours=1, start_date=DAY).to_dict()
     for i in range(schedules):
         Schedule.objects.create(
             job_id=f"backfill-{i}",
-            func="kills.note",
+            func="kills.ledger",
             kwargs={"path": str(notes), "seconds": 0.2},
             trigger=trigger,
             trigger_kind="interval",
@@ -84,7 +84,8 @@ def test_a_leader_killed_while_running_a_backfill_runs_nothing_twice(
         survivor = next(p for p in procs if p is not victim)
         assert clean(survivor.output()) == [], survivor.output()
     statuses = Counter(rows.values_list("status", flat=True))
-    runs = Counter(int(line) for line in notes.read_text().split())
+    starts = [line.split() for line in notes.read_text().splitlines()]
+    runs = Counter(int(words[1]) for words in starts if words[0] == "start")
     figures.firings = rows.count()
     figures.runs = sum(runs.values())
     # A run started twice: without rerun_lost, never; with it, only a lost attempt's re-run.

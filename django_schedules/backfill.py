@@ -145,17 +145,20 @@ def occurrences(trigger_dict: object, start: datetime, end: datetime, limit: int
         ) from exc
     cap = max(limit, MAX_LIMIT) + 1
     found: list[datetime] = []
-    fire = trigger.get_next_fire_time(None, start)
-    while fire is not None and len(found) < cap:
-        fire = fire.astimezone(UTC)
-        if fire >= end:
-            break
-        if found and fire <= found[-1]:
-            raise InvalidSchedule(
-                f"its trigger did not move past {found[-1].isoformat()}", "trigger"
-            )
-        found.append(fire)
-        fire = trigger.get_next_fire_time(fire, start)
+    try:
+        fire = trigger.get_next_fire_time(None, start)
+        while fire is not None and len(found) < cap:
+            fire = fire.astimezone(UTC)
+            if fire >= end:
+                break
+            if found and fire <= found[-1]:
+                raise ValueError(f"it did not move past {found[-1].isoformat()}")
+            found.append(fire)
+            fire = trigger.get_next_fire_time(fire, start)
+    except Exception as exc:  # a stored trigger is data: its failure is refused, not raised
+        raise InvalidSchedule(
+            f"its trigger failed: {type(exc).__name__}: {exc}", "trigger"
+        ) from exc
     return found
 
 

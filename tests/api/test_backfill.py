@@ -234,6 +234,20 @@ def test_every_bad_value_is_refused_naming_the_field_and_nothing_is_written(
     assert snapshot() == before
 
 
+@pytest.mark.parametrize(
+    "trigger",
+    [{"version": 1, "kind": "cron", "hour": "99"}, {"kind": "nope"}, ["not", "a", "dict"]],
+)
+def test_a_stored_trigger_that_cannot_be_read_is_refused_naming_it(trigger: Any) -> None:
+    hourly()
+    Schedule.objects.filter(job_id="hourly").update(trigger=trigger)  # behind the API's back
+    before = snapshot()
+    with pytest.raises(InvalidSchedule, match="its stored trigger cannot be read") as caught:
+        backfill_job("hourly", DAY, DAY + timedelta(hours=3))
+    assert caught.value.field == "trigger"
+    assert snapshot() == before
+
+
 def test_an_unknown_schedule_is_refused() -> None:
     with pytest.raises(ScheduleNotFound, match="nope"):
         backfill_job("nope", DAY, DAY + timedelta(hours=1))

@@ -77,6 +77,12 @@ def backfill_job(
     JobNotRegistered when the callable is no longer registered; nothing is written then.
     """
     now = _now()
+    if not isinstance(job_id, str):
+        raise InvalidSchedule(f"job_id {job_id!r} must be a string", "job_id", value=job_id)
+    if not isinstance(dry_run, bool):
+        raise InvalidSchedule(
+            f"dry_run {dry_run!r} must be True or False", "dry_run", value=dry_run
+        )
     start, end = _utc(start, "start"), _utc(end, "end")
     if start >= end:
         raise InvalidSchedule(

@@ -215,6 +215,8 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
     ("limit a bool", {"limit": True}, "limit", r"limit True must be"),
     ("limit a float", {"limit": 2.5}, "limit", r"limit 2.5 must be"),
     ("limit too high", {"limit": MAX_LIMIT + 1}, "limit", r"limit 100001 must be"),
+    ("dry_run not a bool", {"dry_run": "yes"}, "dry_run", r"dry_run 'yes' must be True or False"),
+    ("job_id not a string", {"job_id": 7}, "job_id", r"job_id 7 must be a string"),
 ]
 
 
@@ -227,9 +229,14 @@ def test_every_bad_value_is_refused_naming_the_field_and_nothing_is_written(
     schedule = hourly()
     record(schedule, 0, ExecutionStatus.MISSED)
     before = snapshot()
-    call: dict[str, Any] = {"start": DAY, "end": DAY + timedelta(hours=3), **changes}
+    call: dict[str, Any] = {
+        "job_id": "hourly",
+        "start": DAY,
+        "end": DAY + timedelta(hours=3),
+        **changes,
+    }
     with pytest.raises(InvalidSchedule, match=match) as caught:
-        backfill_job("hourly", **call)
+        backfill_job(**call)
     assert caught.value.field == field
     assert snapshot() == before
 

@@ -31,6 +31,8 @@ _LAZY: dict[str, str] = {
     "remove_job": "django_schedules.api",
     "run_job_now": "django_schedules.api",
     "print_jobs": "django_schedules.api",
+    "backfill_job": "django_schedules.backfill",
+    "BackfillResult": "django_schedules.backfill",
     "sync_schedules": "django_schedules.sync",
     # APScheduler 3's scheduler objects
     "BlockingScheduler": "django_schedules.schedulers",

@@ -60,6 +60,9 @@ class ExecutionKind(models.TextChoices):
     SCHEDULED = "scheduled", _("Scheduled")
     MANUAL = "manual", _("Manual")
     CATCH_UP = "catch_up", _("Catch-up")
+    # An operator's backfill of a past range (backfill.backfill_job): like a manual run, it
+    # is neither counted by nor refused at a run limit, nor held by an overlap policy.
+    BACKFILL = "backfill", _("Backfill")
 
 
 class ExecutionStatus(models.TextChoices):

@@ -5,8 +5,9 @@ that was rolled back. Receivers get keyword arguments:
 
 - ``schedule_changed(sender=Schedule, schedule, job_id, action)``: ``action`` is one of
   ``"added"``, ``"modified"``, ``"rescheduled"``, ``"paused"``, ``"resumed"``, ``"removed"``,
-  ``"run_now"``, ``"synced"``, ``"paused_after_failures"`` (a run's failure paused it:
-  ``pause_after_failures``). After ``"removed"`` the ``schedule`` instance no longer has a row.
+  ``"run_now"``, ``"backfill"``, ``"synced"``, ``"paused_after_failures"`` (a run's failure
+  paused it: ``pause_after_failures``). After ``"removed"`` the ``schedule`` instance no longer
+  has a row.
 - ``execution_started(sender=Execution, execution)``: a run began (status running).
 - ``execution_finished(sender=Execution, execution)``: a run ended, whatever its status.
 - ``execution_failed(sender=Execution, execution)``: a run ended with status failed or lost;

@@ -41,6 +41,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "exports",
             "status",
             "listing",
+            "backfill",
         ),
     ),
     (

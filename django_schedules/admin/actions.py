@@ -1,5 +1,6 @@
 """The schedule list's actions: pause (at once, or with a reason and an end asked on a page of
-its own), resume and run the selected schedules now."""
+its own), resume, run the selected schedules now, and backfill one (a range asked on a page
+of its own, previewed before it is confirmed)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from django_schedules import api
+from django_schedules.backfill import BackfillResult, backfill_job
 from django_schedules.exceptions import InvalidSchedule, SchedulesError
 from django_schedules.models import Schedule
 from django_schedules.options import BY_NAME, check_pause
@@ -36,6 +38,7 @@ class ScheduleActions(_ScheduleAdmin):
         "pause_schedules_with_reason",
         "resume_schedules",
         "run_schedules_now",
+        "backfill_schedule",
     )
 
     def has_run_permission(self, request: HttpRequest, obj: Schedule | None = None) -> bool:
@@ -92,6 +95,64 @@ class ScheduleActions(_ScheduleAdmin):
         for schedule in queryset:
             self._run_now(request, schedule)
 
+    @admin.action(description=_("Backfill the selected schedule…"), permissions=["run"])
+    def backfill_schedule(
+        self, request: HttpRequest, queryset: QuerySet[Schedule]
+    ) -> TemplateResponse | None:
+        """Ask for a range, show each of its occurrences and what a backfill does with it,
+        then backfill on Confirm: a range changed since its preview is previewed again."""
+        selected = list(queryset[:2])
+        if len(selected) != 1:
+            self.message_user(request, _("Select one schedule to backfill."), messages.WARNING)
+            return None
+        schedule = selected[0]
+        # The buttons: "_preview" shows what the range holds, "_confirm" backfills it.
+        step = "confirm" if "_confirm" in request.POST else "preview"
+        asked = "_confirm" in request.POST or "_preview" in request.POST
+        form = BackfillForm(request.POST if asked else None)
+        preview: BackfillResult | None = None
+        if form.is_valid():
+            start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+            confirmed = step == "confirm" and request.POST.get("previewed") == form.key()
+            try:
+                result = backfill_job(schedule.job_id, start, end, dry_run=not confirmed)
+            except InvalidSchedule as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+            except SchedulesError as exc:
+                form.add_error(None, str(exc))
+            else:
+                if confirmed:
+                    self.message_user(
+                        request,
+                        _(
+                            "%(name)s: backfilled %(count)d occurrence(s): %(new)d new, "
+                            "%(rerun)d re-run, %(left)d left alone."
+                        )
+                        % {
+                            "name": schedule,
+                            "count": len(result.occurrences),
+                            "new": result.created,
+                            "rerun": result.retried,
+                            "left": result.left_alone,
+                        },
+                    )
+                    return None
+                preview = result
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Backfill a schedule"),
+            "opts": self.model._meta,
+            "schedule": schedule,
+            "form": form,
+            "preview": preview,
+            "previewed": form.key() if preview is not None else "",
+            "media": self.media + form.media,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(
+            request, "admin/django_schedules/schedule/backfill_selected.html", context
+        )
+
     def _run_now(self, request: HttpRequest, schedule: Schedule) -> None:
         try:
             execution = api.run_job_now(schedule.job_id)
@@ -138,3 +199,23 @@ class PauseForm(forms.Form):
             else:
                 self.add_error("reason" if exc.field == "pause_reason" else None, str(exc))
         return data
+
+
+class BackfillForm(forms.Form):
+    """A backfill's range, in the user's time zone; ``backfill_job`` checks it."""
+
+    start = forms.SplitDateTimeField(
+        label=_("From"),
+        widget=AdminSplitDateTime,
+        help_text=_("The first instant, included. In your time zone."),
+    )
+    end = forms.SplitDateTimeField(
+        label=_("Until"),
+        widget=AdminSplitDateTime,
+        help_text=_("The range stops before this instant, which must not be after now."),
+    )
+
+    def key(self) -> str:
+        """The range as the preview showed it: Confirm backfills only that range."""
+        data = self.cleaned_data
+        return f"{data['start'].isoformat()}/{data['end'].isoformat()}"

@@ -3,6 +3,7 @@ the last 7 days (a day a bar) by outcome, and the worst start lateness of each b
 inline SVG (no script, no CDN) from one aggregate query.
 
 The query counts each bar's rows by status and takes their largest ``started_at - fire_time``
+(a backfilled run's left out: it starts long after its fire time by design)
 with filtered aggregates over the schedule's rows of the last 7 days, so it reads the
 ``(schedule, fire_time)`` index of the one-execution-per-fire constraint and never the rest of
 the history; the bars' bounds are worked out here, in the viewer's zone for the days.
@@ -22,6 +23,7 @@ from django.db.models import (
     F,
     IntegerField,
     Max,
+    Q,
     QuerySet,
     Subquery,
     Value,
@@ -32,7 +34,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 
-from django_schedules.models import Execution, ExecutionStatus
+from django_schedules.models import Execution, ExecutionKind, ExecutionStatus
 
 # The outcomes a bar stacks, bottom up, with their colours (readable on the admin's light and
 # dark themes). Pending and running rows are not outcomes yet.
@@ -114,7 +116,8 @@ def run_history(schedule_id: int, now: datetime, zone: tzinfo, using: str) -> Hi
         .filter(schedule_id=schedule_id, fire_time__gte=earliest, fire_time__lt=latest)
         .annotate(hour_bar=_bar_of(hours), day_bar=_bar_of(days))
         .values("hour_bar", "day_bar", "status")
-        .annotate(n=Count("pk"), late=Max(lateness))
+        # A backfilled run starts long after its fire time by design: not lateness.
+        .annotate(n=Count("pk"), late=Max(lateness, filter=~Q(kind=ExecutionKind.BACKFILL)))
         .order_by()
     )
     outcomes = [status.value for status, _colour in OUTCOMES]

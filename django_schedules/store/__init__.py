@@ -4,12 +4,19 @@ The parts: ``transactions`` (the alias, write transactions, the one retry helper
 idle-transaction guard), ``schedules`` (the API's reads and writes, the settings sync),
 ``peers`` (peer apps' tables), ``lease`` and ``probe`` (the loop's lease and idle query),
 ``rows``, ``claim`` and ``dialects`` (the batch claim), ``executions`` (an execution's
-lifecycle) and ``ops`` (pruning, process reports, status). The names below are the store's
-interface: callers use ``store.<name>``.
+lifecycle), ``backfill`` (a past range's executions) and ``ops`` (pruning, process reports,
+status). The names below are the store's interface: callers use ``store.<name>``.
 """
 
 from __future__ import annotations
 
+from django_schedules.store.backfill import (
+    BACKFILL_REASON,
+    RERUN_STATUSES,
+    BackfillWrite,
+    recorded_statuses,
+    write_backfill,
+)
 from django_schedules.store.claim import (
     ClaimTransaction,
     claim_transaction,
@@ -108,8 +115,11 @@ from django_schedules.store.transactions import (
 )
 
 __all__ = [
+    "BACKFILL_REASON",
     "NOTIFY_CHANNEL",
+    "RERUN_STATUSES",
     "TRANSIENT_PATIENCE",
+    "BackfillWrite",
     "ClaimResult",
     "ClaimTransaction",
     "Claimed",
@@ -167,6 +177,7 @@ __all__ = [
     "probe",
     "prune_executions",
     "record_outcome",
+    "recorded_statuses",
     "release_buffered",
     "release_lease",
     "release_stranded",
@@ -191,5 +202,6 @@ __all__ = [
     "time_out_overdue",
     "unclaimed_query",
     "unregistered_schedules",
+    "write_backfill",
     "write_transaction",
 ]

@@ -500,3 +500,48 @@ def test_staff_pause_schedules_with_a_reason_from_the_list(page: Any, live_serve
     schedule.refresh_from_db()
     assert (schedule.enabled, schedule.pause_reason) == (False, "Quarter-end freeze")
     assert schedule.paused_until is not None
+
+
+def test_staff_backfill_a_schedule_with_a_preview_and_the_scheduler_runs_it(
+    page: Any, live_server: Any, scheduler: ManageCommand
+) -> None:
+    """The backfill action's page: a range in the admin's widgets, the preview of each
+    occurrence, Confirm; then the real scheduler process runs each once."""
+    from datetime import UTC, datetime
+
+    from django_schedules import api
+
+    schedule = api.add_job(
+        "tests.testapp.jobs.add",
+        "interval",
+        hours=1,
+        start_date=datetime(2026, 1, 1, tzinfo=UTC),
+        id="backfilled-by-staff",
+        kwargs={"a": 1},
+    )
+    log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/django_schedules/schedule/")
+    page.check(f"input[name=_selected_action][value='{schedule.pk}']")
+    page.select_option("select[name=action]", "backfill_schedule")
+    page.click("button[name=index]")
+    page.wait_for_selector("#schedules-backfill-form")
+    page.fill("#id_start_0", "2026-01-01")
+    page.fill("#id_start_1", "00:00:00")
+    page.fill("#id_end_0", "2026-01-01")
+    page.fill("#id_end_1", "03:00:00")
+    page.click("input[name=_preview]")
+    page.wait_for_selector("#schedules-backfill-preview")
+    sync_api.expect(page.locator(".schedules-backfill-summary")).to_contain_text(
+        "3 occurrences: 3 new, 0 re-run, 0 left alone."
+    )
+    assert Execution.objects.filter(job_id="backfilled-by-staff").count() == 0  # a preview
+    shot(page, "admin-backfill-preview", full_page=False)
+    page.click("input[name=_confirm]")
+    sync_api.expect(page.locator(".messagelist")).to_contain_text("backfilled 3 occurrence(s)")
+    runs = Execution.objects.filter(job_id="backfilled-by-staff")
+    wait_until(
+        lambda: set(runs.values_list("status", flat=True)) == {ExecutionStatus.SUCCEEDED},
+        60,
+        "the scheduler to run the backfill",
+    )
+    assert sorted(runs.values_list("kind", "attempt")) == [("backfill", 1)] * 3

@@ -81,6 +81,16 @@ def test_one_query_counts_each_bar_by_outcome_and_takes_its_worst_lateness() -> 
     assert sum(bar.total for bar in history.days) == 5
 
 
+def test_a_backfilled_run_is_counted_but_its_start_is_not_lateness() -> None:
+    schedule = make_schedule()
+    fire = NOW - timedelta(minutes=10)
+    run(schedule, fire, ExecutionStatus.SUCCEEDED, late=3.0)
+    run(schedule, fire - timedelta(minutes=5), ExecutionStatus.SUCCEEDED, late=600.0)
+    Execution.objects.filter(fire_time=fire - timedelta(minutes=5)).update(kind="backfill")
+    last = run_history(schedule.pk, NOW, BERLIN, "default").hours[-1]
+    assert (last.counts["succeeded"], last.latest_start) == (2, timedelta(seconds=3))
+
+
 def test_the_change_page_draws_the_runs_for_staff_and_viewers(
     superuser: User, viewer: User, client_for
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from io import StringIO
 from typing import Any
 
@@ -73,6 +74,15 @@ def anything(value: str) -> bool:
     return True
 
 
+def aware_instant(value: str) -> bool:
+    """An ISO 8601 date and time with its UTC offset (a bare date or time is refused)."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return parsed.utcoffset() is not None
+
+
 VALID: dict[str, dict[str, Callable[[str], bool] | None]] = {  # None: a flag
     "pruneexecutions": {
         "--older-than": age,
@@ -89,6 +99,12 @@ VALID: dict[str, dict[str, Callable[[str], bool] | None]] = {  # None: a flag
     "importschedules": {
         "--from": lambda value: value in ("django-apscheduler", "django-celery-beat"),
         "--commit": None,
+    },
+    "backfilljob": {
+        "--start": aware_instant,
+        "--end": aware_instant,
+        "--limit": number(int, lambda n: 1 <= n <= 100_000),
+        "--dry-run": None,
     },
     "runscheduler": {
         "--group": group_name,
@@ -107,10 +123,16 @@ BOUNDARIES = {
     "--lease-ttl": ["1", "0", "86400", "86400.001", "-1", "inf"],
     "--group": ["a", "", "a" * 100, "a" * 101, "a.b:c-d_e", "a b", "a\n", "a\n\n"],
     "--from": ["django-celery-beat", "django-apscheduler", "celery", ""],
+    "--start": ["2026-01-01T00:00Z", "2026-01-01T00:00:00+05:30", "2026-01-01", "2026-01-01T00:00"],
+    "--end": ["2026-01-01T01:00Z", "2000-01-01T00:00Z", "9999-12-31T00:00Z", "2026-01-01T01"],
+    "--limit": ["1", "0", "100000", "100001", " 5 ", "5.0"],
 }
 # The options a command cannot run without: one of each group (importschedules reads a file
 # or a peer's tables; --file needs a real file, so the fuzz draws --from).
 REQUIRED = {"pruneexecutions": ("--older-than",), "importschedules": ("--file", "--from")}
+# backfilljob: a job id (positional) and both ends of the range; a well-formed command line
+# for the edges test below.
+BACKFILL_ARGS = {"job_id": "nightly", "--start": "2026-01-01T00:00Z", "--end": "2026-01-01T03:00Z"}
 OPTIONS = {name: list(options) for name, options in VALID.items() if name != "runscheduler"}
 
 
@@ -142,6 +164,8 @@ def expected_error(name: str, args: list[str]) -> list[str] | None:
     that the required options came; then it refuses what is left over (no command takes a
     positional argument).
     """
+    if name == "backfilljob":
+        return expected_backfill_error(args)
     rules = VALID[name]
     values: dict[str, str] = {}
     leftover: list[str] = []
@@ -177,6 +201,40 @@ def expected_error(name: str, args: list[str]) -> list[str] | None:
         if peer == "django-apscheduler":
             return ["django-apscheduler jobs not imported"]
     return None
+
+
+def expected_backfill_error(args: list[str]) -> list[str] | None:
+    """backfilljob's: argparse as above, with one positional (the job id) and two required
+    options; then the API's checks of the range, in its order; then the job id, which no
+    schedule of the fuzz has."""
+    rules = VALID["backfilljob"]
+    values: dict[str, str] = {}
+    positional: list[str] = []
+    words = iter(args)
+    for word in words:
+        option, equals, value = word.partition("=")
+        if option not in rules:
+            positional.append(word)
+            continue
+        rule = rules[option]
+        if rule is not None and not equals:
+            value = next(words)
+        values[option] = value
+        if rule is not None and not rule(value):
+            return [f"Error: argument {option}: ", repr(value)]
+    missing = [n for n, there in (("job_id", positional), ("--start", "--start" in values),
+                                  ("--end", "--end" in values)) if not there]  # fmt: skip
+    if missing:
+        return [f"the following arguments are required: {', '.join(missing)}"]
+    if len(positional) > 1:
+        return [f"Error: unrecognized arguments: {' '.join(positional[1:])}"]
+    start = datetime.fromisoformat(values["--start"])
+    end = datetime.fromisoformat(values["--end"])
+    if start >= end:
+        return ["--end: ", "is not after start"]
+    if end > datetime.now(UTC):
+        return ["--end: ", "is in the future"]
+    return [f"no schedule has job id {positional[0]!r}"]
 
 
 def run(name: str, args: list[str]) -> None:
@@ -230,6 +288,9 @@ def test_each_option_is_refused_by_name_exactly_past_its_edges(
     once = ["--once"] if name == "runscheduler" else []
     group = REQUIRED.get(name, ())
     required = [] if not group or option in group else [f"{group[0]}=1d"]
+    if name == "backfilljob":
+        required = [BACKFILL_ARGS["job_id"]]
+        required += [f"{o}={v}" for o, v in BACKFILL_ARGS.items() if o not in ("job_id", option)]
     run(name, [*once, *required, f"{option}={value}"])
 
 

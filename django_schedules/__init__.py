@@ -32,6 +32,11 @@ _LAZY: dict[str, str] = {
     "run_job_now": "django_schedules.api",
     "print_jobs": "django_schedules.api",
     "sync_schedules": "django_schedules.sync",
+    # exclusion calendars
+    "add_calendar": "django_schedules.api_calendars",
+    "get_calendar": "django_schedules.api_calendars",
+    "remove_calendar": "django_schedules.api_calendars",
+    "import_calendar_ics": "django_schedules.api_calendars",
     # APScheduler 3's scheduler objects
     "BlockingScheduler": "django_schedules.schedulers",
     "BackgroundScheduler": "django_schedules.schedulers",

@@ -67,7 +67,7 @@ def check_timezone(value: Any, field: str = "timezone") -> str:
         try:
             ZoneInfo(value)
             return value
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             pass
     raise InvalidSchedule(
         f"{field} must be an IANA time zone name such as 'Europe/Berlin', got {_short(value)}",

@@ -11,7 +11,9 @@ import math
 import re
 from collections.abc import Callable
 from io import StringIO
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps
@@ -69,6 +71,18 @@ def group_name(value: str) -> bool:
     return re.fullmatch(r"[A-Za-z0-9_.:-]{1,100}", value) is not None
 
 
+def calendar_name(value: str) -> bool:
+    return re.fullmatch(r"[A-Za-z0-9_.:@ -]{1,100}", value) is not None and value == value.strip()
+
+
+def zone_name(value: str) -> bool:
+    try:
+        ZoneInfo(value)
+    except Exception:
+        return False
+    return bool(value)
+
+
 def anything(value: str) -> bool:
     return True
 
@@ -86,6 +100,7 @@ VALID: dict[str, dict[str, Callable[[str], bool] | None]] = {  # None: a flag
         "--max-lag": number(float, lambda s: math.isfinite(s) and s >= 0),
     },
     "syncschedules": {"--dry-run": None},
+    "importcalendar": {"--file": anything, "--name": calendar_name, "--timezone": zone_name},
     "importschedules": {
         "--from": lambda value: value in ("django-apscheduler", "django-celery-beat"),
         "--commit": None,
@@ -107,10 +122,17 @@ BOUNDARIES = {
     "--lease-ttl": ["1", "0", "86400", "86400.001", "-1", "inf"],
     "--group": ["a", "", "a" * 100, "a" * 101, "a.b:c-d_e", "a b", "a\n", "a\n\n"],
     "--from": ["django-celery-beat", "django-apscheduler", "celery", ""],
+    "--file": ["missing.ics", "", ".", "a b;c.ics"],
+    "--name": ["a", "", "a" * 100, "a" * 101, " a", "a;b", "Public holidays"],
+    "--timezone": ["UTC", "Europe/Berlin", "", "Mars/Base", "../etc/passwd", "Europe"],
 }
 # The options a command cannot run without: one of each group (importschedules reads a file
 # or a peer's tables; --file needs a real file, so the fuzz draws --from).
-REQUIRED = {"pruneexecutions": ("--older-than",), "importschedules": ("--file", "--from")}
+REQUIRED = {
+    "pruneexecutions": ("--older-than",),
+    "importschedules": ("--file", "--from"),
+    "importcalendar": ("--file",),
+}
 OPTIONS = {name: list(options) for name, options in VALID.items() if name != "runscheduler"}
 
 
@@ -164,6 +186,12 @@ def expected_error(name: str, args: list[str]) -> list[str] | None:
         return [f"one of the arguments {' '.join(required)} is required"]
     if leftover:
         return [f"Error: unrecognized arguments: {' '.join(leftover)}"]
+    if name == "importcalendar":  # a well-formed line naming a file that is not there
+        path = values["--file"]
+        if "--name" not in values and not calendar_name(Path(path).stem):
+            return ["name must be"]
+        if not Path(path).is_file():
+            return ["cannot read", repr(path)]
     if name == "importschedules":  # the one command that refuses a well-formed command line
         peer = next(
             a.partition("=")[2] or args[i + 1] for i, a in enumerate(args) if a.startswith("--from")

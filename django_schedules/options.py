@@ -463,7 +463,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("overlap", OverlapPolicy.NONE, overlap, column="overlap", definition=True, form=True),
     Option(
         "calendars",
-        [],
+        (),  # none: stored as []
         calendar_list,
         column="calendars",
         definition=True,

@@ -76,7 +76,7 @@ def test_a_bad_value_is_refused_naming_the_field_and_nothing_is_written(
 
 def test_calendars_is_a_schedule_option_from_the_table() -> None:
     option = BY_NAME["calendars"]
-    assert option.column == "calendars" and option.default == []
+    assert option.column == "calendars" and option.clean(option.default) == []
     assert "calendars" in MODIFIABLE and "calendars" in DEFINITION_FIELDS
     assert "calendars" in FORM_FIELDS
 

@@ -47,7 +47,11 @@ def test_staff_add_a_calendar_line_by_line(superuser: User, client_for: Any) -> 
         ["2026-06-01T22:00:00", "2026-06-02T02:00:00"],
         ["2026-08-03", "2026-08-07"],
     ]
-    assert (row.weekly, row.yearly, row.timezone) == (["sat 00:00-06:00"], ["01-01"], "Europe/Berlin")
+    assert (row.weekly, row.yearly, row.timezone) == (
+        ["sat 00:00-06:00"],
+        ["01-01"],
+        "Europe/Berlin",
+    )
     change = client.get(reverse("admin:django_schedules_calendar_change", args=[row.pk]))
     assert "2026-12-25\n2026-12-26" in change.content.decode()  # shown line by line again
     listing = client.get(CALENDARS).content.decode()

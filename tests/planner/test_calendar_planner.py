@@ -8,6 +8,9 @@ import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from django_schedules import calendars, plans
 from django_schedules.planner import plan_schedule
 from django_schedules.triggers import CronTrigger, DateTrigger, IntervalTrigger
@@ -122,3 +125,47 @@ def test_the_first_calendar_covering_is_named_and_the_jump_clears_all() -> None:
     result = plan([a, b], next_run_at=NOW)
     assert summary(result) == [("12:00", plans.SKIPPED, "inside calendar 'a': not run")]
     assert result.next_run_at == datetime(2026, 1, 1, 12, 7, tzinfo=UTC)
+
+
+# --- a property: no run is ever planned inside a calendar ---
+
+WINDOWS = st.builds(
+    lambda day, start, length: (
+        f"{day} {start // 60:02d}:{start % 60:02d}-"
+        f"{(start + length) // 60 % 24:02d}:{(start + length) % 60:02d}"
+    ),
+    st.sampled_from(calendars.WEEKDAYS),
+    st.integers(0, 23 * 60).map(lambda m: m - m % 5),
+    st.integers(5, 600).map(lambda m: m - m % 5),
+).filter(lambda w: w.split()[1].split("-")[0] != w.split()[1].split("-")[1])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]),
+    weekly=st.lists(WINDOWS, min_size=1, max_size=3),
+    seconds=st.sampled_from([1, 60, 300, 3600, 86400]),
+    late=st.integers(0, 3 * 86400),
+    policy=st.sampled_from([plans.RUN_ONCE, plans.SKIP, plans.RUN_ALL]),
+)
+def test_no_run_is_planned_inside_a_calendar_and_the_next_run_is_outside(
+    zone, weekly, seconds, late, policy
+) -> None:
+    cal = calendars.build("c", timezone=zone, weekly=weekly)
+    trigger = json.dumps(IntervalTrigger(seconds=seconds, start_date=START).to_dict())
+    first = NOW - timedelta(seconds=late)
+    first = START + timedelta(seconds=seconds) * ((first - START) // timedelta(seconds=seconds))
+    result = plan([cal], trigger=trigger, next_run_at=first, policy=policy, grace=None)
+    assert not result.error
+    fire_times = [e.fire_time for e in result.executions]
+    assert len(fire_times) == len(set(fire_times))  # one row per occurrence
+    for execution in result.executions:
+        inside = cal.covers(execution.fire_time)
+        if execution.status == plans.SKIPPED and execution.reason.startswith("inside calendar"):
+            assert inside
+        elif execution.status in (plans.PENDING, plans.MISSED):
+            assert not inside
+    skips = sum(e.reason.startswith("inside calendar") for e in result.executions)
+    assert skips <= plans.MAX_CALENDAR_SKIPS
+    if result.next_run_at is not None and skips < plans.MAX_CALENDAR_SKIPS:
+        assert not cal.covers(result.next_run_at)

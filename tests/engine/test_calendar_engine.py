@@ -71,3 +71,23 @@ def test_a_batch_reads_its_calendars_in_one_query(clock: ManualClock) -> None:
     with CaptureQueriesContext(connections["default"]) as queries:
         make_scheduler(clock).tick()
     assert sum(table in q["sql"] for q in queries.captured_queries) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runscheduler_once_skips_what_a_calendar_covers_and_runs_the_rest(time_machine) -> None:
+    from django.core.management import call_command
+
+    time_machine.move_to(NOW, tick=True)
+    add_calendar("today", dates=[NOW.date()], timezone="UTC")
+    interval_schedule("inside", 3600, calendars=["today"], kwargs={"tag": "inside"})
+    interval_schedule("outside", 3600, kwargs={"tag": "outside"})
+    call_command("runscheduler", "--once", stdout=None)
+    rows = dict(Execution.objects.values_list("job_id", "status"))
+    assert rows == {"inside": ExecutionStatus.SKIPPED, "outside": ExecutionStatus.SUCCEEDED}
+    skipped = Execution.objects.get(job_id="inside")
+    assert skipped.reason.startswith("inside calendar 'today'") and skipped.started_at is None
+    # The next run is the first hour of tomorrow, the calendar's day over.
+    assert Schedule.objects.get(job_id="inside").next_run_at == NOW.replace(hour=0) + timedelta(
+        days=1
+    )
+    assert jobs.RUNS == [("record", "outside")]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum
@@ -192,6 +194,20 @@ def overlap(value: Any) -> OverlapPolicy:
     return OverlapPolicy(value)
 
 
+# Set by ``without_database``: checks that must not query (the system checks, which also run
+# before migrations) check calendar names' spelling, not that they exist.
+_OFFLINE: ContextVar[bool] = ContextVar("django_schedules_options_offline", default=False)
+
+
+@contextmanager
+def without_database() -> Iterator[None]:
+    token = _OFFLINE.set(True)
+    try:
+        yield
+    finally:
+        _OFFLINE.reset(token)
+
+
 def calendar_list(value: Any) -> list[str]:
     """The names of exclusion calendars, each naming a calendar that exists; None or [] for
     none. Duplicates are dropped, the order kept (the first covering names a skip)."""
@@ -202,7 +218,9 @@ def calendar_list(value: Any) -> list[str]:
             f"calendars must be a list of calendar names, got {short(value)}", "calendars"
         )
     names = list(dict.fromkeys(calendars.check_name(name, "calendars") for name in value))
-    known = store.known_calendars(names) if names else set()
+    if _OFFLINE.get() or not names:
+        return names
+    known = store.known_calendars(names)
     unknown = [name for name in names if name not in known]
     if unknown:
         raise InvalidSchedule(

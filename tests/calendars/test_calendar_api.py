@@ -135,3 +135,21 @@ def test_a_calendar_in_use_cannot_be_removed() -> None:
     api.modify_job("j", calendars=[])
     remove_calendar("a")
     assert not Calendar.objects.exists()
+
+
+def test_the_system_check_reads_no_table_and_the_sync_checks_the_names(
+    settings, django_assert_num_queries
+) -> None:
+    from django_schedules.checks import check_declared_jobs
+
+    entry = {"func": "tests.testapp.jobs.noop", "trigger": "interval", "hours": 1}
+    settings.SCHEDULES_JOBS = {"s": {**entry, "calendars": ["not-yet"]}}
+    with django_assert_num_queries(0):  # checks run before migrations too
+        assert check_declared_jobs(None) == []
+    settings.SCHEDULES_JOBS = {"s": {**entry, "calendars": "not-a-list"}}
+    with django_assert_num_queries(0):
+        (error,) = check_declared_jobs(None)
+    assert "must be a list of calendar names" in error.msg
+    with pytest.raises(InvalidSchedule, match="no calendar is named 'not-yet'"):
+        sync_schedules({"s": {**entry, "calendars": ["not-yet"]}})
+    assert not Schedule.objects.exists()

@@ -153,3 +153,19 @@ def test_the_system_check_reads_no_table_and_the_sync_checks_the_names(
     with pytest.raises(InvalidSchedule, match="no calendar is named 'not-yet'"):
         sync_schedules({"s": {**entry, "calendars": ["not-yet"]}})
     assert not Schedule.objects.exists()
+
+
+def test_print_jobs_names_the_calendars_and_marks_an_excluded_next_run() -> None:
+    import io
+
+    add_calendar("all-2031", ranges=[("2031-01-01", "2031-12-31")], timezone="UTC")
+    api.add_job(
+        jobs.noop, "date", run_date="2031-06-01T12:00:00+00:00", id="d", calendars=["all-2031"]
+    )
+    api.add_job(jobs.noop, "interval", hours=1, id="plain")
+    out = io.StringIO()
+    api.print_jobs(out=out)
+    lines = {line.split(":")[0].strip(): line for line in out.getvalue().splitlines()[1:]}
+    assert "except in calendars all-2031, next run at: 2031-06-01" in lines["d"]
+    assert "(not run: inside calendar 'all-2031')" in lines["d"]
+    assert "calendar" not in lines["plain"]

@@ -361,6 +361,14 @@ def from_entries(name: str, entries: dict[str, Any]) -> Calendar:
     )
 
 
+def names_in(value: Any) -> list[str]:
+    """The calendar names a stored ``Schedule.calendars`` holds: a list of strings as the API
+    writes it; anything else a row written behind the API's back holds counts as none."""
+    if not isinstance(value, list):
+        return []
+    return [name for name in value if isinstance(name, str)]
+
+
 def covering(calendars: Iterable[Calendar], instant: datetime) -> Calendar | None:
     """The first of `calendars` that covers `instant`, or None."""
     for calendar in calendars:

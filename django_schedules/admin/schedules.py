@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from django_schedules import api, store
+from django_schedules.calendars import names_in
 from django_schedules.exceptions import ScheduleNotFound
 from django_schedules.forms import (
     CRON_PRESETS,
@@ -405,7 +406,7 @@ class ScheduleAdmin(ScheduleActions):
             trigger = trigger_from_dict(obj.trigger)
         except (ValueError, TypeError, KeyError):
             return "—"
-        named = store.calendars_by_name(obj.calendars or [], store.database_alias())
+        named = store.calendars_by_name(names_in(obj.calendars), store.database_alias())
         return upcoming_table(trigger, list(named.values()))
 
     @admin.display(description=_("next run"), ordering="next_run_at")

@@ -55,7 +55,7 @@ def users_of(name: str, using: str | None = None) -> list[str]:
     """The job ids of the schedules naming the calendar `name`."""
     alias = database_alias(using)
     rows = Schedule.objects.using(alias).exclude(calendars=[]).values_list("job_id", "calendars")
-    return sorted(job_id for job_id, names in rows if name in (names or []))
+    return sorted(job_id for job_id, names in rows if name in calendars.names_in(names))
 
 
 def delete_calendar(name: str, using: str | None = None) -> None:
@@ -101,13 +101,15 @@ def attach_calendars(rows: Sequence[Any], using: str) -> None:
     for row in rows:
         text = row.calendar_names
         if text and text != "[]":
-            names = json.loads(text)
+            try:
+                names = calendars.names_in(json.loads(text))
+            except ValueError:  # not JSON: written behind the API's back
+                names = []
             if names:
                 wanted[row.pk] = names
     if not wanted:
         return
     found = calendars_by_name({n for names in wanted.values() for n in names}, using)
     for row in rows:
-        names = wanted.get(row.pk)
-        if names:
-            row.calendars = tuple(found[n] for n in names if n in found)
+        if row.pk in wanted:
+            row.calendars = tuple(found[n] for n in wanted[row.pk] if n in found)

@@ -91,3 +91,13 @@ def test_runscheduler_once_skips_what_a_calendar_covers_and_runs_the_rest(time_m
         days=1
     )
     assert jobs.RUNS == [("record", "outside")]
+
+
+@pytest.mark.parametrize("stored", [5, {"a": 1}, "a", [1, None], ["gone"]])
+def test_a_calendars_column_written_behind_the_apis_back_breaks_nothing(
+    clock: ManualClock, stored
+) -> None:
+    # Not a list of names, or a name no calendar has: no exclusion, and the claim goes on.
+    interval_schedule("odd", 60, calendars=stored, kwargs={"tag": "odd"})
+    make_scheduler(clock).tick()
+    assert list(Execution.objects.values_list("status", flat=True)) == ["succeeded"]

@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from django_schedules import calendars, store
+from django_schedules.conf import conf
 from django_schedules.api_calendars import add_calendar, remove_calendar
 from django_schedules.exceptions import InvalidSchedule
 from django_schedules.models import Calendar
@@ -78,6 +79,8 @@ class CalendarForm(_CalendarModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if not self.instance.pk and "timezone" in self.fields:
+            self.initial.setdefault("timezone", conf.TIME_ZONE)  # as add_calendar defaults
         for field, (_check, help_text) in LINES.items():
             if field in self.fields:
                 self.fields[field].widget = forms.Textarea(attrs={"rows": 3, "cols": 50})
@@ -137,7 +140,16 @@ class CalendarAdmin(_CalendarModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Calendar | None = None) -> Any:
         # Schedules name a calendar: renaming it would leave them naming nothing.
-        return ("name",) if obj is not None else ()
+        return ("name", "used_by") if obj is not None else ()
+
+    def get_fields(self, request: HttpRequest, obj: Calendar | None = None) -> Any:
+        fields = list(CalendarForm.Meta.fields)
+        return [*fields, "used_by"] if obj is not None else fields
+
+    @admin.display(description=_("used by"))
+    def used_by(self, obj: Calendar) -> str:
+        """The job ids of the schedules naming it (one query)."""
+        return ", ".join(store.users_of(obj.name)) or str(_("no schedule"))
 
     @admin.display(description=_("entries"))
     def summary(self, obj: Calendar) -> str:

@@ -36,10 +36,12 @@ def calendar_form(**overrides: Any) -> dict[str, Any]:
     return data
 
 
-def test_staff_add_a_calendar_line_by_line(superuser: User, client_for: Any) -> None:
+def test_staff_add_a_calendar_line_by_line(superuser: User, client_for: Any, settings) -> None:
+    settings.TIME_ZONE = "Asia/Tokyo"
     client = client_for(superuser)
     page = client.get(ADD).content.decode()
     assert "One day per line, as YYYY-MM-DD" in page and "sat 00:00-06:00" in page
+    assert 'name="timezone" value="Asia/Tokyo"' in page  # as add_calendar defaults
     assert client.post(ADD, calendar_form()).status_code == 302
     row = Calendar.objects.get(name="Public holidays")
     assert row.dates == ["2026-12-25", "2026-12-26"]
@@ -81,6 +83,8 @@ def test_a_calendar_in_use_is_not_deleted(superuser: User, client_for: Any) -> N
     calendar = add_calendar("ops", dates=["2026-01-01"])
     api.add_job(jobs.noop, "interval", hours=1, id="j", calendars=["ops"])
     client = client_for(superuser)
+    page = client.get(reverse("admin:django_schedules_calendar_change", args=[calendar.pk]))
+    assert "Used by" in page.content.decode() and ">j<" in page.content.decode()
     url = reverse("admin:django_schedules_calendar_delete", args=[calendar.pk])
     response = client.post(url, {"post": "yes"}, follow=True)
     assert "used by the schedules j" in response.content.decode()

@@ -15,8 +15,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from django_schedules import calendars, store
-from django_schedules.conf import conf
 from django_schedules.api_calendars import add_calendar, remove_calendar
+from django_schedules.conf import conf
 from django_schedules.exceptions import InvalidSchedule
 from django_schedules.models import Calendar
 

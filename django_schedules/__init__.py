@@ -34,6 +34,11 @@ _LAZY: dict[str, str] = {
     "backfill_job": "django_schedules.backfill",
     "BackfillResult": "django_schedules.backfill",
     "sync_schedules": "django_schedules.sync",
+    # exclusion calendars
+    "add_calendar": "django_schedules.api_calendars",
+    "get_calendar": "django_schedules.api_calendars",
+    "remove_calendar": "django_schedules.api_calendars",
+    "import_calendar_ics": "django_schedules.api_calendars",
     # APScheduler 3's scheduler objects
     "BlockingScheduler": "django_schedules.schedulers",
     "BackgroundScheduler": "django_schedules.schedulers",

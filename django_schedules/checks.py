@@ -256,16 +256,20 @@ def check_tasks_executors(
 def check_declared_jobs(
     app_configs: Sequence[AppConfig] | None, **kwargs: Any
 ) -> list[CheckMessage]:
-    """Each SCHEDULES_JOBS entry must be a valid add_job call."""
+    """Each SCHEDULES_JOBS entry must be a valid add_job call. Without the database: checks
+    run before migrations too, so whether its exclusion calendars exist is left to the sync."""
+    from django_schedules.options import without_database
     from django_schedules.sync import declared_errors
 
+    with without_database():
+        errors = declared_errors()
     return [
         _error(
             "django_schedules.E009",
             f"{error}",
             "Give each entry the keyword arguments add_job takes, with a registered 'func'.",
         )
-        for error in declared_errors()
+        for error in errors
     ]
 
 

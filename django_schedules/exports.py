@@ -9,9 +9,9 @@ Each schedule carries every ``add_job`` option that is stored in a column, under
 ``add_job`` keyword (``EXPORTED``, derived from ``options.OPTIONS``), with its trigger in
 stored form (``trigger.to_dict()``). What a schedule's row holds besides is its history in this
 database, not its definition: ``NOT_EXPORTED`` says why for each such field, and a test keeps
-the two lists and the model in step. Calendars will be a top-level ``"calendars"`` key beside
-``"schedules"``; a reader refuses a top-level key it does not know, so an older version never
-imports half of a newer document.
+the two lists and the model in step. The exclusion calendars are a top-level ``"calendars"``
+list beside ``"schedules"`` (``CALENDAR_FIELDS`` of each); a reader refuses a top-level key it
+does not know, so an older version never imports half of a newer document.
 
 The mapping is pure (documents in, unsaved ``Schedule`` rows out); the command reads and writes
 through ``store``.
@@ -20,21 +20,24 @@ through ``store``.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from django_schedules import calendars
 from django_schedules.api import build_schedule, trigger_json
-from django_schedules.exceptions import JobNotRegistered, SchedulesError
-from django_schedules.models import Schedule
-from django_schedules.options import OPTIONS, short
+from django_schedules.exceptions import InvalidSchedule, JobNotRegistered, SchedulesError
+from django_schedules.models import Calendar, Schedule
+from django_schedules.options import OPTIONS, short, storable_text
 from django_schedules.triggers import trigger_from_dict
 
 FORMAT = "django-schedules"
 VERSION = 1
-TOP_LEVEL = ("format", "version", "schedules")
+TOP_LEVEL = ("format", "version", "calendars", "schedules")  # "calendars" may be absent
+# An exclusion calendar's exported fields (all of the model's but its key and updated_at).
+CALENDAR_FIELDS = ("name", "timezone", "dates", "ranges", "weekly", "yearly", "description")
 # Every add_job option stored in a column, under its add_job keyword: what a schedule is.
 EXPORTED = tuple(option for option in OPTIONS if option.column is not None)
 EXPORTED_NAMES = tuple(option.name for option in EXPORTED)
@@ -74,12 +77,61 @@ def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
     return {option.name: _plain(getattr(schedule, str(option.column))) for option in EXPORTED}
 
 
-def export_document(schedules: Iterable[Schedule]) -> dict[str, Any]:
+def calendar_to_dict(calendar: Calendar) -> dict[str, Any]:
+    return {name: getattr(calendar, name) for name in CALENDAR_FIELDS}
+
+
+def export_document(
+    schedules: Iterable[Schedule], calendars: Iterable[Calendar] = ()
+) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "version": VERSION,
+        "calendars": [calendar_to_dict(calendar) for calendar in calendars],
         "schedules": [schedule_to_dict(schedule) for schedule in schedules],
     }
+
+
+def document_calendars(document: Mapping[str, Any]) -> list[Calendar]:
+    """The unsaved calendars of a document (whose envelope ``document_entries`` checked),
+    each entry checked as ``add_calendar`` checks it; raise DocumentError naming it."""
+    entries = document.get("calendars", [])
+    if not isinstance(entries, list):
+        raise DocumentError(f"calendars must be a list, got {short(entries)}")
+    found: dict[str, Calendar] = {}
+    for index, entry in enumerate(entries):
+        where = f"calendars[{index}]"
+        if not isinstance(entry, Mapping):
+            raise DocumentError(f"{where} must be an object, got {short(entry)}")
+        if isinstance(entry.get("name"), str):
+            where = f"calendar {entry['name']!r}"
+        unknown = sorted(str(key) for key in entry if key not in CALENDAR_FIELDS)
+        if unknown:
+            raise DocumentError(f"{where}: unknown field {', '.join(map(repr, unknown))}")
+        try:
+            name = calendars.check_name(entry.get("name"))
+            checked = calendars.check_entries(
+                entry.get("timezone", "UTC"),
+                *(entry.get(kind, []) for kind in ("dates", "ranges", "weekly", "yearly")),
+            )
+        except SchedulesError as exc:
+            raise DocumentError(f"{where}: {exc}") from exc
+        description = entry.get("description", "")
+        if not isinstance(description, str) or storable_text(description):
+            raise DocumentError(f"{where}: description must be text, got {short(description)}")
+        if name in found:
+            raise DocumentError(f"calendar {name!r} appears twice in the file")
+        found[name] = Calendar(name=name, description=description, **checked)
+    return list(found.values())
+
+
+def calendar_differences(existing: Calendar, wanted: Calendar) -> list[tuple[str, Any, Any]]:
+    """The fields in which two calendars of the same name differ: (field, theirs, ours)."""
+    return [
+        (name, getattr(existing, name), getattr(wanted, name))
+        for name in CALENDAR_FIELDS
+        if getattr(existing, name) != getattr(wanted, name)
+    ]
 
 
 def document_entries(document: Any) -> list[Mapping[str, Any]]:
@@ -107,8 +159,12 @@ def document_entries(document: Any) -> list[Mapping[str, Any]]:
     return entries
 
 
-def build_entry(index: int, entry: Any, now: datetime) -> Schedule:
-    """The unsaved schedule of ``schedules[index]``; raise DocumentError naming its job id."""
+def build_entry(
+    index: int, entry: Any, now: datetime, known_calendars: Collection[str] | None = None
+) -> Schedule:
+    """The unsaved schedule of ``schedules[index]``; raise DocumentError naming its job id.
+    With ``known_calendars`` (the file's and the database's), its calendars are checked
+    against those names rather than against the database alone."""
     where = f"schedules[{index}]"
     if not isinstance(entry, Mapping):
         raise DocumentError(f"{where} must be an object, got {short(entry)}")
@@ -131,8 +187,12 @@ def build_entry(index: int, entry: Any, now: datetime) -> Schedule:
     except (SchedulesError, TypeError, ValueError, KeyError) as exc:
         raise DocumentError(f"{where}: trigger {short(dict(stored))} is invalid: {exc}") from exc
     kwargs = {name: value for name, value in entry.items() if name != "trigger"}
+    named = kwargs.pop("calendars", None) if known_calendars is not None else None
     try:
-        return build_schedule(trigger=trigger, now=now, **kwargs)
+        schedule = build_schedule(trigger=trigger, now=now, **kwargs)
+        if named is not None:
+            schedule.calendars = _named_calendars(named, known_calendars or ())
+        return schedule
     except JobNotRegistered as exc:
         raise DocumentError(
             f"{where}: func {short(entry['func'])} is not a registered job, so it may not be "
@@ -140,6 +200,20 @@ def build_entry(index: int, entry: Any, now: datetime) -> Schedule:
         ) from exc
     except (SchedulesError, TypeError) as exc:
         raise DocumentError(f"{where}: {exc}") from exc
+
+
+def _named_calendars(value: Any, known: Collection[str]) -> list[str]:
+    if not isinstance(value, list):
+        raise InvalidSchedule(
+            f"calendars must be a list of calendar names, got {short(value)}", "calendars"
+        )
+    names = list(dict.fromkeys(calendars.check_name(name, "calendars") for name in value))
+    for name in names:
+        if name not in known:
+            raise InvalidSchedule(
+                f"calendars: no calendar is named {name!r}, in the file or here", "calendars"
+            )
+    return names
 
 
 @dataclass

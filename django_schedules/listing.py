@@ -7,6 +7,7 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from django_schedules import store
+from django_schedules.calendars import covering, names_in
 from django_schedules.conf import conf
 from django_schedules.exceptions import TriggerError
 from django_schedules.models import Schedule
@@ -27,6 +28,8 @@ def print_jobs(jobstore: str | None = None, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
     schedules = store.list_schedules()
     zone = ZoneInfo(conf.TIME_ZONE)
+    named = {name for schedule in schedules for name in names_in(schedule.calendars)}
+    found = store.calendars_by_name(named, store.database_alias()) if named else {}
     out.write("Jobstore default:\n")
     if not schedules:
         out.write("    No scheduled jobs\n")
@@ -37,6 +40,13 @@ def print_jobs(jobstore: str | None = None, out: IO[str] | None = None) -> None:
             when = "never"
         else:
             when = f"next run at: {schedule.next_run_at.astimezone(zone).isoformat()}"
+            inside = covering(
+                [found[n] for n in names_in(schedule.calendars) if n in found], schedule.next_run_at
+            )
+            if inside is not None:
+                when += f" (not run: inside calendar {inside.name!r})"
+        if names_in(schedule.calendars):
+            when = f"except in calendars {', '.join(names_in(schedule.calendars))}, {when}"
         out.write(
             f"    {schedule.job_id}: {schedule.name} (trigger: {describe_trigger(schedule)}, "
             f"{when})\n"

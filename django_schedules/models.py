@@ -177,6 +177,12 @@ class Schedule(models.Model):
         choices=OverlapPolicy.choices,
         help_text=_("When a run is still going at the next occurrence. Empty: max instances."),
     )
+    calendars = models.JSONField(
+        _("exclusion calendars"),
+        default=list,
+        blank=True,
+        help_text=_("Names of calendars whose days and windows it does not run in."),
+    )
     # Occurrences an overlap policy (or max_instances) skipped, and those it buffered.
     overlaps_skipped = models.PositiveIntegerField(_("overlaps skipped"), default=0)
     overlaps_buffered = models.PositiveIntegerField(_("overlaps buffered"), default=0)
@@ -301,6 +307,44 @@ class Schedule(models.Model):
         admin's form cannot edit such a timing."""
         cls = TRIGGER_KINDS.get(self.trigger_kind)
         return cls is not None and cls.composite
+
+
+class Calendar(models.Model):
+    """An exclusion calendar: days and windows in which the schedules naming it do not run
+    (docs/calendars.md). The entries are JSON in the canonical form that
+    ``django_schedules.calendars.check_entries`` gives; the planner reads them through it."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    timezone = models.CharField(
+        _("time zone"),
+        max_length=63,
+        default="UTC",
+        help_text=_("The wall clock its days and windows are read in, e.g. Europe/Berlin."),
+    )
+    dates = models.JSONField(_("single days"), default=list, blank=True)
+    ranges = models.JSONField(_("date ranges"), default=list, blank=True)
+    weekly = models.JSONField(_("weekly windows"), default=list, blank=True)
+    yearly = models.JSONField(_("yearly days"), default=list, blank=True)
+    description = models.TextField(_("description"), blank=True, default="")
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("exclusion calendar")
+        verbose_name_plural = _("exclusion calendars")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def entries(self) -> dict[str, object]:
+        """The entries as ``calendars.from_entries`` reads them."""
+        return {
+            "timezone": self.timezone,
+            "dates": self.dates,
+            "ranges": self.ranges,
+            "weekly": self.weekly,
+            "yearly": self.yearly,
+        }
 
 
 class Execution(models.Model):

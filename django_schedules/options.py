@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum
@@ -21,10 +23,20 @@ from zoneinfo import ZoneInfo
 
 from django.utils.translation import gettext_lazy as _
 
-from django_schedules import models
+from django_schedules import calendars, models, store
 from django_schedules.conf import conf
 from django_schedules.exceptions import InvalidSchedule
 from django_schedules.models import MisfirePolicy, OverlapPolicy, Schedule, ScheduleSource
+from django_schedules.options_json import (
+    MAX_JSON_DEPTH,
+    MAX_JSON_INT,
+    json_safe,
+    short,
+    storable_text,
+)
+
+# Re-exported: the callers of these checks import them from here.
+__all__ = ["MAX_JSON_DEPTH", "MAX_JSON_INT", "json_safe", "short", "storable_text"]
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
@@ -43,10 +55,6 @@ UNSET: Final = _Unset.UNSET
 
 MAX_JOB_ID = Schedule._meta.get_field("job_id").max_length or 200
 MAX_NAME = Schedule._meta.get_field("name").max_length or 200
-# JSON that every supported database stores and gives back unchanged: MariaDB's JSON_VALID
-# check refuses nesting deeper than 32, and parsers beyond Python's read integers as 64-bit.
-MAX_JSON_DEPTH = 30
-MAX_JSON_INT = 2**63 - 1
 # The largest value every database's PositiveIntegerField holds (PostgreSQL's integer).
 MAX_WHOLE = 2_147_483_647
 # Timeouts and retry delays end up in waits on the monotonic clock, which overflow past about
@@ -55,72 +63,6 @@ MAX_SECONDS = 366 * 24 * 3600
 
 
 # --- checks: each returns the value to store, or raises InvalidSchedule naming `field` ---
-
-
-def short(value: Any) -> str:
-    """``repr(value)``, cut to a length an error message can carry."""
-    text = repr(value)
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def storable_text(value: str) -> str | None:
-    """Return why the databases cannot store the string ``value``, or None when they can.
-
-    PostgreSQL refuses NUL in text and in JSON; a lone surrogate (such as "\\ud800", which
-    JSON can spell) has no UTF-8 encoding, so no database driver can send it.
-    """
-    if "\x00" in value:
-        return "it contains a NUL character"
-    if any("\ud800" <= char <= "\udfff" for char in value):
-        return "it contains a lone surrogate, which has no UTF-8 encoding"
-    return None
-
-
-def json_safe(value: Any, path: str, depth: int = 0, *, field: str | None = None) -> Any:
-    """Return ``value`` as plain JSON data (tuples become lists), or raise InvalidSchedule
-    naming where in ``path`` a value is not JSON-safe (and ``field`` as its field)."""
-    if depth > MAX_JSON_DEPTH:
-        raise InvalidSchedule(f"{path} is nested deeper than {MAX_JSON_DEPTH} levels", field)
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        problem = storable_text(value)
-        if problem:
-            raise InvalidSchedule(f"{path} = {short(value)} cannot be stored: {problem}", field)
-        return value
-    if isinstance(value, int):
-        if abs(value) > MAX_JSON_INT:
-            raise InvalidSchedule(
-                f"{path} = {short(value)} is not JSON-safe: integers must fit in 64 bits", field
-            )
-        return int(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidSchedule(
-                f"{path} = {value!r} is not JSON-safe: JSON has no NaN or inf", field
-            )
-        return value
-    if isinstance(value, list | tuple):
-        return [
-            json_safe(item, f"{path}[{i}]", depth + 1, field=field) for i, item in enumerate(value)
-        ]
-    if isinstance(value, dict):
-        result = {}
-        for key, item in value.items():
-            if not isinstance(key, str) or storable_text(key):
-                raise InvalidSchedule(
-                    f"{path} has the key {short(key)}, which is not JSON-safe: keys must be "
-                    "strings that the database can store",
-                    field,
-                )
-            result[key] = json_safe(item, f"{path}[{key!r}]", depth + 1, field=field)
-        return result
-    raise InvalidSchedule(
-        f"{path} = {short(value)} is not JSON-safe: a {type(value).__name__} cannot be stored. "
-        "Arguments are stored as JSON (never pickled): pass str, int, float, bool, None, "
-        "and lists and dicts of them (a datetime as an ISO 8601 string, say)",
-        field,
-    )
 
 
 def whole(field: str, value: Any, *, minimum: int, allow_none: bool = False) -> int | None:
@@ -250,6 +192,43 @@ def overlap(value: Any) -> OverlapPolicy:
         known = ", ".join(repr(v) for v in OverlapPolicy.values if v)
         raise InvalidSchedule(f"overlap must be one of {known}, or None, got {value!r}", "overlap")
     return OverlapPolicy(value)
+
+
+# Set by ``without_database``: checks that must not query (the system checks, which also run
+# before migrations) check calendar names' spelling, not that they exist.
+_OFFLINE: ContextVar[bool] = ContextVar("django_schedules_options_offline", default=False)
+
+
+@contextmanager
+def without_database() -> Iterator[None]:
+    token = _OFFLINE.set(True)
+    try:
+        yield
+    finally:
+        _OFFLINE.reset(token)
+
+
+def calendar_list(value: Any) -> list[str]:
+    """The names of exclusion calendars, each naming a calendar that exists; None or [] for
+    none. Duplicates are dropped, the order kept (the first covering names a skip)."""
+    if value is None:
+        return []
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        raise InvalidSchedule(
+            f"calendars must be a list of calendar names, got {short(value)}", "calendars"
+        )
+    names = list(dict.fromkeys(calendars.check_name(name, "calendars") for name in value))
+    if _OFFLINE.get() or not names:
+        return names
+    known = store.known_calendars(names)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise InvalidSchedule(
+            f"calendars: no calendar is named {unknown[0]!r}; add it with add_calendar() "
+            "or in the admin first",
+            "calendars",
+        )
+    return names
 
 
 def source(value: Any) -> ScheduleSource:
@@ -500,6 +479,18 @@ OPTIONS: tuple[Option, ...] = (
         ),
     ),
     Option("overlap", OverlapPolicy.NONE, overlap, column="overlap", definition=True, form=True),
+    Option(
+        "calendars",
+        (),  # none: stored as []
+        calendar_list,
+        column="calendars",
+        definition=True,
+        form=True,
+        help_text=_(
+            "Exclusion calendars: occurrences inside any of them are not run, and are "
+            "recorded as skipped with the calendar's name."
+        ),
+    ),
     Option(
         "max_runs",
         None,

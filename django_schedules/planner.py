@@ -10,16 +10,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django_schedules.calendars import covering, free_from
 from django_schedules.exceptions import JobNotRegistered
 from django_schedules.plans import (
     ALLOW,
     BUFFER_ONE,
     BUFFERED,
+    CALENDAR_REASON,
     CANCEL_RUNNING,
     CATCH_UP,
     FAILED,
     FAILURES_REASON,
     MAX_BUFFERED,
+    MAX_CALENDAR_SKIPS,
     MISSED,
     NO_OVERLAP_POLICY,
     OVERLAP_SKIP,
@@ -157,10 +160,18 @@ def plan_schedule(
     beyond = _Gap()  # run_all: the missed ones past max_catch_up
     on_time: list[datetime] = []
     before_last: datetime | None = None  # run_once: the missed occurrence before the latest
+    excluded: list[NewExecution] = []  # one skipped row per exclusion window met
     try:
         fire: datetime | None = _utc(schedule.next_run_at)
         walked = 0
         while fire is not None and fire <= horizon and len(on_time) < max_catch_up:
+            if schedule.calendars and (hit := _excluded(schedule, trigger, fire)) is not None:
+                if isinstance(hit, str):
+                    return SchedulePlan(None, error=hit)
+                row, fire = hit
+                if len(excluded) < MAX_CALENDAR_SKIPS:  # past the bound: passed over unrecorded
+                    excluded.append(row)
+                continue
             if late_before is not None and fire < late_before:
                 if walked >= MAX_WALK:
                     # Jump over the rest of the gap; the count is now a lower bound.
@@ -180,11 +191,23 @@ def plan_schedule(
             previous, fire = fire, _utc(trigger.get_next_fire_time(fire, now))
             if fire is not None and fire <= previous:
                 raise ValueError(f"it did not move past {previous.isoformat()}")
+        # Its next run skips the calendars too: the windows ahead are recorded now, up to a
+        # bound (the next claim goes on from there).
+        while (
+            fire is not None
+            and schedule.calendars
+            and len(excluded) < MAX_CALENDAR_SKIPS
+            and (hit := _excluded(schedule, trigger, fire)) is not None
+        ):
+            if isinstance(hit, str):
+                return SchedulePlan(None, error=hit)
+            row, fire = hit
+            excluded.append(row)
         next_run_at = fire
     except Exception as exc:
         return SchedulePlan(None, error=f"trigger failed: {type(exc).__name__}: {exc}")
 
-    rows: list[NewExecution] = []
+    rows: list[NewExecution] = excluded
     runs: list[tuple[datetime, str]] = [(f, SCHEDULED) for f in on_time]
     if missed.count:
         if policy == RUN_ALL:
@@ -253,6 +276,35 @@ def plan_schedule(
         overlap_buffered=counted_buffered,
         cancel_running=cancel,
     )
+
+
+def _excluded(
+    schedule: DueSchedule, trigger: Any, fire: datetime
+) -> tuple[NewExecution, datetime | None] | str | None:
+    """None when `fire` is outside the schedule's calendars. Else the skipped row of `fire`
+    (naming the calendar) and the trigger's first occurrence after the window, or the error
+    of a schedule whose calendars cover it for good."""
+    calendar = covering(schedule.calendars, fire)
+    if calendar is None:
+        return None
+    free = free_from(schedule.calendars, fire)
+    if free is None:
+        return (
+            f"calendar {calendar.name!r} and the others of the schedule cover every instant "
+            f"from {fire.isoformat()} on, as far as the planner looks"
+        )
+    reason = CALENDAR_REASON.format(name=calendar.name, until=free.isoformat())
+    row = NewExecution(fire, SCHEDULED, SKIPPED, reason=reason[:500])
+    following = _utc(trigger.get_next_fire_time(None, free))
+    if following is not None and following <= fire:  # a date trigger's one occurrence
+        following = _utc(trigger.get_next_fire_time(fire, free))
+    for _ in range(MAX_WALK):  # a trigger whose first occurrence from `free` lies before it
+        if following is None or following >= free:
+            break
+        previous, following = following, _utc(trigger.get_next_fire_time(following, free))
+        if following is not None and following <= previous:
+            raise ValueError(f"it did not move past {previous.isoformat()}")
+    return row, following
 
 
 def overlap_verdict(schedule: DueSchedule, live: int, buffered: int) -> tuple[str, str] | None:

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django_schedules.calendars import Calendar
+
 # The values of models.MisfirePolicy, ExecutionKind and ExecutionStatus the planner uses
 # (tests/planner checks that they agree).
 RUN_ONCE, SKIP, RUN_ALL = "run_once", "skip", "run_all"
@@ -28,6 +30,10 @@ BUFFERING = frozenset({BUFFER_ONE, BUFFER_ALL})
 MAX_BUFFERED = 100
 # Why a schedule at its max_runs is paused, and why a run past it is skipped.
 RUN_LIMIT_REASON = "run limit reached: max_runs={limit} runs started"
+# Why an occurrence inside an exclusion calendar was skipped (docs/calendars.md).
+CALENDAR_REASON = "inside calendar {name!r}: not run (and none of its occurrences until {until})"
+# Exclusion windows one plan records a skipped row for; past them it waits for its next claim.
+MAX_CALENDAR_SKIPS = 100
 # Why a schedule with pause_after_failures was paused.
 FAILURES_REASON = "paused after {failures} failed runs in a row (pause_after_failures={limit})"
 
@@ -57,7 +63,10 @@ class DueSchedule:
     max_runs: int | None = None
     runs_started: int = 0
     overlap: str = NO_OVERLAP_POLICY
-    # Not a column: its buffered executions, counted with its live ones (claim.live_counts).
+    calendar_names: str = "[]"  # the names of its exclusion calendars, as JSON text
+    # Not columns: its exclusion calendars, parsed (store.calendars.attach_calendars), and
+    # its buffered executions, counted with its live ones (claim.live_counts).
+    calendars: tuple[Calendar, ...] = ()
     buffered: int = 0
 
 

@@ -65,7 +65,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("store", ("store", "models", "querysets", "lease", "dbclock", "migrations")),
     ("registry", ("registry", "signals")),
     ("triggers", ("triggers",)),
-    ("base", ("conf", "exceptions", "clock", "plans", "__about__", "")),
+    ("base", ("conf", "exceptions", "clock", "plans", "calendars", "__about__", "")),
 ]
 
 

@@ -5,11 +5,12 @@ validates like ``add_job`` does and wakes the scheduler. Django's permissions de
 view sees, change edits, pauses and resumes, and running now also needs ``run_schedule``. Every
 query reads ``SCHEDULES_DATABASE``.
 
-Importing this package registers ``ScheduleAdmin`` and ``ExecutionAdmin``.
+Importing this package registers ``ScheduleAdmin``, ``ExecutionAdmin`` and ``CalendarAdmin``.
 """
 
 from __future__ import annotations
 
+from django_schedules.admin.calendars import CalendarAdmin, CalendarForm
 from django_schedules.admin.display import (
     COUNT_CAP,
     PREVIEW_COUNT,
@@ -35,6 +36,8 @@ __all__ = [
     "PREVIEW_COUNT",
     "RECENT_EXECUTIONS",
     "STATUS_STYLE",
+    "CalendarAdmin",
+    "CalendarForm",
     "EstimatedCountPaginator",
     "ExecutionAdmin",
     "LastOutcomeFilter",

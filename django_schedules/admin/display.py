@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import calendar
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -22,6 +23,8 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.timesince import timesince, timeuntil
 from django.utils.translation import gettext_lazy as _
 
+from django_schedules.calendars import Calendar as Exclusion
+from django_schedules.calendars import covering
 from django_schedules.models import (
     ExecutionStatus,
     Schedule,
@@ -218,8 +221,14 @@ def failing_panel(count: int, first: list[tuple[int, str]]) -> dict[str, Any] | 
     return {"count": count, "links": links, "more": count - len(links)}
 
 
-def preview(trigger: BaseTrigger, count: int, now: datetime | None = None) -> dict[str, Any]:
-    """The preview's content: description and the next fire times in two zones, with DST notes."""
+def preview(
+    trigger: BaseTrigger,
+    count: int,
+    now: datetime | None = None,
+    calendars: Sequence[Exclusion] = (),
+) -> dict[str, Any]:
+    """The preview's content: description and the next fire times in two zones, with DST notes,
+    each fire time inside one of the exclusion `calendars` marked (it will not run)."""
     now = now or datetime.now(UTC)
     viewer = timezone.get_current_timezone()
     zone = trigger.timezone
@@ -231,6 +240,7 @@ def preview(trigger: BaseTrigger, count: int, now: datetime | None = None) -> di
                 "schedule_zone": f"{fire.astimezone(zone):%a %Y-%m-%d %H:%M:%S %Z}",
                 "viewer_zone": f"{fire.astimezone(viewer):%a %Y-%m-%d %H:%M:%S %Z}",
                 "dst_note": describe_dst(trigger, fire) or "",
+                "excluded": excluded_note(calendars, fire),
             }
         )
     return {
@@ -240,6 +250,44 @@ def preview(trigger: BaseTrigger, count: int, now: datetime | None = None) -> di
         "fire_times": fires,
         "notes": calendar_notes(trigger),
     }
+
+
+def upcoming_table(trigger: BaseTrigger, calendars: Sequence[Exclusion]) -> SafeString | str:
+    """A saved schedule's next fire times in its zone and the viewer's, as the preview lists
+    them, those inside its exclusion calendars marked."""
+    shown = preview(trigger, PREVIEW_COUNT, calendars=calendars)
+    if not shown["fire_times"]:
+        return str(_("It will not run again."))
+    return format_html(
+        '<table class="schedules-recent"><thead><tr><th scope="col">{} ({})</th>'
+        '<th scope="col">{} ({})</th><th scope="col">{}</th></tr></thead><tbody>{}</tbody>'
+        "</table>",
+        _("In the schedule's time zone"),
+        shown["zone"],
+        _("In your time zone"),
+        shown["viewer_zone"],
+        _("Note"),
+        format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    fire["schedule_zone"],
+                    fire["viewer_zone"],
+                    " ".join(filter(None, [fire["excluded"], fire["dst_note"]])),
+                )
+                for fire in shown["fire_times"]
+            ),
+        ),
+    )
+
+
+def excluded_note(calendars: Sequence[Exclusion], fire: datetime) -> str:
+    """ "Not run: inside calendar 'X'" for a fire time inside one of `calendars`, else ""."""
+    inside = covering(calendars, fire)
+    if inside is None:
+        return ""
+    return str(_("Not run: inside calendar %(name)r") % {"name": inside.name})
 
 
 def calendar_notes(trigger: BaseTrigger) -> list[str]:

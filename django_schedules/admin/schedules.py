@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from django_schedules import api, store
+from django_schedules.calendars import names_in
 from django_schedules.exceptions import ScheduleNotFound
 from django_schedules.forms import (
     CRON_PRESETS,
@@ -60,6 +61,7 @@ from django_schedules.admin.display import (
     preview,
     scheduler_panel,
     status_badge,
+    upcoming_table,
     when,
 )
 
@@ -184,6 +186,7 @@ class ScheduleAdmin(ScheduleActions):
         "calendar_time",
         ("start_date", "end_date"),
         "jitter",
+        "calendars",
     )
     failure_fields = (
         "misfire_policy",
@@ -322,7 +325,7 @@ class ScheduleAdmin(ScheduleActions):
                 "preview_url": reverse("admin:django_schedules_schedule_preview"),
                 "kind_fields": {
                     "kinds": {kind: kind_fields(kind) for kind in KIND_FORMS},
-                    "common": ["trigger_kind", "timezone"],
+                    "common": ["trigger_kind", "timezone", "calendars"],
                 },
                 "viewer_zone": timezone.get_current_timezone_name(),
                 "has_run_permission": self.has_run_permission(request),
@@ -400,29 +403,11 @@ class ScheduleAdmin(ScheduleActions):
     def upcoming(self, obj: Schedule) -> SafeString | str:
         """The next fire times in the schedule's zone and the viewer's, as the preview lists."""
         try:
-            shown = preview(trigger_from_dict(obj.trigger), PREVIEW_COUNT)
+            trigger = trigger_from_dict(obj.trigger)
         except (ValueError, TypeError, KeyError):
             return "—"
-        if not shown["fire_times"]:
-            return str(_("It will not run again."))
-        return format_html(
-            '<table class="schedules-recent"><thead><tr><th scope="col">{} ({})</th>'
-            '<th scope="col">{} ({})</th><th scope="col">{}</th></tr></thead><tbody>{}</tbody>'
-            "</table>",
-            _("In the schedule's time zone"),
-            shown["zone"],
-            _("In your time zone"),
-            shown["viewer_zone"],
-            _("Note"),
-            format_html_join(
-                "",
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                (
-                    (fire["schedule_zone"], fire["viewer_zone"], fire["dst_note"])
-                    for fire in shown["fire_times"]
-                ),
-            ),
-        )
+        named = store.calendars_by_name(names_in(obj.calendars), store.database_alias())
+        return upcoming_table(trigger, list(named.values()))
 
     @admin.display(description=_("next run"), ordering="next_run_at")
     def next_run(self, obj: Schedule) -> str:
@@ -554,7 +539,11 @@ class ScheduleAdmin(ScheduleActions):
                 for field, messages in form.errors.items()
             ]
             return JsonResponse({"ok": False, "errors": errors})
-        return JsonResponse({"ok": True, **preview(form.trigger, PREVIEW_COUNT)})
+        # The exclusion calendars ticked on the form mark the fire times they cover.
+        names = request.POST.getlist("calendars")[:100]
+        named = store.calendars_by_name(names, store.database_alias())
+        shown = preview(form.trigger, PREVIEW_COUNT, calendars=list(named.values()))
+        return JsonResponse({"ok": True, **shown})
 
     def _object_or_404(self, request: HttpRequest, object_id: str) -> Schedule:
         obj = self.get_object(request, object_id)

@@ -90,6 +90,14 @@ class ScheduleForm(_ScheduleModelForm, TriggerForm):
                 initial="default",
                 help_text=FORM_HELP_TEXTS["executor"],
             )
+        if "calendars" in self.fields:  # the names to choose from: one query
+            self.fields["calendars"] = forms.MultipleChoiceField(
+                label=_("Exclusion calendars"),
+                choices=[(name, name) for name in store.calendar_names()],
+                required=False,
+                widget=forms.CheckboxSelectMultiple,
+                help_text=FORM_HELP_TEXTS["calendars"],
+            )
         until = self.fields.get("paused_until")
         if until is not None and isinstance(until.widget, forms.MultiWidget):
             # Two inputs under one label: each says which half of the field it is.

@@ -24,6 +24,7 @@ from django.db.models import Count, Q, TextField
 from django.db.models.functions import Cast
 
 from django_schedules.models import ExecutionStatus, Schedule
+from django_schedules.store.calendars import attach_calendars
 from django_schedules.store.controls import count_overlaps, pause_at_limit
 from django_schedules.store.dialects import NewRow, dialect_for
 from django_schedules.store.executions import cancel_pending
@@ -61,6 +62,7 @@ _DUE_COLUMNS = (
     "max_runs",
     "runs_started",
     "overlap",
+    "calendars_text",
 )
 
 
@@ -75,6 +77,7 @@ def due_queryset(horizon: datetime, limit: int, using: str) -> Any:
             trigger_text=Cast("trigger", TextField()),
             args_text=Cast("args", TextField()),
             kwargs_text=Cast("kwargs", TextField()),
+            calendars_text=Cast("calendars", TextField()),
         )
         .values_list(*_DUE_COLUMNS)[:limit]
     )
@@ -102,6 +105,7 @@ class ClaimTransaction:
         """Up to `batch` due rows (capped by ``batch_limit``), and whether more are due."""
         batch = self.batch_limit(batch)
         rows = [DueSchedule(*row) for row in due_queryset(horizon, batch + 1, self.using)]
+        attach_calendars(rows[:batch], self.using)  # one query, and only if a row names one
         return rows[:batch], len(rows) > batch
 
     def live_counts(self, rows: Sequence[DueSchedule]) -> dict[int, int]:

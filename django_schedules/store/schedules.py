@@ -9,7 +9,7 @@ The store never calls back into the API.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +19,7 @@ from django.db.models import OuterRef, Q, Subquery
 
 from django_schedules.exceptions import ScheduleExists, ScheduleNotFound, TriggerError
 from django_schedules.models import (
+    Calendar,
     Execution,
     ExecutionKind,
     ExecutionStatus,
@@ -51,11 +52,16 @@ def all_schedules(using: str | None = None) -> Iterator[Schedule]:
     return rows.iterator(chunk_size=2000)
 
 
-def insert_schedules(schedules: list[Schedule], using: str | None = None) -> None:
+def insert_schedules(
+    schedules: list[Schedule], using: str | None = None, calendars: Sequence[Calendar] = ()
+) -> None:
     """Insert new, fully validated schedules in one transaction: all of them, or (when a job
     id is taken, say by another process since the caller looked) none, raising ScheduleExists.
+    The new exclusion `calendars` they name are inserted first, in the same transaction.
     Notifies the scheduler."""
     with write_transaction(using) as alias:
+        if calendars:
+            Calendar.objects.using(alias).bulk_create(list(calendars))
         taken = sorted(find_schedules([s.job_id for s in schedules], alias))
         if taken:
             raise _exists(taken[0])

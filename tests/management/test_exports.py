@@ -15,6 +15,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from django_schedules import api, exports
+from django_schedules.api_calendars import add_calendar
 from django_schedules.models import Schedule
 from django_schedules.options import OPTIONS
 from django_schedules.triggers import (
@@ -40,6 +41,7 @@ def frozen_clock():
 
 def several() -> None:
     """Schedules of every trigger kind, and every option away from its default somewhere."""
+    add_calendar("holidays", dates=["2030-12-25"], weekly=["sat 00:00-06:00"], timezone="UTC")
     api.add_job(jobs.add, "cron", args=[1], kwargs={"b": 2}, id="nightly", hour=2, minute=30,
                 day_of_week="mon-fri", timezone="Europe/Berlin", name="Nightly report",
                 misfire_grace_time=None, max_instances=3, timeout=12.5, max_retries=2,
@@ -47,7 +49,8 @@ def several() -> None:
     api.add_job(jobs.noop, "interval", id="every-7m", minutes=7, jitter=5, max_runs=40,
                 pause_after_failures=3, executor="q", queue="reports", priority=-20,
                 source="admin")  # fmt: skip
-    api.add_job(jobs.noop, "date", id="launch", run_date=NOW + timedelta(days=3))
+    api.add_job(jobs.noop, "date", id="launch", run_date=NOW + timedelta(days=3),
+                calendars=["holidays"])  # fmt: skip
     api.add_job(jobs.noop, "calendarinterval", id="monthly", months=1, hour=4,
                 timezone="Australia/Lord_Howe", enabled=False, pause_reason="quarter close",
                 paused_until=NOW + timedelta(days=10))  # fmt: skip
@@ -234,8 +237,8 @@ def test_a_bad_entry_is_refused_by_job_id_and_nothing_is_written(
         ('{"format": "other", "version": 1, "schedules": []}', "format must be"),
         ('{"format": "django-schedules", "version": 2, "schedules": []}', "got 2"),
         (
-            '{"format": "django-schedules", "version": 1, "schedules": [], "calendars": []}',
-            "keys this version does not read: calendars",
+            '{"format": "django-schedules", "version": 1, "schedules": [], "holidays": []}',
+            "keys this version does not read: holidays",
         ),
         ("[]", "the document must be an object"),
     ],

@@ -105,7 +105,9 @@ def newest_execution() -> Execution:
 # schedules_failing_idx whatever the table's size), the capped count and the rows. The change
 # form: the schedule, its last ten executions and its runs' charts (one aggregate over its
 # last 7 days, admin/charts.py). The execution list: the capped count and the
-# rows (one schedule: and that schedule's name for the filter).
+# rows (one schedule: and that schedule's name for the filter). A form that edits the timing
+# (the add form; the change form of a schedule made in the admin) also reads the exclusion
+# calendars' names for its calendars field: one query, whatever the number of calendars.
 PAGES: list[tuple[str, Callable[[], str], int]] = [
     ("schedule list", lambda: SCHEDULES, 13),
     ("schedule list, page 2", lambda: SCHEDULES + "?p=2", 13),
@@ -119,7 +121,7 @@ PAGES: list[tuple[str, Callable[[], str], int]] = [
     # One aggregate per filter with counts (enabled, kind, job, declared in).
     ("schedule list, filter counts", lambda: SCHEDULES + "?_facets=True", 17),
     ("schedule change form", lambda: f"{SCHEDULES}{busy_schedule().pk}/change/", 5),
-    ("schedule add form", lambda: SCHEDULES + "add/", 2),
+    ("schedule add form", lambda: SCHEDULES + "add/", 3),
     ("execution list", lambda: EXECUTIONS, 4),
     ("execution list, failed", lambda: EXECUTIONS + "?status__exact=failed", 4),
     ("execution list, one schedule", lambda: f"{EXECUTIONS}?schedule={busy_schedule().pk}", 5),

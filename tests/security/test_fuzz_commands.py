@@ -12,7 +12,9 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from io import StringIO
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps
@@ -70,6 +72,18 @@ def group_name(value: str) -> bool:
     return re.fullmatch(r"[A-Za-z0-9_.:-]{1,100}", value) is not None
 
 
+def calendar_name(value: str) -> bool:
+    return re.fullmatch(r"[A-Za-z0-9_.:@ -]{1,100}", value) is not None and value == value.strip()
+
+
+def zone_name(value: str) -> bool:
+    try:
+        ZoneInfo(value)
+    except Exception:
+        return False
+    return bool(value)
+
+
 def anything(value: str) -> bool:
     return True
 
@@ -96,6 +110,7 @@ VALID: dict[str, dict[str, Callable[[str], bool] | None]] = {  # None: a flag
         "--max-lag": number(float, lambda s: math.isfinite(s) and s >= 0),
     },
     "syncschedules": {"--dry-run": None},
+    "importcalendar": {"--file": anything, "--name": calendar_name, "--timezone": zone_name},
     "importschedules": {
         "--from": lambda value: value in ("django-apscheduler", "django-celery-beat"),
         "--commit": None,
@@ -126,10 +141,17 @@ BOUNDARIES = {
     "--start": ["2026-01-01T00:00Z", "2026-01-01T00:00:00+05:30", "2026-01-01", "2026-01-01T00:00"],
     "--end": ["2026-01-01T01:00Z", "2000-01-01T00:00Z", "9999-12-31T00:00Z", "2026-01-01T01"],
     "--limit": ["1", "0", "100000", "100001", " 5 ", "5.0"],
+    "--file": ["missing.ics", "", ".", "a b;c.ics"],
+    "--name": ["a", "", "a" * 100, "a" * 101, " a", "a;b", "Public holidays"],
+    "--timezone": ["UTC", "Europe/Berlin", "", "Mars/Base", "../etc/passwd", "Europe"],
 }
 # The options a command cannot run without: one of each group (importschedules reads a file
 # or a peer's tables; --file needs a real file, so the fuzz draws --from).
-REQUIRED = {"pruneexecutions": ("--older-than",), "importschedules": ("--file", "--from")}
+REQUIRED = {
+    "pruneexecutions": ("--older-than",),
+    "importschedules": ("--file", "--from"),
+    "importcalendar": ("--file",),
+}
 # backfilljob: a job id (positional) and both ends of the range; a well-formed command line
 # for the edges test below.
 BACKFILL_ARGS = {"job_id": "nightly", "--start": "2026-01-01T00:00Z", "--end": "2026-01-01T03:00Z"}
@@ -188,6 +210,12 @@ def expected_error(name: str, args: list[str]) -> list[str] | None:
         return [f"one of the arguments {' '.join(required)} is required"]
     if leftover:
         return [f"Error: unrecognized arguments: {' '.join(leftover)}"]
+    if name == "importcalendar":  # a well-formed line naming a file that is not there
+        path = values["--file"]
+        if "--name" not in values and not calendar_name(Path(path).stem):
+            return ["name must be"]
+        if not Path(path).is_file():
+            return ["cannot read", repr(path)]
     if name == "importschedules":  # the one command that refuses a well-formed command line
         peer = next(
             a.partition("=")[2] or args[i + 1] for i, a in enumerate(args) if a.startswith("--from")

@@ -40,7 +40,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         dump = yaml_module().safe_dump if options["format"] == "yaml" else None
-        document = export_document(store.all_schedules())
+        document = export_document(store.all_schedules(), store.all_calendars())
         if dump is not None:
             self.stdout.write(dump(document, sort_keys=False, allow_unicode=True), ending="")
         else:

@@ -23,10 +23,17 @@ from django_schedules.api import add_job
 from django_schedules.changes import announce
 from django_schedules.changes import now as _now
 from django_schedules.exceptions import SchedulesError
-from django_schedules.exports import DocumentError, build_entry, document_entries, plan_import
+from django_schedules.exports import (
+    DocumentError,
+    build_entry,
+    calendar_differences,
+    document_calendars,
+    document_entries,
+    plan_import,
+)
 from django_schedules.importers import APSCHEDULER_REFUSAL, ImportItem, from_celery_beat
 from django_schedules.management.commands.exportschedules import yaml_module
-from django_schedules.models import Schedule, ScheduleSource
+from django_schedules.models import Calendar, Schedule, ScheduleSource
 
 PEERS = {"django-celery-beat": "django_celery_beat", "django-apscheduler": "django_apscheduler"}
 PROGRESS_EVERY = 1000
@@ -96,11 +103,15 @@ class Command(BaseCommand):
     def _import_file(self, path: str, fmt: str | None, commit: bool) -> None:
         now = _now()
         try:
-            entries = document_entries(self._read(path, fmt))
+            document = self._read(path, fmt)
+            entries = document_entries(document)
+            file_calendars = document_calendars(document)
+            new_calendars = self._plan_calendars(file_calendars, commit)
+            known = {c.name for c in file_calendars} | set(store.calendar_names())
             wanted: list[Schedule] = []
             seen: set[str] = set()
             for index, entry in enumerate(entries):
-                schedule = build_entry(index, entry, now)
+                schedule = build_entry(index, entry, now, known)
                 if schedule.job_id in seen:
                     raise DocumentError(f"schedule {schedule.job_id!r} appears twice in the file")
                 seen.add(schedule.job_id)
@@ -131,12 +142,31 @@ class Command(BaseCommand):
             )
         if commit:
             try:
-                store.insert_schedules(plan.create)
+                store.insert_schedules(plan.create, calendars=new_calendars)
             except SchedulesError as exc:
                 raise CommandError(f"{exc}. Nothing was written.") from exc
             for schedule in plan.create:
                 announce(schedule, "added")
         self.stdout.write(summary + ("" if commit else " (dry run: pass --commit to write)"))
+
+    def _plan_calendars(self, wanted: list[Calendar], commit: bool) -> list[Calendar]:
+        """The file's calendars to create; one of the same name that differs here stops the
+        import (DocumentError), as a schedule's does."""
+        create = []
+        for calendar in wanted:
+            existing = store.get_calendar(calendar.name)
+            if existing is None:
+                create.append(calendar)
+                verb = "Created" if commit else "Would create"
+                self.stdout.write(f"{verb} calendar {calendar.name}")
+            elif diff := calendar_differences(existing, calendar):
+                fields = "; ".join(f"{n}: {a!r} here, {b!r} in the file" for n, a, b in diff)
+                raise DocumentError(
+                    f"calendar {calendar.name!r} exists here and differs ({fields})"
+                )
+            else:
+                self.stdout.write(f"Unchanged calendar {calendar.name}")
+        return create
 
     # --- a peer app ---
 

@@ -128,9 +128,13 @@
       row.insertCell().textContent = fire.schedule_zone;
       row.insertCell().textContent = fire.viewer_zone;
       const note = row.insertCell();
+      if (fire.excluded) {
+        row.className = "schedules-excluded";
+        note.textContent = fire.excluded;
+      }
       if (fire.dst_note) {
         note.className = "schedules-dst";
-        note.textContent = `⚠ ${fire.dst_note}`;
+        note.textContent = [fire.excluded, `⚠ ${fire.dst_note}`].filter(Boolean).join(" ");
       }
     }
     table.hidden = false;

@@ -1,0 +1,166 @@
+"""The Prometheus exposition of ``metrics/`` (docs/metrics.md), built per request.
+
+``prometheus_client`` is the optional extra ``django-schedules[prometheus]``: it is imported
+only inside ``exposition`` (``available`` says whether it can be), so the app runs without
+it. Each scrape builds its own registry with one collector over ``store.metrics.scrape`` (a
+fixed number of queries), never the process's global registry: every figure comes from the
+database, so each web process answers the same whichever scheduler process ran the jobs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from django_schedules import store
+from django_schedules.conf import conf
+from django_schedules.models import FINISHED_STATUSES
+from django_schedules.store.metrics import (
+    BUCKETS,
+    CLAIM_BATCH,
+    DURATION,
+    INF,
+    LATENESS,
+    RUNS,
+    SUM,
+    Scrape,
+    bucket_label,
+)
+
+EXTRA = "django-schedules[prometheus]"
+PREFIX = "django_schedules"
+# The statuses runs_total always shows (at 0 before the first), so rate() has a start.
+RUN_STATUSES = sorted(s.value for s in FINISHED_STATUSES)
+
+_HISTOGRAMS = (
+    (
+        LATENESS,
+        "lateness_seconds",
+        "Seconds from a run's due instant (fire time plus jitter) to its start.",
+    ),
+    (DURATION, "duration_seconds", "Seconds a run's last attempt took, by the runs finished."),
+    (CLAIM_BATCH, "claim_batch_size", "Schedules moved on by one claim of the leader."),
+)
+
+
+def available() -> bool:
+    """Whether ``prometheus_client`` can be imported (the extra is installed)."""
+    try:
+        importlib.import_module("prometheus_client")
+    except ImportError:
+        return False
+    return True
+
+
+def _timestamp(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()
+
+
+def families(data: Scrape) -> Iterator[Any]:
+    """The metric families of one scrape, as ``prometheus_client`` metric objects."""
+    from prometheus_client.core import (
+        CounterMetricFamily,
+        GaugeMetricFamily,
+        HistogramMetricFamily,
+    )
+
+    runs = CounterMetricFamily(
+        f"{PREFIX}_runs",
+        "Runs finished, by status (missed and skipped occurrences included), since the "
+        "counters began; pruning executions does not lower it.",
+        labels=["status"],
+    )
+    statuses = sorted(
+        set(RUN_STATUSES) | {label for metric, label in data.counters if metric == RUNS}
+    )
+    for status in statuses:
+        runs.add_metric([status], data.counters.get((RUNS, status), 0.0))
+    yield runs
+
+    for metric, name, doc in _HISTOGRAMS:
+        cumulative = 0.0
+        buckets = []
+        for bound in (*BUCKETS[metric], float("inf")):
+            label = bucket_label(bound)
+            cumulative += data.counters.get((metric, label), 0.0)
+            buckets.append((INF if label == INF else label, cumulative))
+        histogram = HistogramMetricFamily(f"{PREFIX}_{name}", doc)
+        histogram.add_metric([], buckets, data.counters.get((metric, SUM), 0.0))
+        yield histogram
+
+    leader = GaugeMetricFamily(
+        f"{PREFIX}_leader",
+        "1 when the group's lease is held and not expired (by the database's clock).",
+        labels=["group"],
+    )
+    standbys = GaugeMetricFamily(
+        f"{PREFIX}_standby_processes",
+        "Standby scheduler processes of the group that reported lately.",
+        labels=["group"],
+    )
+    processes = GaugeMetricFamily(
+        f"{PREFIX}_processes",
+        "Scheduler processes of the group (leader and standbys) that reported lately.",
+        labels=["group"],
+    )
+    epoch = GaugeMetricFamily(
+        f"{PREFIX}_lease_epoch",
+        "The group's lease epoch: it grows by one with each new leader.",
+        labels=["group"],
+    )
+    for group in data.groups:
+        leader.add_metric([group.group], 1.0 if group.leader else 0.0)
+        standbys.add_metric([group.group], group.standbys)
+        processes.add_metric([group.group], group.processes)
+        epoch.add_metric([group.group], group.epoch)
+    yield from (leader, standbys, processes, epoch)
+
+    next_run = GaugeMetricFamily(
+        f"{PREFIX}_next_run_timestamp_seconds",
+        "When the schedule runs next (Unix time); absent when it has no next run.",
+        labels=["schedule"],
+    )
+    last_success = GaugeMetricFamily(
+        f"{PREFIX}_last_success_timestamp_seconds",
+        "When the schedule's latest successful run finished (Unix time); absent before one.",
+        labels=["schedule"],
+    )
+    last_finished = GaugeMetricFamily(
+        f"{PREFIX}_last_run_timestamp_seconds",
+        "When the schedule's latest finished run (by fire time) finished (Unix time).",
+        labels=["schedule"],
+    )
+    last_outcome = GaugeMetricFamily(
+        f"{PREFIX}_last_outcome",
+        "1 for the status of the schedule's latest finished run (by fire time).",
+        labels=["schedule", "status"],
+    )
+    for s in data.schedules:
+        if (at := _timestamp(s.next_run_at)) is not None:
+            next_run.add_metric([s.job_id], at)
+        if (at := _timestamp(s.last_success_at)) is not None:
+            last_success.add_metric([s.job_id], at)
+        if s.last_status is not None:
+            last_outcome.add_metric([s.job_id, s.last_status], 1.0)
+            if (at := _timestamp(s.last_finished_at)) is not None:
+                last_finished.add_metric([s.job_id], at)
+    yield from (next_run, last_success, last_finished, last_outcome)
+
+
+def exposition(using: str | None = None) -> tuple[bytes, str]:
+    """The text exposition of one scrape and its content type. ImportError without the
+    extra."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    from prometheus_client.registry import CollectorRegistry
+
+    data = store.metrics_scrape(ttl=float(conf.SCHEDULES_LEASE_TTL), using=using)
+
+    class _Collector:
+        def collect(self) -> Iterator[Any]:
+            return families(data)
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector())
+    return generate_latest(registry), str(CONTENT_TYPE_LATEST)

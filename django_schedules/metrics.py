@@ -30,6 +30,9 @@ from django_schedules.store.metrics import (
 )
 
 EXTRA = "django-schedules[prometheus]"
+# The text format generate_latest writes, as every Prometheus server reads it (newer clients'
+# CONTENT_TYPE_LATEST says 1.0.0, which Prometheus 2 servers do not all know).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "django_schedules"
 # The statuses runs_total always shows (at 0 before the first), so rate() has a start.
 RUN_STATUSES = sorted(s.value for s in FINISHED_STATUSES)
@@ -152,7 +155,7 @@ def families(data: Scrape) -> Iterator[Any]:
 def exposition(using: str | None = None) -> tuple[bytes, str]:
     """The text exposition of one scrape and its content type. ImportError without the
     extra."""
-    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+    from prometheus_client import generate_latest
     from prometheus_client.registry import CollectorRegistry
 
     data = store.metrics_scrape(ttl=float(conf.SCHEDULES_LEASE_TTL), using=using)
@@ -163,4 +166,4 @@ def exposition(using: str | None = None) -> tuple[bytes, str]:
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector())
-    return generate_latest(registry), str(CONTENT_TYPE_LATEST)
+    return generate_latest(registry), CONTENT_TYPE

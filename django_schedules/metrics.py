@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
-from datetime import datetime
 from typing import Any
 
 from django_schedules import store
@@ -55,10 +54,6 @@ def available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def _timestamp(value: datetime | None) -> float | None:
-    return None if value is None else value.timestamp()
 
 
 def families(data: Scrape) -> Iterator[Any]:
@@ -120,36 +115,53 @@ def families(data: Scrape) -> Iterator[Any]:
         epoch.add_metric([group.group], group.epoch)
     yield from (leader, standbys, processes, epoch)
 
-    next_run = GaugeMetricFamily(
+
+# The per-schedule gauges: (name, help). Written by _schedule_series straight to text: at
+# 100,000 schedules, building prometheus_client's sample objects took longer than the query.
+_PER_SCHEDULE = (
+    (
         f"{PREFIX}_next_run_timestamp_seconds",
         "When the schedule runs next (Unix time); absent when it has no next run.",
-        labels=["schedule"],
-    )
-    last_success = GaugeMetricFamily(
+    ),
+    (
         f"{PREFIX}_last_success_timestamp_seconds",
         "When the schedule's latest successful run finished (Unix time); absent before one.",
-        labels=["schedule"],
-    )
-    last_finished = GaugeMetricFamily(
-        f"{PREFIX}_last_run_timestamp_seconds",
-        "When the schedule's latest finished run (by fire time) finished (Unix time).",
-        labels=["schedule"],
-    )
-    last_outcome = GaugeMetricFamily(
+    ),
+    (
         f"{PREFIX}_last_outcome",
         "1 for the status of the schedule's latest finished run (by fire time).",
-        labels=["schedule", "status"],
+    ),
+)
+
+
+def _label(value: str) -> str:
+    """A label value escaped as the text format wants (backslash, double quote, newline)."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _schedule_series(data: Scrape) -> str:
+    """The per-schedule gauges in the text format, each family's samples together."""
+    names = [_label(s.job_id) for s in data.schedules]
+    (next_run, next_help), (success, success_help), (outcome, outcome_help) = _PER_SCHEDULE
+    out = [f"# HELP {next_run} {next_help}\n# TYPE {next_run} gauge\n"]
+    out.extend(
+        f'{next_run}{{schedule="{name}"}} {s.next_run_at.timestamp()!r}\n'
+        for name, s in zip(names, data.schedules, strict=True)
+        if s.next_run_at is not None
     )
-    for s in data.schedules:
-        if (at := _timestamp(s.next_run_at)) is not None:
-            next_run.add_metric([s.job_id], at)
-        if (at := _timestamp(s.last_success_at)) is not None:
-            last_success.add_metric([s.job_id], at)
-        if s.last_status is not None:
-            last_outcome.add_metric([s.job_id, s.last_status], 1.0)
-            if (at := _timestamp(s.last_finished_at)) is not None:
-                last_finished.add_metric([s.job_id], at)
-    yield from (next_run, last_success, last_finished, last_outcome)
+    out.append(f"# HELP {success} {success_help}\n# TYPE {success} gauge\n")
+    out.extend(
+        f'{success}{{schedule="{name}"}} {s.last_success_at.timestamp()!r}\n'
+        for name, s in zip(names, data.schedules, strict=True)
+        if s.last_success_at is not None
+    )
+    out.append(f"# HELP {outcome} {outcome_help}\n# TYPE {outcome} gauge\n")
+    out.extend(
+        f'{outcome}{{schedule="{name}",status="{_label(s.last_status)}"}} 1.0\n'
+        for name, s in zip(names, data.schedules, strict=True)
+        if s.last_status is not None
+    )
+    return "".join(out)
 
 
 def exposition(using: str | None = None) -> tuple[bytes, str]:
@@ -166,4 +178,4 @@ def exposition(using: str | None = None) -> tuple[bytes, str]:
 
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector())
-    return generate_latest(registry), CONTENT_TYPE
+    return generate_latest(registry) + _schedule_series(data).encode(), CONTENT_TYPE

@@ -125,10 +125,8 @@ class ScheduleGauges:
     """One schedule's gauges, read at scrape time."""
 
     job_id: str
-    enabled: bool
     next_run_at: datetime | None
     last_status: str | None
-    last_finished_at: datetime | None
     last_success_at: datetime | None
 
 
@@ -170,15 +168,12 @@ def scrape(*, ttl: float, using: str | None = None) -> Scrape:
         .order_by()
         .annotate(
             last_status=Subquery(last.values("status")[:1]),
-            last_finished_at=Subquery(last.values("finished_at")[:1]),
             last_success_at=Subquery(success.values("finished_at")[:1]),
         )
         .values_list(
             "job_id",
-            "enabled",
             "next_run_at",
             "last_status",
-            "last_finished_at",
             "last_success_at",
         )
     )

@@ -1,7 +1,7 @@
 """The Prometheus exposition of ``metrics/`` (docs/metrics.md), built per request.
 
 ``prometheus_client`` is the optional extra ``django-schedules[prometheus]``: it is imported
-only inside ``exposition`` (``available`` says whether it can be), so the app runs without
+only inside functions (``available`` says whether it can be), so the app runs without
 it. Each scrape builds its own registry with one collector over ``store.metrics.scrape`` (a
 fixed number of queries), never the process's global registry: every figure comes from the
 database, so each web process answers the same whichever scheduler process ran the jobs.
@@ -29,8 +29,8 @@ from django_schedules.store.metrics import (
 )
 
 EXTRA = "django-schedules[prometheus]"
-# The text format generate_latest writes, as every Prometheus server reads it (newer clients'
-# CONTENT_TYPE_LATEST says 1.0.0, which Prometheus 2 servers do not all know).
+# The text format version 0.0.4, which generate_latest writes and every Prometheus server
+# reads (prometheus_client 0.26's CONTENT_TYPE_LATEST names version 1.0.0 instead).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PREFIX = "django_schedules"
 # The statuses runs_total always shows (at 0 before the first), so rate() has a start.

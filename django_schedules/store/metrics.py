@@ -94,7 +94,7 @@ def add_counts(tally: Tally, using: str) -> None:
     values = ", ".join(["(%s, %s, %s)"] * len(rows))
     params: list[Any] = [p for (metric, label), n in rows for p in (metric, label, float(n))]
     metric, label, value = qn("metric"), qn("label"), qn("value")
-    if connection.vendor == "mysql":
+    if connection.vendor == "mysql":  # VALUES(): MariaDB's spelling; MySQL 8.0.20+ warns
         upsert = f"ON DUPLICATE KEY UPDATE {value} = {value} + VALUES({value})"
     else:  # PostgreSQL and SQLite (3.24+)
         upsert = (

@@ -63,9 +63,11 @@ def test_anonymous_is_refused_403_by_default(client: Client) -> None:
     assert b"django_schedules_" not in response.content
 
 
-def test_an_active_staff_session_may_read_it(client: Client) -> None:
+def test_an_active_staff_session_may_read_it_never_cached(client: Client) -> None:
     client.force_login(User.objects.create_user("ops", is_staff=True))
-    assert client.get(URL).status_code == 200
+    response = client.get(URL)
+    assert response.status_code == 200 and "no-cache" in response["Cache-Control"]
+    assert client.head(URL).status_code == 200
 
 
 def test_a_non_staff_or_inactive_session_may_not(client: Client) -> None:

@@ -112,6 +112,37 @@ def check_max_catch_up(
     ]
 
 
+# The shortest metrics token accepted: a guessable one would open the metrics to anyone.
+METRICS_TOKEN_MIN_CHARS = 16
+
+
+def check_metrics(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[CheckMessage]:
+    """SCHEDULES_METRICS_TOKEN: a string of 16 characters or more, or None;
+    SCHEDULES_METRICS_PUBLIC: a bool."""
+    errors: list[CheckMessage] = []
+    token: object = conf.SCHEDULES_METRICS_TOKEN
+    if token is not None and not (isinstance(token, str) and len(token) >= METRICS_TOKEN_MIN_CHARS):
+        shown = f"a {type(token).__name__}" if not isinstance(token, str) else "a short string"
+        errors.append(
+            _error(
+                "django_schedules.E018",
+                f"SCHEDULES_METRICS_TOKEN must be a string of {METRICS_TOKEN_MIN_CHARS} "
+                f"characters or more, or None, got {shown}.",
+                "Such as secrets.token_urlsafe(32), read from the environment.",
+            )
+        )
+    public: object = conf.SCHEDULES_METRICS_PUBLIC
+    if not isinstance(public, bool):
+        errors.append(
+            _error(
+                "django_schedules.E019",
+                f"SCHEDULES_METRICS_PUBLIC must be True or False, got {public!r}.",
+                "Leave it False unless the metrics URL is reachable only by Prometheus.",
+            )
+        )
+    return errors
+
+
 def check_sqlite_synchronous(
     app_configs: Sequence[AppConfig] | None, **kwargs: Any
 ) -> list[CheckMessage]:
@@ -348,6 +379,7 @@ def register() -> None:
     register_check(check_settings)
     register_check(check_executors)
     register_check(check_max_catch_up)
+    register_check(check_metrics)
     register_check(check_tasks_executors)
     register_check(check_sqlite_synchronous)
     register_check(check_declared_jobs)

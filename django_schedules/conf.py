@@ -65,6 +65,14 @@ class Settings:
         return getattr(settings, "SCHEDULES_HEALTH_MAX_LAG", 60.0)
 
     @property
+    def SCHEDULES_METRICS_TOKEN(self) -> str | None:
+        return getattr(settings, "SCHEDULES_METRICS_TOKEN", None)
+
+    @property
+    def SCHEDULES_METRICS_PUBLIC(self) -> bool:
+        return getattr(settings, "SCHEDULES_METRICS_PUBLIC", False)
+
+    @property
     def SCHEDULES_MAX_CATCH_UP(self) -> int:
         return getattr(settings, "SCHEDULES_MAX_CATCH_UP", 100)
 

@@ -494,3 +494,29 @@ class SchedulerProcess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group}: {self.owner} ({self.role})"
+
+
+class MetricCounter(models.Model):
+    """One Prometheus counter value (or histogram bucket) of the group, kept as runs finish.
+
+    Incremented by ``store.metrics.add_counts`` inside the transaction that finishes the
+    runs, so it is right whichever process ran them and never goes down when executions are
+    pruned (docs/metrics.md). ``metric`` names the family, ``label`` the series within it (a
+    status, or a histogram's bucket bound ``le`` / ``sum``).
+    """
+
+    metric = models.CharField(_("metric"), max_length=50)
+    label = models.CharField(_("label"), max_length=50)
+    value = models.FloatField(_("value"), default=0.0)
+
+    objects: models.Manager[MetricCounter] = models.Manager()
+
+    class Meta:
+        verbose_name = _("metric counter")
+        verbose_name_plural = _("metric counters")
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "label"], name="schedules_metric_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.metric}{{{self.label}}} = {self.value:g}"

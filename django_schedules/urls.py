@@ -2,7 +2,8 @@
 
     path("schedules/", include("django_schedules.urls")),
 
-``health/`` answers load balancers and Kubernetes probes (docs/operations.md#health).
+``health/`` answers load balancers and Kubernetes probes (docs/operations.md#health);
+``metrics/`` is the Prometheus exposition, for staff or a bearer token (docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -15,4 +16,5 @@ app_name = "django_schedules"
 
 urlpatterns = [
     path("health/", views.health, name="health"),
+    path("metrics/", views.metrics, name="metrics"),
 ]

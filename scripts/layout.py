@@ -27,7 +27,7 @@ MAX_LINES = 600
 # The layers, top to bottom: a module may import its own layer and those below it. A module is
 # placed by the first prefix that matches its dotted name (without "django_schedules.").
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("edges", ("admin", "forms", "views", "urls", "management", "checks", "apps")),
+    ("edges", ("admin", "forms", "views", "urls", "metrics", "management", "checks", "apps")),
     ("faces", ("faces", "schedulers")),
     (
         "api",

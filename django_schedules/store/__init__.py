@@ -63,6 +63,7 @@ from django_schedules.store.executions import (
     time_out_overdue,
 )
 from django_schedules.store.lease import fence, release_lease, renew_lease, take_lease
+from django_schedules.store.metrics import scrape as metrics_scrape
 from django_schedules.store.ops import (
     GroupStatus,
     ProcessReport,
@@ -189,6 +190,7 @@ __all__ = [
     "locked_schedule",
     "locked_sync_rows",
     "mark_lost",
+    "metrics_scrape",
     "next_attempt",
     "notify_change",
     "paused_after_failures",

@@ -15,6 +15,7 @@ that composition.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -23,12 +24,13 @@ from typing import Any
 from django.db.models import Count, Q, TextField
 from django.db.models.functions import Cast
 
-from django_schedules.models import ExecutionStatus, Schedule
+from django_schedules.models import FINISHED_STATUSES, ExecutionStatus, Schedule
 from django_schedules.store.calendars import attach_calendars
 from django_schedules.store.controls import count_overlaps, pause_at_limit
 from django_schedules.store.dialects import NewRow, dialect_for
 from django_schedules.store.executions import cancel_pending
 from django_schedules.store.lease import fence
+from django_schedules.store.metrics import CLAIM_BATCH, Tally, add_counts
 from django_schedules.store.rows import (
     Claimed,
     DueSchedule,
@@ -165,6 +167,13 @@ class ClaimTransaction:
             _new_row(by_pk[pk], e, self.epoch, now) for pk in by_pk for e in plans[pk].executions
         ]
         inserted = dialect.insert(inserts, self.using) if inserts else []
+        # The counters, last: occurrences recorded finished (missed, skipped, failed) and
+        # the batch's size; one statement.
+        tally = Tally().observe(CLAIM_BATCH, len(by_pk)) if by_pk else Tally()
+        for status, n in Counter(r.status for r in inserted).items():
+            if status in FINISHED_STATUSES:
+                tally.run(status, n)
+        add_counts(tally, self.using)
         claimed = [
             Claimed(
                 execution_id=row.id,

@@ -17,6 +17,7 @@ from django.db.models import F, Subquery
 
 from django_schedules.models import ExecutionKind, ExecutionStatus, Schedule
 from django_schedules.plans import RUN_LIMIT_REASON
+from django_schedules.store.metrics import Tally, add_counts
 from django_schedules.store.transactions import (
     executions,
     logger,
@@ -132,6 +133,7 @@ def count_runs(starts: list[LimitedStart], using: str) -> set[int]:
         ).update(enabled=False, pause_reason=reason, version=F("version") + 1)
         if paused:
             notify_change(using)
+    add_counts(Tally().run(ExecutionStatus.SKIPPED, len(refused)), using)
     return refused
 
 
@@ -297,7 +299,11 @@ def stop_running(
         table = executions(using).running().filter(schedule_id__in=schedule_ids)
         found = list(table.values_list("pk", "executor"))
         if found:
-            executions(using).running().filter(pk__in=[pk for pk, _ in found]).update(
-                status=ExecutionStatus.FAILED, reason=reason[:500], finished_at=now
+            n = (
+                executions(using)
+                .running()
+                .filter(pk__in=[pk for pk, _ in found])
+                .update(status=ExecutionStatus.FAILED, reason=reason[:500], finished_at=now)
             )
+            add_counts(Tally().run(ExecutionStatus.FAILED, n), using)
     return found

@@ -17,6 +17,7 @@ from django_schedules.dbclock import DbNow
 from django_schedules.models import Execution, ExecutionStatus
 from django_schedules.store.controls import COUNTED_KINDS, LimitedStart, count_runs
 from django_schedules.store.dialects import dialect_for
+from django_schedules.store.metrics import Tally, add_counts, finished_runs
 from django_schedules.store.rows import Claimed
 from django_schedules.store.transactions import executions, logger, retrying, write_transaction
 
@@ -207,7 +208,9 @@ def cancel_pending(schedule_id: int, reason: str, now: datetime, using: str) -> 
     transaction. Return how many."""
     waiting = [ExecutionStatus.PENDING, ExecutionStatus.BUFFERED]
     qs = executions(using).filter(schedule_id=schedule_id, status__in=waiting)
-    return qs.update(status=ExecutionStatus.SKIPPED, reason=reason[:500], finished_at=now)
+    n = qs.update(status=ExecutionStatus.SKIPPED, reason=reason[:500], finished_at=now)
+    add_counts(Tally().run(ExecutionStatus.SKIPPED, n), using)
+    return n
 
 
 def still_pending(execution_ids: Sequence[int], epoch: int, using: str) -> list[int]:
@@ -281,13 +284,29 @@ def finish_executions(finishes: Sequence[Finish], using: str) -> set[int]:
     with write_transaction(using):  # one commit for the batch
         with connection.cursor() as cursor:
             cursor.executemany(sql, params)
+            fresh = cursor.rowcount != 0
         found = executions(using).filter(pk__in=list(wanted))
-        rows = list(found.values_list("pk", "status", "attempt", "finished_at"))
-    return {
-        pk
-        for pk, status, attempt, at in rows
-        if (status, attempt, at) == (wanted[pk].status, wanted[pk].attempt, wanted[pk].finished_at)
-    }
+        rows = list(
+            found.values_list(
+                "pk", "status", "attempt", "finished_at", "started_at", "run_at", "fire_time"
+            )
+        )
+        landed = [
+            row
+            for row in rows
+            if row[1:4]
+            == (wanted[row[0]].status, wanted[row[0]].attempt, wanted[row[0]].finished_at)
+        ]
+        # The counters, last (their rows stay locked until the commit). A transaction lands
+        # whole: when this try's UPDATE changed nothing, what landed is an earlier try's,
+        # whose reply was lost and whose counts were committed with it.
+        if fresh:
+            ends = [
+                (wanted[pk].status, wanted[pk].duration, started, run_at or fire)
+                for pk, _status, _attempt, _at, started, run_at, fire in landed
+            ]
+            add_counts(finished_runs(ends), using)
+    return {row[0] for row in landed}
 
 
 def finish_execution(
@@ -312,7 +331,10 @@ def finish_execution(
 def fail_unstarted(execution_id: int, reason: str, now: datetime, using: str) -> bool:
     """Finish a pending execution that cannot run (its executor is not configured)."""
     qs = executions(using).pending().filter(pk=execution_id)
-    return qs.update(status=ExecutionStatus.FAILED, reason=reason[:500], finished_at=now) == 1
+    with write_transaction(using):
+        n = qs.update(status=ExecutionStatus.FAILED, reason=reason[:500], finished_at=now)
+        add_counts(Tally().run(ExecutionStatus.FAILED, n), using)
+    return n == 1
 
 
 @retrying()
@@ -320,7 +342,10 @@ def time_out(execution_id: int, timeout: float, now: datetime, using: str) -> bo
     """Mark a running execution failed because it ran past its timeout."""
     qs = executions(using).running().filter(pk=execution_id)
     reason = f"timeout: still running after {timeout:g}s"
-    return qs.update(status=ExecutionStatus.FAILED, reason=reason, finished_at=now) == 1
+    with write_transaction(using):
+        n = qs.update(status=ExecutionStatus.FAILED, reason=reason, finished_at=now)
+        add_counts(Tally().run(ExecutionStatus.FAILED, n), using)
+    return n == 1
 
 
 def time_out_overdue(
@@ -410,6 +435,7 @@ def mark_lost(
                 ", ".join(map(str, again)),
                 reason,
             )
+        add_counts(Tally().run(ExecutionStatus.LOST, len(ids)), using)
         return ids
 
 

@@ -77,3 +77,32 @@ def test_each_check_id_is_used_once_and_documented() -> None:
     assert ids and len(ids) == len(set(ids)), ids
     docs = (DOCS / "checks.md").read_text()
     assert [i for i in ids if f"## {i}\n" not in docs] == []
+
+
+def test_the_metrics_settings_pass_by_default_and_when_set() -> None:
+    assert checks.check_metrics(None) == []
+    with override_settings(SCHEDULES_METRICS_TOKEN="x" * 16, SCHEDULES_METRICS_PUBLIC=True):
+        assert checks.check_metrics(None) == []
+
+
+@pytest.mark.parametrize("value", ["tiny-tok", 12345678901234567890, b"bytes-token-of-length"])
+def test_a_metrics_token_that_is_short_or_not_a_string_is_refused_without_echoing_it(
+    value: object,
+) -> None:
+    with override_settings(SCHEDULES_METRICS_TOKEN=value):
+        (error,) = checks.check_metrics(None)
+    assert error.id == "django_schedules.E018"
+    assert "SCHEDULES_METRICS_TOKEN" in error.msg and str(value) not in error.msg
+
+
+@pytest.mark.parametrize("value", ["false", 1, None])
+def test_metrics_public_must_be_a_bool(value: object) -> None:
+    with override_settings(SCHEDULES_METRICS_PUBLIC=value):
+        (error,) = checks.check_metrics(None)
+    assert error.id == "django_schedules.E019" and f"got {value!r}" in error.msg
+
+
+@override_settings(SCHEDULES_METRICS_PUBLIC="yes")
+def test_the_metrics_check_is_registered() -> None:
+    with pytest.raises(SystemCheckError, match=r"django_schedules\.E019"):
+        call_command("check")

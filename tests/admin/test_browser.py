@@ -545,3 +545,45 @@ def test_staff_backfill_a_schedule_with_a_preview_and_the_scheduler_runs_it(
         "the scheduler to run the backfill",
     )
     assert sorted(runs.values_list("kind", "attempt")) == [("backfill", 1)] * 3
+
+
+def test_staff_write_a_calendar_and_the_preview_marks_the_runs_it_excludes(
+    page: Any, live_server: Any
+) -> None:
+    """An exclusion calendar written in the admin one entry per line, then a schedule naming
+    it: its page's live preview marks the fire times inside the calendar's window."""
+    from datetime import UTC, datetime
+
+    from django_schedules import api
+    from django_schedules.models import Calendar
+
+    hour = datetime.now(UTC).hour
+    # Hourly fires at hour+1 ... hour+5 (the preview's five); the window covers hour+2 and
+    # hour+3 every day, running past midnight where it must.
+    window = f"mon-sun {(hour + 2) % 24:02d}:00-{(hour + 4) % 24:02d}:00"
+    log_in(page, live_server.url)
+    page.goto(f"{live_server.url}/admin/django_schedules/calendar/add/")
+    page.fill("#id_name", "Night freeze")
+    page.fill("#id_timezone", "UTC")
+    page.fill("#id_weekly", window)
+    page.fill("#id_dates", "2030-12-24\n2030-12-31")
+    shot(page, "admin-calendar", full_page=False)
+    page.click("input[name=_save]")
+    sync_api.expect(page.locator(".messagelist")).to_contain_text("Night freeze")
+    calendar = Calendar.objects.get(name="Night freeze")
+    assert (calendar.weekly, calendar.dates) == ([window], ["2030-12-24", "2030-12-31"])
+
+    schedule = api.add_job(
+        "tests.testapp.jobs.add", "cron", minute=0, id="hourly-report", kwargs={"a": 1},
+        calendars=["Night freeze"], timezone="UTC", source="admin",
+    )  # fmt: skip
+    # Should the hour turn meanwhile, the five fires move on by one and the same two are
+    # still inside the window.
+    page.goto(f"{live_server.url}/admin/django_schedules/schedule/{schedule.pk}/change/")
+    assert page.is_checked("input[name=calendars][value='Night freeze']")
+    preview = page.locator("#schedules-preview")
+    sync_api.expect(preview.locator("tbody tr")).to_have_count(5, timeout=10_000)
+    marks = preview.get_by_text("Not run: inside calendar 'Night freeze'")
+    sync_api.expect(marks).to_have_count(2)
+    preview.scroll_into_view_if_needed()
+    shot(page, "admin-calendar-preview", full_page=False)

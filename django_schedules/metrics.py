@@ -9,7 +9,6 @@ database, so each web process answers the same whichever scheduler process ran t
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,7 +49,7 @@ _HISTOGRAMS = (
 def available() -> bool:
     """Whether ``prometheus_client`` can be imported (the extra is installed)."""
     try:
-        importlib.import_module("prometheus_client")
+        import prometheus_client  # noqa: F401 - only whether it imports
     except ImportError:
         return False
     return True

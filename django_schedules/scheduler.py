@@ -22,7 +22,7 @@ from django.db import DatabaseError, connections, transaction
 from django_schedules import store, tracing
 from django_schedules.clock import Clock, SystemClock
 from django_schedules.conf import conf
-from django_schedules.executors import Executor, build_executors
+from django_schedules.executors import Executor, build_executors, dropped_any
 from django_schedules.lease import Lease
 from django_schedules.planner import plan_schedule
 from django_schedules.plans import DueSchedule, Planner, SchedulePlan
@@ -124,7 +124,7 @@ class Scheduler:
             facts=self._loop_facts,
         )
         self._waker: _Waker | None = None
-        self._unsure = False  # a pass failed: it may have left pending rows nobody dispatches
+        self._unsure = False  # a pass or a start failed: it may have left pending rows unheld
         # What the process heartbeat reports (SchedulerProcess; docs/operations.md).
         self._started_at = self.clock.now()
         self._last_tick_at: datetime | None = None
@@ -187,14 +187,14 @@ class Scheduler:
         return True
 
     def _probe(self, epoch: int) -> store.Probe | None:
-        """The earliest next run, in the one query that also checks the lease; None when the
-        lease is gone (expired while we were paused, or taken)."""
+        """The earliest next run (one query, checking the lease too); None: the lease is gone."""
         seen = store.probe(self.group, self.owner, epoch, self.using)
         self._earliest = seen.earliest
         if not seen.holds_lease:
             self.lease.lost()
             self._drop_timers()
             return None
+        self._unsure |= dropped_any(self.executors.values())  # an executor's start failed
         if seen.manual_pending or self._unsure:
             self._adopt()
         return seen
@@ -291,9 +291,8 @@ class Scheduler:
             self._schedule_start(claimed, epoch)
 
     def _in_flight(self) -> set[int]:
-        """Executions this process is dispatching: waiting for their instant, or handed to an
-        executor and not ended. One popped by the timer thread meanwhile may be missed and
-        dispatched twice: harmless, its start is a compare-and-swap."""
+        """Executions waiting for their instant or handed to an executor and not ended (one the
+        timer pops meanwhile may be dispatched twice: harmless, its start is a CAS)."""
         return self._timers.execution_ids().union(
             *(e.running_ids() for e in self.executors.values())
         )
@@ -329,6 +328,7 @@ class Scheduler:
             logger.exception(
                 "executor %r refused execution %d", executor.name, claimed.execution_id
             )
+            self._unsure = True  # its row is still pending: dispatch it again (_adopt)
             return
         self._fired_one(claimed, executor.name)
 

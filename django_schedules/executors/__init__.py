@@ -8,7 +8,7 @@ The ``BACKEND`` dotted paths of ``SCHEDULES_EXECUTORS`` name the classes here, s
 
 from __future__ import annotations
 
-from django_schedules.executors.base import BACKENDS, Executor, build_executors
+from django_schedules.executors.base import BACKENDS, Executor, build_executors, dropped_any
 from django_schedules.executors.djangotasks import TasksExecutor
 from django_schedules.executors.processpool import ProcessPoolExecutor
 from django_schedules.executors.threadpool import InlineExecutor, ThreadPoolExecutor
@@ -26,6 +26,7 @@ __all__ = [
     "ThreadPoolExecutor",
     "build_executors",
     "cap",
+    "dropped_any",
     "run_execution_now",
     "send_signals",
     "worker_identity",

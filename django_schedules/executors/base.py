@@ -8,6 +8,7 @@ import asyncio
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Any
 
 from django.utils.module_loading import import_string
@@ -32,6 +33,7 @@ class Executor(ABC):
         self._runs = Deadlines()  # what we were handed and have not seen end
         # The AsyncIOScheduler's event loop: async jobs run there (use_event_loop).
         self.loop: asyncio.AbstractEventLoop | None = None
+        self._dropped = threading.Event()  # handed-over runs left pending (dropped_some)
 
     def use_event_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Run ``async def`` jobs on `loop` (running in another thread) rather than on a
@@ -55,6 +57,14 @@ class Executor(ABC):
         """True when ``submit`` only writes to our database, so the scheduler calls it inside
         the claim transaction (claim and enqueue commit together)."""
         return False
+
+    def dropped_some(self) -> bool:
+        """True, once, after this executor let go of runs it was handed without starting them
+        (its start's database write failed): their rows are still ``pending``, and the
+        scheduler dispatches them again (its ``_adopt`` of its own unhandled rows)."""
+        dropped = self._dropped.is_set()
+        self._dropped.clear()
+        return dropped
 
     def running_ids(self) -> list[int]:
         """Executions handed to this executor that have not ended yet."""
@@ -117,3 +127,9 @@ def build_executors(
             )
         built[name] = cls(name, dict(entry.get("OPTIONS", {})), using=using)
     return built
+
+
+def dropped_any(executors: Iterable[Executor]) -> bool:
+    """Whether any of `executors` let go of runs without starting them (each one's
+    ``dropped_some`` is asked, so each forgets it)."""
+    return any([e.dropped_some() for e in executors])  # noqa: C419 - ask every one

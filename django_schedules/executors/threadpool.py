@@ -104,8 +104,10 @@ class ThreadPoolExecutor(Executor):
         try:
             won = self._write(partial(store.start_executions, starts, self.worker, self.using))
         except Exception:
+            # Left pending and let go of: the scheduler dispatches them again (dropped_some).
             logger.exception("could not start %d execution(s)", len(starts))
             won = {}
+            self._dropped.set()
         for start, start_at in batch:
             spec = won.pop(start.execution_id, None)  # a second delivery gets nothing
             if spec is not None:

@@ -315,3 +315,41 @@ def test_a_warmed_process_pool_spawns_its_workers_before_any_run() -> None:
         assert executor.running_ids() == []
     finally:
         executor.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runs_a_thread_pool_could_not_start_are_dispatched_again(
+    clock: ManualClock, monkeypatch
+) -> None:
+    # The start's write fails with an error no retry covers: the pool lets go of the runs,
+    # whose rows are still pending. The scheduler's next pass dispatches them again, and
+    # each runs once.
+    from django.db import DatabaseError
+
+    from django_schedules import store
+
+    interval_schedule("a", 60, kwargs={"tag": "a"})
+    interval_schedule("b", 60, kwargs={"tag": "b"})
+    failing, calls = [True], []
+    start = store.start_executions
+
+    def failing_start(*args, **kwargs):
+        calls.append(len(args[0]))
+        if failing[0]:
+            raise DatabaseError("injected: the start's write failed")
+        return start(*args, **kwargs)
+
+    monkeypatch.setattr(store, "start_executions", failing_start)
+    executor = ThreadPoolExecutor("default", {"max_workers": 2}, using="default")
+    scheduler = make_scheduler(clock, executor)
+    try:
+        scheduler.tick()
+        wait_for(lambda: sum(calls) >= 2 and not executor.running_ids())
+        assert set(Execution.objects.values_list("status", flat=True)) == {"pending"}
+        failing[0] = False  # the database is back
+        scheduler.tick()  # finds them left pending, and hands them over again
+        wait_for(lambda: Execution.objects.filter(status="succeeded").count() == 2)
+    finally:
+        executor.close()
+    assert sorted(jobs.RUNS) == [("record", "a"), ("record", "b")]
+    assert not executor.dropped_some()  # told once, then forgotten

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import F
 
 from django_schedules.models import Execution, ExecutionKind, ExecutionStatus, Schedule
-from django_schedules.store.schedules import locked_schedule
+from django_schedules.store.schedules import locked_schedule, pending_execution
 from django_schedules.store.transactions import (
     executions,
     notify_change,
@@ -106,18 +106,4 @@ def write_backfill(
 
 
 def _new_execution(schedule: Schedule, fire_time: datetime) -> Execution:
-    return Execution(
-        schedule=schedule,
-        job_id=schedule.job_id,
-        name=schedule.name,
-        func=schedule.func,
-        args=schedule.args,
-        kwargs=schedule.kwargs,
-        fire_time=fire_time,
-        # Past: it starts as soon as a worker takes it, whatever the clocks of the hosts.
-        run_at=fire_time,
-        kind=ExecutionKind.BACKFILL,
-        status=ExecutionStatus.PENDING,
-        reason=BACKFILL_REASON,
-        executor=schedule.executor,
-    )
+    return pending_execution(schedule, fire_time, ExecutionKind.BACKFILL, BACKFILL_REASON)

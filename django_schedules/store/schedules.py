@@ -285,19 +285,7 @@ def insert_manual_execution(job_id: str, now: datetime) -> Execution:
             schedule = locked_schedule(job_id, alias)
             fire_time = now
             for _ in range(10):
-                execution = Execution(
-                    schedule=schedule,
-                    job_id=schedule.job_id,
-                    name=schedule.name,
-                    func=schedule.func,
-                    args=schedule.args,
-                    kwargs=schedule.kwargs,
-                    fire_time=fire_time,
-                    run_at=fire_time,
-                    kind=ExecutionKind.MANUAL,
-                    status=ExecutionStatus.PENDING,
-                    executor=schedule.executor,
-                )
+                execution = pending_execution(schedule, fire_time, ExecutionKind.MANUAL)
                 try:
                     with transaction.atomic(using=alias):
                         execution.save(using=alias, force_insert=True)
@@ -384,3 +372,25 @@ def apply_sync_plan(plan: SyncPlan, using: str | None = None) -> None:
         schedule.save(using=alias, update_fields=["enabled", "last_error", "version", "updated_at"])
     if plan.changed:
         notify_change(alias)
+
+
+def pending_execution(
+    schedule: Schedule, fire_time: datetime, kind: str, reason: str = ""
+) -> Execution:
+    """An unsaved, pending Execution of `schedule` at `fire_time`, run at once (a manual run,
+    a backfilled occurrence): the call copied from the schedule as it is now, no epoch, so
+    the leader adopts it."""
+    return Execution(
+        schedule=schedule,
+        job_id=schedule.job_id,
+        name=schedule.name,
+        func=schedule.func,
+        args=schedule.args,
+        kwargs=schedule.kwargs,
+        fire_time=fire_time,
+        run_at=fire_time,  # past or now: it starts as soon as a worker takes it
+        kind=kind,
+        status=ExecutionStatus.PENDING,
+        reason=reason,
+        executor=schedule.executor,
+    )

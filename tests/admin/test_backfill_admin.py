@@ -58,6 +58,8 @@ def test_the_page_previews_the_range_then_backfills_it_on_confirm(runner: User, 
     )
     page = act(client, [schedule])
     assert page.status_code == 200 and 'id="schedules-backfill-form"' in page.content.decode()
+    assert "backfill-selected-confirmation" in page.content.decode()
+    assert "</a>\n&rsaquo; Backfill\n</div>" in page.content.decode()
     assert "schedules-backfill-preview" not in page.content.decode()
 
     before = snapshot()

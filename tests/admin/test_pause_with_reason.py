@@ -44,7 +44,7 @@ def test_the_page_asks_why_and_pauses_the_running_ones_with_the_reason(
     assert "These 2 schedules will stop firing" in html  # the paused one is not listed
     # The action pages' frame (action_page.html): the body's class and the way back.
     assert "pause-selected-confirmation" in html
-    assert "/admin/django_schedules/schedule/\">Schedules</a>\n&rsaquo; Pause schedules" in html
+    assert '/admin/django_schedules/schedule/">Schedules</a>\n&rsaquo; Pause schedules' in html
     assert Schedule.objects.filter(enabled=True).count() == 2  # nothing paused yet
     until = datetime.now(UTC) + timedelta(days=2)
     local = until.astimezone(editor_zone())

@@ -195,13 +195,21 @@ def running(procs: list[ManageCommand], figures: Figures) -> Iterator[Callable[[
 
 def settled(job_ids: list[str], end: datetime, using: str) -> bool:
     """Every occurrence up to `end` is recorded and none of them is waiting or running (the
-    schedules fire on past `end`: their later occurrences may be running at any moment)."""
-    rows = Execution.objects.using(using).filter(job_id__in=job_ids, fire_time__lte=end)
-    open_ = rows.filter(status__in=[ExecutionStatus.PENDING, ExecutionStatus.RUNNING])
+    schedules fire on past `end`: their later occurrences may be running at any moment).
+
+    The schedules are read first, the rows after: a claim commits a schedule's move and its
+    rows together, so rows read after the move was seen include those it inserted. The other
+    order could read the rows just before a late claim committed and the schedules just
+    after, and call a run settled whose last rows had only then been inserted, pending (a
+    loaded CI machine did, on SQLite and on MariaDB)."""
     behind = Schedule.objects.using(using).filter(
         job_id__in=job_ids, enabled=True, next_run_at__lte=end
     )
-    return not open_.exists() and not behind.exists()
+    if behind.exists():
+        return False
+    rows = Execution.objects.using(using).filter(job_id__in=job_ids, fire_time__lte=end)
+    open_ = rows.filter(status__in=[ExecutionStatus.PENDING, ExecutionStatus.RUNNING])
+    return not open_.exists()
 
 
 def occurrences(start: datetime, end: datetime, interval: float) -> list[datetime]:

@@ -169,3 +169,42 @@ def test_finish_keeps_text_whole_and_caps_the_reason() -> None:
     assert store.finish_executions([end], "default") == {row.pk}
     row.refresh_from_db()
     assert (row.traceback, row.reason) == (trace, "r" * 500)
+
+
+def test_a_heartbeat_passes_over_a_row_another_transaction_holds() -> None:
+    """The finisher holds the rows it ends until it commits; a heartbeat that waited for one
+    could close a cycle with it (each waiting for a row the other locked), which PostgreSQL
+    breaks only after deadlock_timeout (1 s): the scheduler loop stood still that second. The
+    heartbeat takes what it can lock at once and leaves the held row alone."""
+    from django.db import connection, connections, transaction
+
+    if not connection.features.has_select_for_update:
+        pytest.skip("SQLite locks the whole file, not rows: one writer at a time")
+    parent = schedule()
+    rows = [execution(parent, m, status=ExecutionStatus.RUNNING, attempt=1) for m in range(3)]
+    held, release, let_go = threading.Event(), threading.Event(), threading.Event()
+
+    def finisher() -> None:
+        try:
+            with transaction.atomic():
+                Execution.objects.filter(pk=rows[1].pk).update(result="ending")
+                held.set()
+                if not release.wait(30):  # a heartbeat that waited for us: time out, then
+                    let_go.set()  # commit, so the test fails rather than hangs
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=finisher)
+    thread.start()
+    try:
+        assert held.wait(30)
+        beaten = store.heartbeat([row.pk for row in rows], "default")
+        waited = let_go.is_set()
+    finally:
+        release.set()
+        thread.join()
+    assert not waited, "the heartbeat waited for the row the other transaction held"
+    assert beaten == 2
+    beats = dict(Execution.objects.values_list("pk", "heartbeat_at"))
+    assert beats[rows[0].pk] is not None and beats[rows[2].pk] is not None
+    assert beats[rows[1].pk] is None  # held by the finisher: passed over, not waited for

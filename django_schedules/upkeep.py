@@ -106,7 +106,11 @@ class Upkeep:
             return
         self.heartbeat_at = mono + self.lease_ttl / 3
         running = [i for e in executors for i in e.running_ids()]
-        store.heartbeat(running, self.using)
+        # Only the runs not beaten (or started) for a sixth of the TTL: each is then at most
+        # half a TTL old, well within the TTL after which it counts as lost, and a stream of
+        # short runs is not written again while the finisher ends them (their locks).
+        fresh = timedelta(seconds=self.lease_ttl / 6)
+        store.heartbeat(running, self.using, older_than=fresh)
         self.report(role, now, mono)
         epoch = self.lease.epoch
         if epoch is not None:

@@ -208,3 +208,20 @@ def test_a_heartbeat_passes_over_a_row_another_transaction_holds() -> None:
     beats = dict(Execution.objects.values_list("pk", "heartbeat_at"))
     assert beats[rows[0].pk] is not None and beats[rows[2].pk] is not None
     assert beats[rows[1].pk] is None  # held by the finisher: passed over, not waited for
+
+
+def test_a_heartbeat_with_older_than_beats_only_the_runs_not_beaten_since() -> None:
+    """The upkeep beats a run only when its last beat (or its start) is older than a sixth of
+    the TTL: a stream of short runs is not written again while the finisher ends them."""
+    from django.utils import timezone
+
+    parent = schedule()
+    fresh, stale = (execution(parent, m, status=ExecutionStatus.RUNNING) for m in range(2))
+    now = timezone.now()
+    Execution.objects.filter(pk=fresh.pk).update(heartbeat_at=now)
+    Execution.objects.filter(pk=stale.pk).update(heartbeat_at=now - timedelta(hours=1))
+    beaten = store.heartbeat([fresh.pk, stale.pk], "default", older_than=timedelta(minutes=5))
+    assert beaten == 1
+    beats = dict(Execution.objects.values_list("pk", "heartbeat_at"))
+    assert beats[fresh.pk] == now  # left alone
+    assert beats[stale.pk] is not None and beats[stale.pk] > now - timedelta(minutes=5)

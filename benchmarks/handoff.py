@@ -2,10 +2,12 @@
 
     python benchmarks/handoff.py --engine rq --burst 2000 --workers 1,2,4
     python benchmarks/handoff.py --engine celery --rates 20,40,80 --duration 40
+    python benchmarks/handoff.py --engine celery --burst 2000 --workers 0 --broker amqp://guest:guest@127.0.0.1:5672//
     python benchmarks/handoff.py --faults 60      # the worker fault tests, each run 60 s longer
 
 Runs against PostgreSQL (its own database, bench_handoff) and the machine's Redis, with the
-settings of tests/workers/settings.py (a queue of its own). Two measurements:
+settings of tests/workers/settings.py (a queue of its own); `--broker` gives Celery another
+broker (RabbitMQ). Two measurements:
 
 - burst: N schedules due at one instant; the seconds from that instant until the broker holds
   every message (no worker running), then, per worker count, the runs succeeded per second
@@ -43,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PG = "postgres://postgres@127.0.0.1:5432"
 DB = "bench_handoff"
 REDIS_URL = "redis://127.0.0.1:6379/0"
+CELERY_BROKER: list[str] = []  # --broker: Celery's broker when not the Redis above
 
 
 def env(queue: str) -> dict[str, str]:
@@ -53,6 +56,10 @@ def env(queue: str) -> dict[str, str]:
         "SCHEDULES_WORKER_QUEUE": queue,
         "PYTHONPATH": str(ROOT),
         "PYTHONUNBUFFERED": "1",
+        **({"SCHEDULES_CELERY_BROKER": CELERY_BROKER[0]} if CELERY_BROKER else {}),
+        # A backlog takes minutes to drain on one worker: a run waiting in it longer than the
+        # tests' redeliver_after (10 s) would be sent again, and failed after three sends.
+        "SCHEDULES_WORKER_REDELIVER": "900",
     }
 
 
@@ -90,6 +97,14 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 def in_broker(engine: str, queue: str) -> int:
+    if engine == "celery" and CELERY_BROKER:
+        from kombu import Connection
+
+        with Connection(CELERY_BROKER[0]) as connection:
+            try:  # a passive declare answers the queue's message count
+                return int(connection.default_channel.queue_declare(queue, passive=True)[1])
+            except connection.channel_errors:
+                return 0  # not declared yet
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
@@ -244,6 +259,7 @@ def main() -> None:
     parser.add_argument("--rates", default="")
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--rq-worker-class", default="")
+    parser.add_argument("--broker", default="", help="Celery's broker URL (default: Redis)")
     options = parser.parse_args()
     if options.faults is not None:
         raise SystemExit(faults(options.faults))
@@ -251,6 +267,8 @@ def main() -> None:
         parser.error("--engine is required (or --faults)")
     if options.rq_worker_class:
         RQ_WORKER_CLASS[:] = [options.rq_worker_class]
+    if options.broker:
+        CELERY_BROKER[:] = [options.broker]
     log = Path(tempfile.mkdtemp()) / "processes.log"
     print(f"process output: {log}", file=sys.stderr)
     if options.burst:

@@ -260,9 +260,42 @@ Delivery = tuple[int, int, datetime, datetime | None]
 
 
 def engine_id(execution_id: int, delivery: int) -> str:
-    """The engine's job id of a delivery, where we can set it (RQ): the engine's own tools
-    then show which execution and which delivery a message is."""
-    return f"schedules-{execution_id}-{delivery}"
+    """The engine's id of a delivery (RQ's job id, Celery's task id): the engine's own tools
+    then show which execution and which delivery a message is. It ends with the namespace of
+    the database the execution is in (:func:`_namespace`): an engine's ids are global to its
+    broker, and execution ids start again in a database created again."""
+    return f"schedules-{execution_id}-{delivery}-{_namespace(conf.SCHEDULES_DATABASE)}"
+
+
+_namespaces: dict[str, str] = {}
+
+
+def _namespace(using: str) -> str:
+    """The instant django-schedules' first migration was applied to the database `using`, in
+    microseconds, base 36: fixed for the database's life, another for a database created
+    again (read once per process). Without it, a benchmark's new database reused the ids of
+    the one before on the same Redis: RQ keeps a finished job's hash under its id, with an
+    expiry, and a new job given that id took the expiry over and vanished from Redis before
+    a worker reached it (381 of 1,000)."""
+    with _built_lock:
+        known = _namespaces.get(using)
+    if known is None:
+        from django.db.migrations.recorder import MigrationRecorder
+
+        applied = (
+            MigrationRecorder(connections[using])
+            .migration_qs.filter(app="django_schedules", name="0001_initial")
+            .values_list("applied", flat=True)
+            .first()
+        )
+        number = 0 if applied is None else int(applied.timestamp() * 1_000_000)
+        digits = ""
+        while number:
+            number, digit = divmod(number, 36)
+            digits = "0123456789abcdefghijklmnopqrstuvwxyz"[digit] + digits
+        with _built_lock:
+            known = _namespaces.setdefault(using, digits or "0")
+    return known
 
 
 def enqueue_many(
@@ -470,6 +503,9 @@ def _forget(*, setting: str, **kwargs: Any) -> None:
             _built.clear()
             _rq_queues.clear()
         globals().pop("run_execution", None)
+    if setting in ("DATABASES", "SCHEDULES_DATABASE"):
+        with _built_lock:
+            _namespaces.clear()
 
 
 setting_changed.connect(_forget)

@@ -126,3 +126,32 @@ def test_a_db_worker_process_runs_the_execution(clock: ManualClock, tmp_path: Pa
 
 
 # The sweeper's tests are in test_tasks_config.py, on a real RQ queue.
+
+
+@pytest.mark.django_db
+def test_engine_ids_name_the_execution_the_delivery_and_the_database() -> None:
+    """An engine's ids are global to its broker, and execution ids start again in a database
+    created again: the ids end with the database's namespace, the instant our first migration
+    was applied to it, so a new database's execution 1 is not the old one's."""
+    from django.db.migrations.recorder import MigrationRecorder
+
+    from django_schedules import tasks
+
+    first = tasks.engine_id(1, 1)
+    assert first.startswith("schedules-1-1-") and first != "schedules-1-1-0"
+    namespace = first.removeprefix("schedules-1-1-")
+    assert tasks.engine_id(1, 2) == f"schedules-1-2-{namespace}"
+    assert len({tasks.engine_id(n, 1) for n in range(1, 50)}) == 49
+    recorded = MigrationRecorder.Migration.objects.filter(
+        app="django_schedules", name="0001_initial"
+    )
+    applied = recorded.get().applied
+    recorded.update(applied=applied.replace(year=applied.year - 1))  # the database created again
+    tasks._namespaces.clear()  # a new process
+    try:
+        again = tasks.engine_id(1, 1)
+        assert again.startswith("schedules-1-1-") and again != first
+    finally:
+        recorded.update(applied=applied)
+        tasks._namespaces.clear()
+    assert tasks.engine_id(1, 1) == first

@@ -48,7 +48,10 @@ TASKS = {
 # backlog; the fault tests would wait a minute for it). The fault tests set the rest:
 # SCHEDULES_WORKER_GIVE_UP shortens give_up_after, SCHEDULES_WORKER_LEASE_TTL the heartbeat's
 # period (a third of it) and so how soon a dead worker's run is found lost.
-_HANDOFF: dict[str, object] = {"queue_name": QUEUE, "redeliver_after": 10}
+# benchmarks/handoff.py sets SCHEDULES_WORKER_REDELIVER above the time its backlog takes to
+# drain (a run waiting longer is sent again, and failed after max_redeliveries).
+_REDELIVER = float(os.environ.get("SCHEDULES_WORKER_REDELIVER", "10"))
+_HANDOFF: dict[str, object] = {"queue_name": QUEUE, "redeliver_after": _REDELIVER}
 if "SCHEDULES_WORKER_GIVE_UP" in os.environ:
     _HANDOFF["give_up_after"] = float(os.environ["SCHEDULES_WORKER_GIVE_UP"])
 if "SCHEDULES_WORKER_LEASE_TTL" in os.environ:

@@ -20,7 +20,8 @@ from tests.processes import REPO_ROOT, command_env
 
 from .engines import SETTINGS
 
-pytestmark = pytest.mark.slow
+# The database is the subprocess's too: the engine ids end with its namespace.
+pytestmark = [pytest.mark.slow, pytest.mark.django_db]
 
 # What tells two messages of one task apart: the task id (three places) and kombu's tag.
 PER_MESSAGE = {("headers", "id"), ("headers", "root_id"), ("properties", "correlation_id")}

@@ -19,6 +19,7 @@ import pytest
 
 from django_schedules import api
 from django_schedules.models import Execution, ExecutionStatus
+from django_schedules.tasks import engine_id
 from tests.polling import wait_until
 from tests.processes import ManageCommand
 
@@ -29,13 +30,29 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
-def worker(engine: str, queue: str, name: str | None = None, **env: str) -> ManageCommand:
+def worker(
+    engine: str,
+    queue: str,
+    name: str | None = None,
+    rq_worker_class: str | None = None,
+    **env: str,
+) -> ManageCommand:
     """The engine's worker with the flags the docs give (tests/workers/engines.py)."""
     command = ManageCommand(
         DJANGO_SETTINGS_MODULE=SETTINGS, SCHEDULES_WORKER_QUEUE=queue, new_session=True, **env
     )
-    command.args = [sys.executable, *worker_args(engine, queue, name=name)]
+    args = worker_args(engine, queue, name=name, rq_worker_class=rq_worker_class)
+    command.args = [sys.executable, *args]
     return command
+
+
+# The workers the docs give: RQ's forking worker, RQ's SimpleWorker (no work horse: the
+# recipe for short jobs at a higher rate), Celery's prefork worker.
+WORKERS = [
+    pytest.param("rq", None, id="rq"),
+    pytest.param("rq", "rq.worker.SimpleWorker", id="rq-simple"),
+    pytest.param("celery", None, id="celery"),
+]
 
 
 def scheduler(queue: str) -> ManageCommand:
@@ -77,15 +94,18 @@ def ledger_lines(path: Path, kind: str = "start") -> list[list[str]]:
     return [line for line in lines if (line[1] == "end") == (kind == "end")]
 
 
-@pytest.mark.parametrize("engine", ["rq", "celery"])
-def test_a_real_worker_runs_each_occurrence_once(engine: str, queue: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("engine", "worker_class"), WORKERS)
+def test_a_real_worker_runs_each_occurrence_once(
+    engine: str, worker_class: str | None, queue: str, tmp_path: Path
+) -> None:
     ledger = tmp_path / "ledger.txt"
     for n in range(3):
         api.add_job(
             "workers.ledger", "interval", seconds=1, kwargs={"path": str(ledger)},
             id=f"{engine}-{n}", executor=engine,
         )  # fmt: skip
-    with worker(engine, queue) as engine_worker, scheduler(queue) as loop:
+    engine_worker = worker(engine, queue, rq_worker_class=worker_class)
+    with engine_worker, scheduler(queue) as loop:
 
         def succeeded() -> int:
             return Execution.objects.filter(status=ExecutionStatus.SUCCEEDED).count()
@@ -95,7 +115,7 @@ def test_a_real_worker_runs_each_occurrence_once(engine: str, queue: str, tmp_pa
         # The engine's own id of each message names the execution and the delivery.
         first = Execution.objects.filter(status=ExecutionStatus.SUCCEEDED).first()
         assert first is not None
-        wait(lambda: f"schedules-{first.pk}-1" in engine_worker.output(), "the id", engine_worker)
+        wait(lambda: engine_id(first.pk, 1) in engine_worker.output(), "the id", engine_worker)
         # What the scheduler handed over before it stopped still runs on the worker.
         wait(
             lambda: not Execution.objects.filter(status__in=["pending", "running"]).exists(),
@@ -141,18 +161,21 @@ def test_an_execution_left_in_the_queue_runs_when_a_worker_comes(
     assert [line[0] for line in ledger_lines(ledger)] == [str(Execution.objects.get().pk)]
 
 
-@pytest.mark.parametrize("engine", ["rq", "celery"])
-def test_the_engine_stops_a_job_at_its_timeout(engine: str, queue: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(("engine", "worker_class"), WORKERS)
+def test_the_engine_stops_a_job_at_its_timeout(
+    engine: str, worker_class: str | None, queue: str, tmp_path: Path
+) -> None:
     """A 1 s timeout on a 6 s job: the row is failed with the timeout's reason, and the job
-    is stopped (no end line), by RQ's own job timeout brought forward in the work horse, by
-    the runner's alarm in Celery's prefork child."""
+    is stopped (no end line), by RQ's own job timeout brought forward in the work horse (in
+    SimpleWorker's own process), by the runner's alarm in Celery's prefork child."""
     ledger = tmp_path / "ledger.txt"
     api.add_job(
         "workers.ledger", "interval", seconds=3600, kwargs={"path": str(ledger), "seconds": 6},
         id=f"{engine}-slow", executor=engine, enabled=False, timeout=1,
     )  # fmt: skip
     execution = api.run_job_now(f"{engine}-slow")
-    with worker(engine, queue) as engine_worker, scheduler(queue) as loop:
+    engine_worker = worker(engine, queue, rq_worker_class=worker_class)
+    with engine_worker, scheduler(queue) as loop:
         wait(
             lambda: Execution.objects.get().status == ExecutionStatus.FAILED,
             "the timeout",

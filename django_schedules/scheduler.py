@@ -19,13 +19,15 @@ from typing import Any
 
 from django.db import DatabaseError, connections, transaction
 
-from django_schedules import store, tracing
+from django_schedules import store
+from django_schedules.bursts import COUNT_CAP, BurstLead
+from django_schedules.claiming import claim_batch
 from django_schedules.clock import Clock, SystemClock
 from django_schedules.conf import conf
 from django_schedules.executors import Executor, build_executors, dropped_any
 from django_schedules.lease import Lease
 from django_schedules.planner import plan_schedule
-from django_schedules.plans import DueSchedule, Planner, SchedulePlan
+from django_schedules.plans import DueSchedule, SchedulePlan
 from django_schedules.runner import announce_failed
 from django_schedules.store import Claimed
 from django_schedules.timers import Timers
@@ -35,52 +37,13 @@ from django_schedules.wakers import _make_waker, _Waker
 logger = logging.getLogger("django_schedules.scheduler")
 
 
-def claim_batch(
-    group: str,
-    owner: str,
-    epoch: int,
-    *,
-    horizon: datetime,
-    batch: int,
-    planner: Planner,
-    now: datetime,
-    using: str,
-    in_transaction: Callable[[list[Claimed]], list[Claimed]] | None = None,
-) -> store.ClaimResult:
-    """Claim up to `batch` schedules due at or before `horizon`, in one transaction composed
-    of the store's steps: fence, read the due rows, count their live runs, plan each row
-    (`planner` must not query), record the plans. The whole attempt is retried on a lock
-    conflict, so every step in it must be safe to repeat.
-
-    `in_transaction(claimed)` is the one callback that must run inside the transaction: an
-    enqueue on a task queue kept in the same database (django-tasks-db) commits or rolls back
-    with the claim, so a crash between the two can neither lose nor double a run. It returns
-    the executions left to dispatch after commit.
-    """
-
-    def attempt() -> store.ClaimResult:
-        with store.claim_transaction(group, owner, epoch, using=using) as claim:
-            if claim.fenced_out:
-                return store.ClaimResult(fenced_out=True)
-            rows, more = claim.due_rows(horizon, batch)
-            live = claim.live_counts(rows)
-            plans = {r.pk: planner(r, live.get(r.pk, 0)) for r in rows}
-            claimed, errors = claim.record(rows, plans, now)
-            tracing.claimed(claimed, len(errors))  # a run's span is a child of its claim's
-            if in_transaction is not None and claimed:
-                claimed = in_transaction(claimed)
-            return store.ClaimResult(claimed, errors, more, claim.cancel_running, claim.buffered)
-
-    with tracing.claim_span(group, epoch):  # docs/tracing.md
-        return store.retry(attempt, using=using)
-
-
 class Scheduler:
     """The loop for one scheduler group. Thread-compatible: drive it from one thread.
 
     ``clock``: where the time comes from (tests pass a ``ManualClock``). ``executors``: a
     name -> Executor dict; built from ``SCHEDULES_EXECUTORS`` when omitted. ``lookahead``:
-    seconds ahead of an occurrence it is claimed, to start it on the instant.
+    seconds ahead of an occurrence it is claimed, to start it on the instant (a burst is
+    claimed earlier still: bursts.py).
     """
 
     def __init__(
@@ -104,6 +67,7 @@ class Scheduler:
         self.using = using or conf.SCHEDULES_DATABASE
         self.batch_size = batch_size
         self.lookahead = lookahead
+        self.bursts = BurstLead(lookahead)
         self.shutdown_grace = float(
             conf.SCHEDULES_SHUTDOWN_GRACE if shutdown_grace is None else shutdown_grace
         )
@@ -160,14 +124,17 @@ class Scheduler:
             return 0.0  # the lease is gone: try to take it afresh at once
         # Claim what is due within the look-ahead once the earliest run is within half of
         # it: under a steady stream of runs each claim then takes half a look-ahead's worth
-        # (50 ms of runs), not the sliver that came into the window since the last pass.
-        horizon = now + timedelta(seconds=self.lookahead)
-        trigger = now + timedelta(seconds=self.lookahead / 2)
+        # (50 ms of runs), not the sliver that came into the window since the last pass. A
+        # burst is claimed a lead earlier, counted once per instant (bursts.py).
+        lead = self.bursts.update(seen.earliest, now, self._count_due)
+        horizon = now + timedelta(seconds=self.lookahead + lead)
+        trigger = now + timedelta(seconds=self.lookahead / 2 + lead)
         if seen.earliest is not None and seen.earliest <= trigger:
             self._claim(now, horizon, epoch)
             wait = 0.0  # Look again at once: the next probe finds the new earliest run.
         else:
-            wait = self._sleep_for(seen.earliest, trigger)
+            reach = self.bursts.reach(seen.earliest)  # wake in time to count a burst
+            wait = self._sleep_for(seen.earliest, trigger + timedelta(seconds=reach - lead))
         self._release_timers()
         return wait
 
@@ -226,8 +193,12 @@ class Scheduler:
                 wait = min(wait, max(deadline - time.monotonic(), 0.0))
         return max(wait, self.poll_interval)
 
+    def _count_due(self, until: datetime) -> int:
+        return store.count_due(until, COUNT_CAP, self.using)
+
     def _claim(self, now: datetime, horizon: datetime, epoch: int) -> None:
         max_catch_up = int(conf.SCHEDULES_MAX_CATCH_UP)
+        began, rows = time.perf_counter(), 0
 
         def planner(schedule: DueSchedule, live: int) -> SchedulePlan:
             return plan_schedule(
@@ -252,10 +223,12 @@ class Scheduler:
                 return
             for schedule_id, error in result.errors:
                 logger.error("schedule %d: %s", schedule_id, error)
+            rows += len(result.claimed)
             for claimed in result.claimed:
                 self._schedule_start(claimed, epoch)
             self.upkeep.after_claim(result, now)  # overlap: cancel_running, buffered runs
             if not result.more:
+                self.bursts.claimed(rows, time.perf_counter() - began)
                 return
 
     def _enqueue_in_transaction(self, claimed: list[Claimed]) -> list[Claimed]:
@@ -300,9 +273,13 @@ class Scheduler:
     # Starting on the instant.
 
     def _schedule_start(self, claimed: Claimed, epoch: int) -> None:
-        # Hand it over a lookahead early: the worker claims the row (pending -> running)
-        # first and then waits for the instant, so the job starts on time.
-        self._timers.push(claimed.run_at - timedelta(seconds=self.lookahead), claimed, epoch)
+        # Hand it over a lookahead early (a burst's lead early to an executor that holds it):
+        # the worker claims the row (pending -> running), then waits for the instant.
+        executor = self.executors.get(claimed.executor or "default")
+        early = self.bursts.lead if executor is not None and executor.holds_until_due else 0.0
+        self._timers.push(
+            claimed.run_at - timedelta(seconds=self.lookahead + early), claimed, epoch
+        )
 
     def _drop_timers(self) -> None:
         self._timers.clear()  # rows claimed ahead stay pending; the next holder adopts them

@@ -48,6 +48,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
         "engine",
         (
             "scheduler",
+            "claiming",
+            "bursts",
             "executors",
             "runner",
             "timeouts",

@@ -52,6 +52,11 @@ class Executor(ABC):
     ) -> None:
         """Run the execution, starting the job `start_in` seconds from now (not before)."""
 
+    # True when ``submit`` may come long before the instant because the executor holds each run
+    # until its own send time (the tasks executor's outbox): a burst claimed early is handed
+    # over as soon as it is claimed (bursts.py), not a look-ahead before its instant.
+    holds_until_due = False
+
     @property
     def enqueues_in_transaction(self) -> bool:
         """True when ``submit`` only writes to our database, so the scheduler calls it inside

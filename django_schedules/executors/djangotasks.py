@@ -114,6 +114,12 @@ class TasksExecutor(Executor):
     # What the scheduler asks.
 
     @property
+    def holds_until_due(self) -> bool:  # type: ignore[override]
+        """The outbox holds a run until `defer_over` before its instant (not the immediate
+        backend, which runs it in the caller's thread)."""
+        return not self.runs_at_once
+
+    @property
     def enqueues_in_transaction(self) -> bool:
         """True for django-tasks-db writing to our database: it enqueues inside the claim.
         A backend that cannot even be built answers False (its enqueues then fail in the

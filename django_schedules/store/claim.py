@@ -9,7 +9,7 @@
 
 the whole attempt retried by ``retry(attempt, using=using)``. A fixed number of statements
 whatever the batch size. UPDATE before INSERT: the reverse deadlocked on InnoDB. The unique
-(schedule, fire_time) constraint is the last line of defence. ``scheduler.claim_batch`` is
+(schedule, fire_time) constraint is the last line of defence. ``claiming.claim_batch`` is
 that composition.
 """
 

@@ -126,3 +126,9 @@ def probe(group: str, owner: str, epoch: int, using: str) -> Probe:
             value = converter(value, expression, connection)
         values.append(value)
     return Probe(bool(values[0]), values[1], bool(values[2]))
+
+
+def count_due(until: datetime, cap: int, using: str) -> int:
+    """How many enabled schedules run at or before `until`, counted up to `cap` (index
+    schedules_due_idx): the size of a burst coming, for the loop's lead (bursts.py)."""
+    return Schedule.objects.using(using).due(until).order_by()[:cap].count()

@@ -6,11 +6,11 @@ import pytest
 from django.db import connection
 
 from django_schedules import store
+from django_schedules.claiming import claim_batch
 from django_schedules.clock import ManualClock
 from django_schedules.dbclock import DbNow
 from django_schedules.lease import Lease
 from django_schedules.models import Execution, SchedulerLease
-from django_schedules.scheduler import claim_batch
 from django_schedules.store import SchedulePlan
 
 from .conftest import NOW, interval_schedule

@@ -10,8 +10,8 @@ settings of tests/workers/settings.py (a queue of its own); `--broker` gives Cel
 broker (RabbitMQ). Two measurements:
 
 - burst: N schedules due at one instant; the seconds from that instant until the broker holds
-  every message (no worker running; negative when all were there before it), then, per worker count, the runs succeeded per second
-  once the workers start on the whole backlog.
+  every message (no worker running; negative when all were there before it), then, per
+  worker count, the runs succeeded per second once the workers start on the whole backlog.
 - lateness: schedules on a 10 s interval spread evenly (rate x 10 of them for `rate` runs a
   second), a 50 ms job that writes its real start time, four workers, two schedulers; fire
   time to job start, p50 / p99 / max, over `duration` seconds after a warm-up.

@@ -918,7 +918,7 @@ def limits(figs: Figures) -> list[str]:
             f"{low[2] / 10_000:.0%} to {high[2] / 10_000:.0%} of the target. "
             "The statements are not what grows: a batch costs a fixed number of them "
             f"(queries per 100 schedules fired: {', '.join(per_query) or 'not profiled'}). "
-            "The claim transaction's time (`scheduler.claim_batch()`'s `attempt`) goes, by the "
+            "The claim transaction's time (`claiming.claim_batch()`'s `attempt`) goes, by the "
             "burst profiles below, to "
             + ("; ".join(profiles) if profiles else "(no profile in this run)")
             + ". That is Python work per due schedule inside one transaction on two cores "

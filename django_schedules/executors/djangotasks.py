@@ -23,6 +23,7 @@ from typing import Any
 from django.db import connections
 
 from django_schedules import runner, store
+from django_schedules.bursts import MAX_LEAD
 from django_schedules.executors.base import Executor
 from django_schedules.store.rows import Claimed
 
@@ -31,6 +32,10 @@ logger = logging.getLogger("django_schedules.executors")
 # The longest a worker waits for a message's instant (django_schedules.tasks.MOST_WAIT, not
 # imported here: that module needs the tasks framework).
 MOST_WAIT = 5.0
+# How long before its instant a message is sent, by default: over the longest a burst is
+# claimed ahead of the look-ahead (bursts.MAX_LEAD), so the outbox sends a burst as soon as the
+# loop hands it over, and the claim and the publish both happen before the instant.
+DEFER_OVER = MAX_LEAD + 0.5
 
 
 @dataclass(order=True)
@@ -64,7 +69,7 @@ class TasksExecutor(Executor):
     and ``max_backoff`` (0.5 s doubling up to 5 s after a failed enqueue; all at once when
     one goes through again); ``enqueue_timeout`` (10 s: an enqueue that has not returned is
     tried again from another thread); ``give_up_after`` (300 s: an execution that could not
-    be enqueued that long is finished ``failed``); ``defer_over`` (1 s, at most 5 s: a
+    be enqueued that long is finished ``failed``); ``defer_over`` (2.5 s, at most 5 s: a
     longer lead waits in the outbox until ``defer_over`` before the instant, then is sent and
     the worker waits for the instant; the broker's own deferral, such as RQ's scheduler and
     its lock, is never relied on); ``redeliver_after`` (60 s) and ``max_redeliveries`` (3):
@@ -95,7 +100,7 @@ class TasksExecutor(Executor):
         self.give_up_after = _number(options, "give_up_after", 300.0)
         # The worker waits for the instant at most tasks.MOST_WAIT: a message sent earlier
         # would start early.
-        self.defer_over = min(_number(options, "defer_over", 1.0), MOST_WAIT)
+        self.defer_over = min(_number(options, "defer_over", DEFER_OVER), MOST_WAIT)
         self.enqueue_timeout = _number(options, "enqueue_timeout", 10.0)
         self.batch = max(int(options.get("batch", 100)), 1)
         # id -> (monotonic time to look again, deliveries so far, queue, priority): enqueued,

@@ -1,0 +1,156 @@
+"""A burst (many schedules due at one instant) is claimed ahead of it: bursts.py."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+
+from django_schedules import bursts
+from django_schedules.bursts import MAX_LEAD, MIN_BURST, BurstLead
+from django_schedules.clock import ManualClock
+from django_schedules.models import Execution, Schedule
+from django_schedules.triggers import IntervalTrigger
+
+from .conftest import NOW, RecordingExecutor, make_scheduler
+
+LOOKAHEAD = 0.1
+
+
+class Counter:
+    """A `count(until)` that answers `rows` and remembers each call."""
+
+    def __init__(self, rows: int) -> None:
+        self.rows = rows
+        self.calls: list[datetime] = []
+
+    def __call__(self, until: datetime) -> int:
+        self.calls.append(until)
+        return self.rows
+
+
+def at(seconds: float) -> datetime:
+    return NOW + timedelta(seconds=seconds)
+
+
+def test_a_burst_within_reach_is_counted_once_and_claimed_ahead_by_its_cost() -> None:
+    lead = BurstLead(LOOKAHEAD)
+    lead.row_cost = 0.0002
+    count = Counter(2000)
+    # 2,000 rows at 0.2 ms, claimed then handed off: 0.8 s, of which the look-ahead's
+    # half covers 0.05 s.
+    assert lead.update(at(1.5), NOW, count) == pytest.approx(0.75)
+    assert lead.update(at(1.5), at(0.2), count) == pytest.approx(0.75)
+    assert count.calls == [at(1.5 + LOOKAHEAD / 2)]  # once per instant
+    assert lead.reach(at(1.5)) == pytest.approx(0.75)
+
+
+def test_the_lead_is_at_most_max_lead() -> None:
+    lead = BurstLead(LOOKAHEAD)
+    lead.row_cost = 0.01
+    assert lead.update(at(1.0), NOW, Counter(5000)) == MAX_LEAD
+
+
+@pytest.mark.parametrize(
+    ("rows", "row_cost"),
+    [
+        (MIN_BURST - 1, 0.01),  # too few rows to be a burst, however slow
+        (MIN_BURST, 0.0001),  # a burst whose claim fits in half the look-ahead
+    ],
+)
+def test_a_claim_the_look_ahead_covers_gets_no_lead(rows: int, row_cost: float) -> None:
+    lead = BurstLead(LOOKAHEAD)
+    lead.row_cost = row_cost
+    assert lead.update(at(1.0), NOW, Counter(rows)) == 0.0
+
+
+@pytest.mark.parametrize("ahead", [LOOKAHEAD / 2, MAX_LEAD + LOOKAHEAD / 2 + 0.001, -5.0])
+def test_an_instant_out_of_reach_is_not_counted(ahead: float) -> None:
+    lead = BurstLead(LOOKAHEAD)
+    count = Counter(5000)
+    assert lead.update(at(ahead), NOW, count) == 0.0
+    assert count.calls == []
+    assert lead.reach(at(ahead)) == MAX_LEAD  # not counted: look that far ahead
+    assert lead.update(None, NOW, count) == 0.0
+    assert lead.reach(None) == 0.0
+
+
+def test_a_rows_cost_is_learned_from_claims_of_a_burst_only() -> None:
+    lead = BurstLead(LOOKAHEAD)
+    assert lead.row_cost == bursts.FIRST_ROW_COST
+    lead.claimed(MIN_BURST - 1, 100.0)  # a small claim is mostly its fixed cost
+    assert lead.row_cost == bursts.FIRST_ROW_COST
+    lead.claimed(1000, 0.1)
+    assert lead.row_cost == pytest.approx(0.7 * bursts.FIRST_ROW_COST + 0.3 * 0.0001)
+
+
+class HoldingExecutor(RecordingExecutor):
+    """Holds each run until its own send time, as the tasks executor's outbox does."""
+
+    holds_until_due = True
+
+
+def burst_of(rows: int, instant: datetime) -> None:
+    trigger = IntervalTrigger(hours=1, start_date=instant).to_dict()
+    Schedule.objects.bulk_create(
+        Schedule(
+            job_id=f"burst{n}",
+            func="engine.record",
+            trigger=trigger,
+            trigger_kind="interval",
+            next_run_at=instant,
+        )
+        for n in range(rows)
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("executor", "handed_at_claim"), [(HoldingExecutor, True), (RecordingExecutor, False)]
+)
+def test_the_loop_claims_a_burst_ahead_and_hands_it_to_an_executor_that_holds_it(
+    clock: ManualClock, executor: Any, handed_at_claim: bool
+) -> None:
+    burst_of(MIN_BURST * 2, at(1.5))
+    recorder = executor()
+    scheduler = make_scheduler(clock, recorder, lookahead=LOOKAHEAD, poll_interval=30)
+    scheduler.bursts.row_cost = 0.01  # 200 rows: 4 s to claim and hand off, so MAX_LEAD
+    scheduler.tick()  # takes the lease, counts the burst, claims it 1.5 s ahead
+    pending = Execution.objects.filter(status="pending", fire_time=at(1.5))
+    assert pending.count() == MIN_BURST * 2
+    assert Schedule.objects.filter(next_run_at=at(1.5)).count() == 0  # moved on
+    # The holding executor has the burst now; the other one a look-ahead before the instant.
+    assert len(recorder.submitted) == (MIN_BURST * 2 if handed_at_claim else 0)
+    clock.advance(1.5 - LOOKAHEAD)
+    scheduler.tick()
+    assert len(recorder.submitted) == MIN_BURST * 2
+
+
+@pytest.mark.django_db
+def test_the_loop_wakes_in_time_to_count_a_burst_and_claims_at_the_look_ahead_if_it_is_quick(
+    clock: ManualClock,
+) -> None:
+    burst_of(MIN_BURST, at(10))
+    scheduler = make_scheduler(clock, RecordingExecutor(), lookahead=LOOKAHEAD, poll_interval=30)
+    scheduler.bursts.row_cost = 0.0001  # 100 rows: 20 ms, within half the look-ahead
+    first = scheduler.tick()
+    assert first == pytest.approx(10 - LOOKAHEAD / 2 - MAX_LEAD)  # wakes to count it
+    clock.advance(first)
+    second = scheduler.tick()  # counts: no lead, so it sleeps until the look-ahead
+    assert second == pytest.approx(MAX_LEAD)
+    assert not Execution.objects.exists()
+    clock.advance(second)
+    scheduler.tick()
+    assert Execution.objects.count() == MIN_BURST
+
+
+@pytest.mark.parametrize(("backend", "holds"), [("db", True), ("default", False)])
+def test_the_tasks_executor_holds_a_burst_in_its_outbox_but_not_on_the_immediate_backend(
+    backend: str, holds: bool
+) -> None:
+    from django_schedules.executors.djangotasks import TasksExecutor
+
+    # The immediate backend runs the job in the caller's thread: handed a burst early, it
+    # would hold the timer thread until the instant.
+    assert TasksExecutor("t", {"backend": backend}, using="default").holds_until_due is holds

@@ -154,3 +154,35 @@ def test_the_tasks_executor_holds_a_burst_in_its_outbox_but_not_on_the_immediate
     # The immediate backend runs the job in the caller's thread: handed a burst early, it
     # would hold the timer thread until the instant.
     assert TasksExecutor("t", {"backend": backend}, using="default").holds_until_due is holds
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("compiled", [True, False])
+def test_count_due_counts_enabled_schedules_up_to_the_cap(
+    compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.db import connection
+
+    from django_schedules import store
+    from django_schedules.store.probe import _count_sql
+
+    burst_of(3, NOW)
+    Schedule.objects.bulk_create(
+        [
+            Schedule(job_id="later", func="engine.record", trigger={}, next_run_at=at(1)),
+            Schedule(job_id="much-later", func="engine.record", trigger={}, next_run_at=at(5)),
+            Schedule(
+                job_id="off", func="engine.record", trigger={}, next_run_at=NOW, enabled=False
+            ),
+            Schedule(job_id="done", func="engine.record", trigger={}, next_run_at=None),
+        ]
+    )
+    if not compiled:  # the ORM's count, used when the stand-in could not be found
+        monkeypatch.setitem(_count_sql, ("default", connection.vendor, 10), None)
+    assert store.count_due(at(-1), 10, "default") == 0
+    assert store.count_due(NOW, 10, "default") == 3
+    assert store.count_due(at(1), 10, "default") == 4
+    assert store.count_due(at(1), 2, "default") == 2  # capped
+    assert store.count_due(at(60), 10, "default") == 5
+    # Compiled once, its stand-in found as a parameter on every database.
+    assert (_count_sql[("default", connection.vendor, 10)] is not None) is compiled

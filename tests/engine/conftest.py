@@ -53,6 +53,30 @@ def make_scheduler(
     return Scheduler(clock=clock, executors={"default": executor}, **kwargs)
 
 
+def interval_schedules(
+    count: int,
+    start: datetime,
+    *,
+    seconds: int = 60,
+    func: str = "engine.record",
+    prefix: str = "s",
+) -> None:
+    """`count` interval schedules all due at `start`, written in one bulk insert."""
+    from django_schedules.triggers import IntervalTrigger
+
+    trigger = IntervalTrigger(seconds=seconds, start_date=start).to_dict()
+    Schedule.objects.bulk_create(
+        Schedule(
+            job_id=f"{prefix}{n}",
+            func=func,
+            trigger=trigger,
+            trigger_kind="interval",
+            next_run_at=start,
+        )
+        for n in range(count)
+    )
+
+
 def interval_schedule(
     job_id: str,
     seconds: int = 60,

@@ -11,9 +11,8 @@ from django_schedules import bursts
 from django_schedules.bursts import MAX_LEAD, MIN_BURST, BurstLead
 from django_schedules.clock import ManualClock
 from django_schedules.models import Execution, Schedule
-from django_schedules.triggers import IntervalTrigger
 
-from .conftest import NOW, RecordingExecutor, make_scheduler
+from .conftest import NOW, RecordingExecutor, interval_schedules, make_scheduler
 
 LOOKAHEAD = 0.1
 
@@ -92,17 +91,7 @@ class HoldingExecutor(RecordingExecutor):
 
 
 def burst_of(rows: int, instant: datetime) -> None:
-    trigger = IntervalTrigger(hours=1, start_date=instant).to_dict()
-    Schedule.objects.bulk_create(
-        Schedule(
-            job_id=f"burst{n}",
-            func="engine.record",
-            trigger=trigger,
-            trigger_kind="interval",
-            next_run_at=instant,
-        )
-        for n in range(rows)
-    )
+    interval_schedules(rows, instant, seconds=3600, prefix="burst")
 
 
 @pytest.mark.django_db

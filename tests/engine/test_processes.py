@@ -24,6 +24,8 @@ from tests.databases import database_url
 from tests.polling import seconds_until
 from tests.processes import freeze, stacks_of
 
+from .conftest import interval_schedules
+
 ROOT = Path(__file__).resolve().parents[2]
 SCHEDULES = int(os.environ.get("SCHEDULES_RACE_SCHEDULES", "50"))
 SECONDS = float(os.environ.get("SCHEDULES_RACE_SECONDS", "8"))
@@ -110,19 +112,7 @@ def use_wal_if_asked() -> None:
 
 
 def make_schedules(count: int, start: datetime) -> None:
-    from django_schedules.triggers import IntervalTrigger
-
-    trigger = IntervalTrigger(seconds=1, start_date=start).to_dict()
-    Schedule.objects.bulk_create(
-        Schedule(
-            job_id=f"race-{i}",
-            func="tests.testapp.jobs.noop",
-            trigger=trigger,
-            trigger_kind="interval",
-            next_run_at=start,
-        )
-        for i in range(count)
-    )
+    interval_schedules(count, start, seconds=1, func="tests.testapp.jobs.noop", prefix="race-")
 
 
 def assert_each_occurrence_once(start: datetime, end: datetime, count: int) -> Counter[str]:

@@ -46,6 +46,7 @@ class BurstLead:
         elif earliest != self._instant:
             ahead = (earliest - now).total_seconds()
             self.lead = 0.0
+            self._instant = None  # a lead is for its instant only: counted again if it returns
             if self.lookahead / 2 < ahead <= MAX_LEAD + self.lookahead / 2:
                 self._instant = earliest
                 rows = count(earliest + timedelta(seconds=self.lookahead / 2))
@@ -53,6 +54,16 @@ class BurstLead:
                 if rows >= MIN_BURST and need > self.lookahead / 2:
                     self.lead = min(need - self.lookahead / 2, MAX_LEAD)
         return self.lead
+
+    def horizon(self, earliest: datetime | None, now: datetime) -> datetime:
+        """How far the claim reaches: the look-ahead, moved by the lead, but never past half
+        a look-ahead after the burst's instant (a burst counted late, and so claimed at once,
+        must not take the next occurrences of a short interval with it)."""
+        horizon = now + timedelta(seconds=self.lookahead + self.lead)
+        if self.lead and earliest is not None:
+            usual = now + timedelta(seconds=self.lookahead)
+            horizon = min(horizon, max(earliest + timedelta(seconds=self.lookahead / 2), usual))
+        return horizon
 
     def reach(self, earliest: datetime | None) -> float:
         """How far ahead of `earliest` the loop must look next: far enough to count its rows

@@ -45,9 +45,12 @@ def claim_batch(
             plans = {r.pk: planner(r, live.get(r.pk, 0)) for r in rows}
             claimed, errors = claim.record(rows, plans, now)
             tracing.claimed(claimed, len(errors))  # a run's span is a child of its claim's
+            recorded = len(claimed)
             if in_transaction is not None and claimed:
                 claimed = in_transaction(claimed)
-            return store.ClaimResult(claimed, errors, more, claim.cancel_running, claim.buffered)
+            return store.ClaimResult(
+                claimed, errors, more, claim.cancel_running, claim.buffered, recorded=recorded
+            )
 
     with tracing.claim_span(group, epoch):  # docs/tracing.md
         return store.retry(attempt, using=using)

@@ -127,7 +127,7 @@ class Scheduler:
         # (50 ms of runs), not the sliver that came into the window since the last pass. A
         # burst is claimed a lead earlier, counted once per instant (bursts.py).
         lead = self.bursts.update(seen.earliest, now, self._count_due)
-        horizon = now + timedelta(seconds=self.lookahead + lead)
+        horizon = self.bursts.horizon(seen.earliest, now)
         trigger = now + timedelta(seconds=self.lookahead / 2 + lead)
         if seen.earliest is not None and seen.earliest <= trigger:
             self._claim(now, horizon, epoch)
@@ -223,9 +223,9 @@ class Scheduler:
                 return
             for schedule_id, error in result.errors:
                 logger.error("schedule %d: %s", schedule_id, error)
-            rows += len(result.claimed)
+            rows += result.recorded
             for claimed in result.claimed:
-                self._schedule_start(claimed, epoch)
+                self._schedule_start(claimed, epoch, early=self.bursts.lead)
             self.upkeep.after_claim(result, now)  # overlap: cancel_running, buffered runs
             if not result.more:
                 self.bursts.claimed(rows, time.perf_counter() - began)
@@ -272,11 +272,11 @@ class Scheduler:
 
     # Starting on the instant.
 
-    def _schedule_start(self, claimed: Claimed, epoch: int) -> None:
-        # Hand it over a lookahead early (a burst's lead early to an executor that holds it):
+    def _schedule_start(self, claimed: Claimed, epoch: int, early: float = 0.0) -> None:
+        # Hand it over a lookahead early (a burst `early` more to an executor that holds it):
         # the worker claims the row (pending -> running), then waits for the instant.
         executor = self.executors.get(claimed.executor or "default")
-        early = self.bursts.lead if executor is not None and executor.holds_until_due else 0.0
+        early = early if executor is not None and executor.holds_until_due else 0.0
         self._timers.push(
             claimed.run_at - timedelta(seconds=self.lookahead + early), claimed, epoch
         )

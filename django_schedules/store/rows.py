@@ -38,3 +38,4 @@ class ClaimResult:
     cancel_running: list[int] = field(default_factory=list)
     buffered: bool = False  # it buffered occurrences (overlap buffer_one, buffer_all)
     fenced_out: bool = False
+    recorded: int = 0  # executions written, those enqueued inside the claim included

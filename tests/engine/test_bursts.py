@@ -175,3 +175,45 @@ def test_count_due_counts_enabled_schedules_up_to_the_cap(
     assert store.count_due(at(60), 10, "default") == 5
     # Compiled once, its stand-in found as a parameter on every database.
     assert (_count_sql[("default", connection.vendor, 10)] is not None) is compiled
+
+
+def test_a_lead_is_for_its_instant_only_and_an_earlier_run_does_not_wipe_it() -> None:
+    lead = BurstLead(LOOKAHEAD)
+    lead.row_cost = 0.0002
+    count = Counter(2000)
+    assert lead.update(at(2.0), NOW, count) == pytest.approx(0.75)
+    # A run added for now (an overdue resume, a manual next run) comes first and is claimed...
+    assert lead.update(at(0.01), NOW, Counter(1)) == 0.0
+    # ...then the burst is the earliest again: counted again, its lead back.
+    assert lead.update(at(2.0), at(0.05), count) == pytest.approx(0.75)
+    assert len(count.calls) == 2
+
+
+def test_a_burst_counted_late_is_claimed_up_to_half_a_look_ahead_past_its_instant() -> None:
+    lead = BurstLead(LOOKAHEAD)
+    lead.row_cost = 0.01
+    now = at(-0.5)  # counted half a second before the instant: claimed at once, lead 2 s
+    assert lead.update(NOW, now, Counter(5000)) == MAX_LEAD
+    # Not now + look-ahead + lead (1.6 s past the instant: a 1 s interval's next occurrence).
+    assert lead.horizon(NOW, now) == at(LOOKAHEAD / 2)
+    # Claimed on time, the horizon is the same; with no lead, the usual look-ahead.
+    on_time = at(-(MAX_LEAD + LOOKAHEAD / 2))
+    assert lead.horizon(NOW, on_time) == at(LOOKAHEAD / 2)
+    assert BurstLead(LOOKAHEAD).horizon(NOW, now) == now + timedelta(seconds=LOOKAHEAD)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rows_cost_is_learned_from_rows_enqueued_inside_the_claim_too(
+    clock: ManualClock,
+) -> None:
+    from django_schedules.executors.djangotasks import TasksExecutor
+
+    # django-tasks-db on our database: every run is enqueued inside the claim, and none is
+    # left to hand over after it.
+    executor = TasksExecutor("queue", {"backend": "db", "queue_name": "schedules"}, using="default")
+    assert executor.enqueues_in_transaction
+    burst_of(MIN_BURST, NOW)
+    scheduler = make_scheduler(clock, executor, lookahead=LOOKAHEAD)
+    scheduler.tick()
+    assert Execution.objects.count() == MIN_BURST
+    assert scheduler.bursts.row_cost != bursts.FIRST_ROW_COST

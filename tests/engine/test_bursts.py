@@ -217,3 +217,18 @@ def test_a_rows_cost_is_learned_from_rows_enqueued_inside_the_claim_too(
     scheduler.tick()
     assert Execution.objects.count() == MIN_BURST
     assert scheduler.bursts.row_cost != bursts.FIRST_ROW_COST
+
+
+def test_only_a_claim_hands_a_holding_executor_its_burst_early(clock: ManualClock) -> None:
+    from django_schedules.store import Claimed
+
+    holding = HoldingExecutor()
+    scheduler = make_scheduler(clock, holding, lookahead=LOOKAHEAD)
+    scheduler.bursts.lead = 1.5  # a burst counted for an instant 1.5 s ahead
+    burst_run = Claimed(1, 1, "default", at(1.5), at(1.5))
+    adopted = Claimed(2, 2, "default", at(1.5), at(1.5))  # a pending row, adopted meanwhile
+    scheduler._schedule_start(burst_run, 1, early=scheduler.bursts.lead)
+    scheduler._schedule_start(adopted, 1)
+    assert [c.execution_id for c, _ in scheduler._timers.pop_due(NOW)] == [1]
+    due = scheduler._timers.pop_due(at(1.5 - LOOKAHEAD))
+    assert [c.execution_id for c, _ in due] == [2]
